@@ -1,0 +1,235 @@
+"""Frozen wire models shared by the brain, the agents, the REST API and the CLI.
+
+Everything here crosses a process boundary (Ray, HTTP, Redis), so every model is
+frozen: change one with `model_copy(update=...)`.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
+
+__all__ = [
+    "ErrorCode",
+    "ObjectState",
+    "PlaceState",
+    "Plan",
+    "PlanProblem",
+    "Pose",
+    "RobotState",
+    "RobotStatus",
+    "RobotStatusValue",
+    "SkillCall",
+    "SkillResult",
+    "StateChange",
+    "Subtask",
+    "SubtaskState",
+    "SubtaskStatus",
+    "Task",
+    "TaskError",
+    "TaskEvent",
+    "TaskEventKind",
+    "TaskStatus",
+    "TERMINAL_TASK_STATUSES",
+]
+
+RobotStatus = RobotState
+"""A robot as the memory holds it (id, embodiment, capabilities, pose, status, ...)."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ErrorCode(StrEnum):
+    """Why a skill failed. The brain's recovery depends on it (see docs/planning.md)."""
+
+    unreachable = "unreachable"
+    """The target cannot be reached (out of the arm's workspace, no path)."""
+    not_found = "not_found"
+    """The object/place is not where the skill expected it, or does not exist."""
+    held_by_other = "held_by_other"
+    """Another robot holds the object or a lease on it."""
+    collision = "collision"
+    """Motion stopped by an unexpected contact."""
+    timeout = "timeout"
+    """The skill did not finish before its deadline."""
+    cancelled = "cancelled"
+    """Cancelled by the brain or the user."""
+    precondition_failed = "precondition_failed"
+    """The robot's state does not allow the skill (e.g. hand already full)."""
+    invalid_args = "invalid_args"
+    """Arguments did not validate against the skill's schema."""
+    robot_offline = "robot_offline"
+    """The agent died or stopped heart-beating while running the skill (set by the brain)."""
+    internal = "internal"
+    """A bug or an unexpected exception in the skill or the driver."""
+
+
+TRANSIENT_ERRORS = frozenset({ErrorCode.timeout, ErrorCode.collision, ErrorCode.held_by_other})
+
+
+class StateChange(_Frozen):
+    """One change a skill made to the world, as recorded in memory."""
+
+    kind: Literal["robot", "object", "place"]
+    name: str
+    fields: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class SkillCall(_Frozen):
+    """One request to run a skill on a robot."""
+
+    call_id: str
+    """Idempotency key (task id, subtask id and attempt): an agent never runs the same call twice."""
+    robot: str
+    skill: str
+    args: dict[str, JsonValue] = Field(default_factory=dict)
+    task_id: str | None = None
+    subtask_id: str | None = None
+    attempt: int = 1
+    timeout_s: float | None = None
+    """None: the skill's declared default timeout."""
+
+
+class SkillResult(_Frozen):
+    """What a skill returns: ok, or failed with an error code and a message."""
+
+    status: Literal["ok", "failed"]
+    error: ErrorCode | None = None
+    message: str = ""
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+    changes: list[StateChange] = Field(default_factory=list)
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @classmethod
+    def success(cls, message: str = "", *, data: dict[str, Any] | None = None, changes: list[StateChange] | None = None) -> SkillResult:
+        return cls(status="ok", message=message, data=data or {}, changes=changes or [])
+
+    @classmethod
+    def failure(cls, error: ErrorCode, message: str, *, data: dict[str, Any] | None = None) -> SkillResult:
+        return cls(status="failed", error=error, message=message, data=data or {})
+
+
+class Subtask(_Frozen):
+    """One skill call by one robot, after the subtasks it depends on."""
+
+    id: str
+    robot: str
+    skill: str
+    args: dict[str, JsonValue] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+
+
+class Plan(_Frozen):
+    """A DAG of subtasks."""
+
+    subtasks: list[Subtask] = Field(default_factory=list)
+    error: str | None = None
+    """The planner's reason when it declares the instruction infeasible."""
+
+
+class PlanProblem(_Frozen):
+    """One defect found in a plan, named so that a model (or a person) can fix it."""
+
+    code: str
+    """Machine-readable: invalid_json, unknown_robot, unknown_skill, invalid_args,
+    unknown_object, unknown_place, robot_lacks_capability, unknown_dependency,
+    self_dependency, dependency_cycle, duplicate_id, precondition_failed, conflict,
+    empty_plan, infeasible, ..."""
+    message: str
+    subtask: str | None = None
+
+
+class TaskStatus(StrEnum):
+    pending = "pending"
+    planning = "planning"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+TERMINAL_TASK_STATUSES = frozenset({TaskStatus.succeeded, TaskStatus.failed, TaskStatus.cancelled})
+
+
+class SubtaskStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+    skipped = "skipped"
+    """Dropped by a replan or never started because the task ended."""
+
+
+class SubtaskState(_Frozen):
+    """A subtask with its execution state, as GET /v1/tasks/{id} shows it."""
+
+    id: str
+    robot: str
+    """The robot it is assigned to now (may differ from the plan after reassignment)."""
+    skill: str
+    args: dict[str, JsonValue] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list)
+    status: SubtaskStatus = SubtaskStatus.pending
+    attempts: int = 0
+    result: SkillResult | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class TaskError(_Frozen):
+    message: str
+    problems: list[PlanProblem] = Field(default_factory=list)
+
+
+class Task(_Frozen):
+    id: str
+    instruction: str | None = None
+    status: TaskStatus = TaskStatus.pending
+    subtasks: list[SubtaskState] = Field(default_factory=list)
+    error: TaskError | None = None
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    version: int = 0
+    model_calls: int = 0
+    replans: int = 0
+
+
+class TaskEventKind(StrEnum):
+    created = "created"
+    planning = "planning"
+    planned = "planned"
+    plan_rejected = "plan_rejected"
+    subtask_started = "subtask_started"
+    subtask_progress = "subtask_progress"
+    subtask_succeeded = "subtask_succeeded"
+    subtask_failed = "subtask_failed"
+    subtask_retried = "subtask_retried"
+    subtask_reassigned = "subtask_reassigned"
+    replanned = "replanned"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class TaskEvent(_Frozen):
+    task_id: str
+    kind: TaskEventKind
+    ts: float = Field(default_factory=time.time)
+    subtask: str | None = None
+    robot: str | None = None
+    message: str = ""
+    data: dict[str, JsonValue] = Field(default_factory=dict)
+    cursor: str | None = None
+    """The event's stream id once stored; resume a stream after it."""

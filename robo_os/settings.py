@@ -1,0 +1,146 @@
+"""robo-os settings: one pydantic-settings root, read from `ROBO_OS_*` environment
+variables (nested with `__`, e.g. `ROBO_OS_LLM__BASE_URL`) and built once, at the entry
+point (CLI or app factory). Nothing reads the environment anywhere else.
+
+The fleet and scene (robots, places, objects) live in a YAML file: see `robo_os.fleet`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "APISettings",
+    "AgentSettings",
+    "LLMEndpointSettings",
+    "LLMSettings",
+    "MemorySettings",
+    "RaySettings",
+    "RedisSettings",
+    "SchedulerSettings",
+    "Settings",
+    "SimSettings",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RedisSettings(_Section):
+    url: str | None = None
+    """Redis URL (redis://, rediss://, with user:password@ for ACLs). None: `robo-os up`
+    starts an embedded redis-server on a free port and stops it on exit."""
+    key_prefix: str = "robo-os"
+    """Every key starts with this; isolates tenants and test runs."""
+
+
+class RaySettings(_Section):
+    address: str | None = None
+    """Ray cluster to join (e.g. `ray://head:10001` or `auto`). None: a local runtime."""
+    namespace: str = "robo-os"
+
+
+class LLMEndpointSettings(_Section):
+    base_url: str
+    api_key: SecretStr | None = None
+    model: str | None = None
+
+
+class LLMSettings(_Section):
+    base_url: str | None = None
+    """OpenAI-compatible endpoint (vLLM, SGLang, llama.cpp, hosted). None: the embedded
+    deterministic planner plans alone."""
+    model: str | None = None
+    api_key: SecretStr | None = None
+    replicas: list[LLMEndpointSettings] = Field(default_factory=list)
+    """More endpoints serving the same model; calls fail over between all of them."""
+    vision: bool = False
+    """Send the robots' camera images with the planning request."""
+    tool_calling: bool = True
+    """Ask for a forced tool call; False: ask for JSON text (models without tool calling)."""
+    timeout_s: float = Field(default=60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    max_concurrency: int = Field(default=4, ge=1)
+    repair_attempts: int = Field(default=2, ge=0)
+    temperature: float = Field(default=0.0, ge=0)
+    max_tokens: int = Field(default=2048, ge=16)
+
+    @property
+    def enabled(self) -> bool:
+        return self.base_url is not None or bool(self.replicas)
+
+
+class APISettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    token: SecretStr | None = None
+    """Bearer token every /v1 request must carry. None: `robo-os up` generates one and
+    writes it to `<state_dir>/api-token`, where the CLI finds it."""
+    auth: bool = True
+    """False disables auth entirely (only for a closed network)."""
+
+
+class MemorySettings(_Section):
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    history_maxlen: int = Field(default=100_000, ge=100)
+    history_max_age_s: float | None = None
+
+
+class SimSettings(_Section):
+    timestep_s: float = Field(default=1.0 / 240.0, gt=0)
+    seed: int = 0
+    real_time: bool = False
+    """True: pace the simulation to the wall clock (for watching); False: as fast as it goes."""
+    camera_width: int = Field(default=320, ge=16)
+    camera_height: int = Field(default=240, ge=16)
+
+
+class AgentSettings(_Section):
+    llm_subtasks: bool = False
+    """Let a robot turn a natural-language subtask into skill calls with its own model
+    (RoboOS's robot-side mode); uses `llm` unless `agent_llm` is set."""
+    max_llm_steps: int = Field(default=8, ge=1)
+    cancel_grace_s: float = Field(default=2.0, gt=0)
+
+
+class SchedulerSettings(_Section):
+    max_attempts: int = Field(default=3, ge=1)
+    """Tries of one subtask (first run + retries + reassignments) before replanning."""
+    max_replans: int = Field(default=2, ge=0)
+    default_timeout_s: float | None = Field(default=None, gt=0)
+    """Overrides every skill's declared timeout when set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ROBO_OS_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    ray: RaySettings = Field(default_factory=RaySettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    agent_llm: LLMSettings | None = None
+    api: APISettings = Field(default_factory=APISettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    fleet_file: Path | None = None
+    """YAML file with the fleet and scene; None: the embedded household demo."""
+    state_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "state" / "robo-os")
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _llm_needs_model(self) -> Settings:
+        if self.llm.base_url is not None and not self.llm.model:
+            from .errors import ConfigError
+
+            raise ConfigError("ROBO_OS_LLM__MODEL must be set when ROBO_OS_LLM__BASE_URL is")
+        return self

@@ -1,0 +1,1 @@
+SKILLS: list[object] = []
