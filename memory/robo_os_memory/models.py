@@ -80,6 +80,11 @@ class RobotState(_Stamped):
     """Places a robot can reach without moving (a fixed arm's workspace)."""
     status: RobotStatusValue = RobotStatusValue.idle
     current_subtask: str | None = None
+    """The call id of the skill call the robot runs now."""
+    activity: str | None = None
+    """Free text of what it is doing now ("pick apple: lifting")."""
+    progress: float | None = None
+    """Progress of the current call in [0, 1], if the skill reports it."""
     holding: str | None = None
     last_heartbeat: float | None = None
     node: str | None = None

@@ -60,6 +60,14 @@ class Memory:
         """Refresh the robot's liveness; brings an offline robot back online."""
         raise NotImplementedError
 
+    async def set_robot_skills(self, robot_id: str, specs: dict[str, dict[str, Any]]) -> None:
+        """Publish the full skill specs (SkillSpec JSON by name) the robot's agent offers."""
+        raise NotImplementedError
+
+    async def robot_skills(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every registered robot's skill specs: {robot_id: {skill_name: spec_json}}."""
+        raise NotImplementedError
+
     # -- objects and places ------------------------------------------------------
     async def upsert_object(self, obj: ObjectState, *, by: str | None = None) -> ObjectState:
         raise NotImplementedError

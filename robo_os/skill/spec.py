@@ -1,0 +1,30 @@
+"""SkillSpec: what the brain, the planner's prompt, the REST API and MCP know of a skill.
+
+A spec is data (it crosses Ray and Redis); the callable stays with the agent that runs it.
+`build_spec(fn)` derives it from a decorated function's type hints and docstring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["SkillSpec"]
+
+
+class SkillSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    capabilities: tuple[str, ...] = ()
+    """Capabilities a robot must offer to run it (sorted)."""
+    args_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    """JSON schema of the arguments (context parameters excluded)."""
+    timeout_s: float = 60.0
+    preconditions: tuple[str, ...] = ()
+    effects: tuple[str, ...] = ()
+    concurrent: bool = False
+    source: str = ""
+    """Where it came from: an entry point (`robo_os_skills`), `mcp:<server>`, ..."""
