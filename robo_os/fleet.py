@@ -90,7 +90,10 @@ class FleetConfig(_Config):
 
 
 def load_fleet(path: Path | None = None) -> FleetConfig:
-    """Read and validate a fleet file; None reads the embedded household demo."""
+    """Read and validate a fleet file; None reads the embedded household demo.
+
+    The file may also carry a `settings:` section (see robo_os.settings.load_settings);
+    a file with only settings runs the embedded scene."""
     try:
         if path is None:
             text = resources.files("robo_os.data").joinpath("household.yaml").read_text()
@@ -101,7 +104,11 @@ def load_fleet(path: Path | None = None) -> FleetConfig:
     except OSError as e:
         raise ConfigError(f"cannot read fleet file {path}: {e}") from e
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(text) or {}
+        if isinstance(data, dict):
+            data.pop("settings", None)  # read by robo_os.settings.load_settings
+            if path is not None and not data:
+                return load_fleet(None)  # a settings-only file runs the embedded scene
         return FleetConfig.model_validate(data)
     except yaml.YAMLError as e:
         raise ConfigError(f"{where} is not valid YAML: {e}") from e

@@ -8,9 +8,16 @@ The fleet and scene (robots, places, objects) live in a YAML file: see `robo_os.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 __all__ = [
     "APISettings",
@@ -23,6 +30,7 @@ __all__ = [
     "SchedulerSettings",
     "Settings",
     "SimSettings",
+    "load_settings",
 ]
 
 
@@ -144,3 +152,45 @@ class Settings(BaseSettings):
 
             raise ConfigError("ROBO_OS_LLM__MODEL must be set when ROBO_OS_LLM__BASE_URL is")
         return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Explicit arguments beat the environment, which beats the YAML file's `settings:`.
+        sources: tuple[PydanticBaseSettingsSource, ...] = (init_settings, env_settings, dotenv_settings)
+        if settings_cls.model_config.get("yaml_file"):
+            sources += (YamlConfigSettingsSource(settings_cls),)
+        return (*sources, file_secret_settings)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings once, at an entry point.
+
+    `config_file` is the fleet YAML (`robo-os up --config FILE`); its optional
+    `settings:` section holds the same keys as the environment (`llm: {base_url: ...}`),
+    and `ROBO_OS_*` variables override it. The file also becomes `fleet_file`.
+    """
+    from .errors import ConfigError
+
+    cls: type[Settings] = Settings
+    if config_file is not None:
+        try:
+            data = yaml.safe_load(Path(config_file).read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read config file {config_file}: {e}") from e
+        if not isinstance(data, dict):
+            raise ConfigError(f"{config_file}: expected a mapping at the top level")
+        if data.get("settings"):
+            config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": str(config_file), "yaml_config_section": "settings"})
+            cls = type("Settings", (Settings,), {"model_config": config, "__module__": __name__})
+        overrides.setdefault("fleet_file", Path(config_file))
+    try:
+        return cls(**overrides)
+    except ValidationError as e:
+        raise ConfigError(f"invalid settings:\n{e}") from e

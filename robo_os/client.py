@@ -1,0 +1,142 @@
+"""A small synchronous client of the brain's REST API (used by the CLI; fine for apps)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .errors import NotFoundError, RoboOSError, ServiceUnavailableError, UserError
+from .settings import Settings
+
+__all__ = ["APIError", "RoboOSClient", "token_path"]
+
+
+def token_path(settings: Settings) -> Path:
+    """Where `robo-os up` writes the API token it generated."""
+    return settings.state_dir / "api-token"
+
+
+class APIError(RoboOSError):
+    """The API answered with an error; `status` and `body` say what."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        err = body.get("error") if isinstance(body, dict) else None
+        message = err.get("message") if isinstance(err, dict) else None
+        detail = body.get("detail") if isinstance(body, dict) else None
+        super().__init__(f"HTTP {status}: {message or detail or body}")
+        self.status = status
+        self.body = body
+
+
+class RoboOSClient:
+    def __init__(self, base_url: str, token: str | None = None, *, timeout_s: float = 30.0) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, url: str | None = None) -> RoboOSClient:
+        token = settings.api.token.get_secret_value() if settings.api.token else None
+        if token is None and token_path(settings).exists():
+            token = token_path(settings).read_text().strip() or None
+        host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
+        return cls(url or f"http://{host}:{settings.api.port}", token)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RoboOSClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            r = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as e:
+            raise ServiceUnavailableError(f"cannot reach the robo-os API at {self.base_url}: {e}") from e
+        if r.status_code >= 400:
+            try:
+                body = r.json()
+            except ValueError:
+                body = r.text
+            if r.status_code == 404:
+                raise NotFoundError(str(APIError(r.status_code, body))) from APIError(r.status_code, body)
+            if 400 <= r.status_code < 500:
+                raise UserError(str(APIError(r.status_code, body))) from APIError(r.status_code, body)
+            raise APIError(r.status_code, body)
+        return r.json() if r.content else None
+
+    # -- tasks ----------------------------------------------------------------------
+    def submit(self, instruction: str | None = None, plan: dict[str, Any] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        if instruction is not None:
+            body["instruction"] = instruction
+        if plan is not None:
+            body["plan"] = plan
+        return dict(self._request("POST", "/v1/tasks", json=body))
+
+    def task(self, task_id: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"/v1/tasks/{task_id}"))
+
+    def tasks(self, status: str | None = None) -> list[dict[str, Any]]:
+        params = {"status": status} if status else {}
+        out = self._request("GET", "/v1/tasks", params=params)
+        return list(out["tasks"] if isinstance(out, dict) else out)
+
+    def cancel(self, task_id: str) -> dict[str, Any]:
+        return dict(self._request("POST", f"/v1/tasks/{task_id}/cancel"))
+
+    def wait(self, task_id: str, timeout_s: float = 300.0) -> dict[str, Any]:
+        """Block until the task ends (long-polls the server; no client-side polling loop
+        beyond re-issuing the long poll when the server's own wait window ends)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            window = max(1.0, min(30.0, deadline - time.monotonic()))
+            task = dict(self._request("GET", f"/v1/tasks/{task_id}/wait", params={"timeout": window}, timeout=window + 10))
+            if task.get("status") in ("succeeded", "failed", "cancelled") or time.monotonic() >= deadline:
+                return task
+
+    def events(self, task_id: str, cursor: str | None = None) -> Iterator[dict[str, Any]]:
+        """The task's events as they happen (Server-Sent Events), until it ends."""
+        headers = {"Last-Event-ID": cursor} if cursor else {}
+        with self._http.stream("GET", f"/v1/tasks/{task_id}/events", headers=headers, timeout=None) as r:
+            if r.status_code >= 400:
+                r.read()
+                raise APIError(r.status_code, r.json() if r.content else None)
+            data: list[str] = []
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    data.append(line[5:].lstrip())
+                elif line == "" and data:
+                    yield json.loads("\n".join(data))
+                    data = []
+
+    # -- fleet and memory ---------------------------------------------------------
+    def robots(self) -> list[dict[str, Any]]:
+        out = self._request("GET", "/v1/robots")
+        return list(out["robots"] if isinstance(out, dict) else out)
+
+    def skills(self) -> list[dict[str, Any]]:
+        out = self._request("GET", "/v1/skills")
+        return list(out["skills"] if isinstance(out, dict) else out)
+
+    def objects(self) -> list[dict[str, Any]]:
+        out = self._request("GET", "/v1/memory/objects")
+        return list(out["objects"] if isinstance(out, dict) else out)
+
+    def object(self, name: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"/v1/memory/objects/{name}"))
+
+    def places(self) -> list[dict[str, Any]]:
+        out = self._request("GET", "/v1/memory/places")
+        return list(out["places"] if isinstance(out, dict) else out)
+
+    def health(self) -> dict[str, Any]:
+        return dict(self._request("GET", "/healthz"))
