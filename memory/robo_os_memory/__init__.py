@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from .errors import (
+    ConflictError,
+    InvalidUpdateError,
     LeaseHeldError,
     LeaseLostError,
     MemoryStoreError,
     NotFoundError,
     SchemaMismatchError,
     StoreUnavailableError,
+    VersionConflictError,
 )
+from .keys import SCHEMA_VERSION, Keys
 from .models import (
     AttrValue,
     Change,
@@ -24,9 +28,13 @@ from .models import (
 from .store import Memory
 
 __all__ = [
+    "SCHEMA_VERSION",
     "AttrValue",
     "Change",
+    "ConflictError",
     "EntityKind",
+    "InvalidUpdateError",
+    "Keys",
     "Lease",
     "LeaseHeldError",
     "LeaseLostError",
@@ -40,4 +48,5 @@ __all__ = [
     "RobotStatusValue",
     "SchemaMismatchError",
     "StoreUnavailableError",
+    "VersionConflictError",
 ]

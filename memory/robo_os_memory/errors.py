@@ -4,12 +4,15 @@ package depends on nothing from robo-os; robo-os maps them at its boundaries."""
 from __future__ import annotations
 
 __all__ = [
+    "ConflictError",
+    "InvalidUpdateError",
     "LeaseHeldError",
     "LeaseLostError",
     "MemoryStoreError",
     "NotFoundError",
     "SchemaMismatchError",
     "StoreUnavailableError",
+    "VersionConflictError",
 ]
 
 
@@ -46,3 +49,24 @@ class LeaseHeldError(MemoryStoreError):
 
 class LeaseLostError(MemoryStoreError):
     """Renew/release/guarded write with a lease that is no longer the current one."""
+
+
+class ConflictError(MemoryStoreError):
+    """The world is not as the write expects (the object is held by another robot, the
+    robot already holds something): the loser of a race learns it lost; nothing changed."""
+
+
+class VersionConflictError(ConflictError):
+    """A write made with `expected_version=` found another version: re-read and retry."""
+
+    def __init__(self, kind: str, name: str, expected: int, actual: int) -> None:
+        super().__init__(f"{kind} {name!r} is at version {actual}, not {expected}")
+        self.kind = kind
+        self.name = name
+        self.expected = expected
+        self.actual = actual
+
+
+class InvalidUpdateError(MemoryStoreError, ValueError):
+    """The caller asked for something the memory cannot hold (unknown field, bad value,
+    a relation changed outside pick/place/transfer); nothing changed."""

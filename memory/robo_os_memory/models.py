@@ -118,7 +118,9 @@ class Change(_Frozen):
     ts: float
     kind: EntityKind
     name: str
-    op: Literal["upsert", "update", "delete", "offline", "online", "acquire", "renew", "release", "expire"]
+    op: Literal[
+        "upsert", "update", "delete", "offline", "online", "acquire", "renew", "release", "expire"
+    ]
     fields: dict[str, object] = Field(default_factory=dict)
     by: str = ""
     version: int = 0

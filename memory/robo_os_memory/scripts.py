@@ -1,0 +1,116 @@
+"""The Lua scripts that make every write atomic, and the mapping of their errors.
+
+Each script is `lua/common.lua` + `lua/<name>.lua`; common.lua reads five arguments
+every script gets first (prefix, writer, stream limits) and defines the helpers that
+bump versions, append history and keep the contents and geo indexes in step.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, ParamSpec, TypeAlias, TypeVar
+
+from redis import exceptions as rexc
+
+from .errors import (
+    ConflictError,
+    InvalidUpdateError,
+    LeaseHeldError,
+    LeaseLostError,
+    MemoryStoreError,
+    NotFoundError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
+
+__all__ = ["RedisClient", "ScriptEnv", "Scripts", "map_redis_errors"]
+
+RedisClient: TypeAlias = Any
+"""A `redis.asyncio.Redis` opened with decode_responses=True. redis-py's overloads type
+every reply as bytes | str whatever the option; with decoding on, replies are str."""
+
+_NAMES = ("write", "move", "lease", "heartbeat", "sweep", "snapshot", "skills")
+_ERR_TAG = "ROBOOS "
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _source(name: str) -> str:
+    return resources.files(__package__).joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class ScriptEnv:
+    prefix: str
+    history_maxlen: int
+    entity_history_maxlen: int
+    history_max_age_ms: int
+    """0: no age limit."""
+
+
+def _error_from(e: rexc.ResponseError) -> MemoryStoreError:
+    text = str(e)
+    if not text.startswith(_ERR_TAG):
+        return MemoryStoreError(f"redis refused a memory script: {text}")
+    # Redis appends " script: <sha>, on @user_script:N." to errors raised with error().
+    info, _ = json.JSONDecoder().raw_decode(text[len(_ERR_TAG) :])
+    code = info.get("code")
+    if code == "not_found":
+        return NotFoundError(info["kind"], info["name"])
+    if code == "version":
+        return VersionConflictError(
+            info["kind"], info["name"], int(info["expected"]), int(info["actual"])
+        )
+    if code == "conflict":
+        return ConflictError(info["message"])
+    if code == "invalid":
+        return InvalidUpdateError(info["message"])
+    if code == "lease_held":
+        return LeaseHeldError(info["resource"], info["holder"], float(info["until_ms"]) / 1000.0)
+    if code == "lease_lost":
+        holder = info.get("holder")
+        now = f"now held by {holder}" if holder else "no longer held"
+        return LeaseLostError(
+            f"lease on {info['resource']} with token {info.get('token')} is not current ({now})"
+        )
+    return MemoryStoreError(f"memory script failed: {info}")
+
+
+def map_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """Turn connection-level redis errors into StoreUnavailableError (operator must act)."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await fn(*args, **kwargs)
+        except (rexc.ConnectionError, rexc.TimeoutError) as e:
+            raise StoreUnavailableError(f"redis unavailable: {e}") from e
+
+    return wrapper
+
+
+class Scripts:
+    """The loaded scripts of one client. Redis caches them by SHA; redis-py reloads one
+    after a server restart (NOSCRIPT) by itself."""
+
+    def __init__(self, client: RedisClient, env: ScriptEnv) -> None:
+        self._env = env
+        common = _source("common")
+        self._scripts = {
+            name: client.register_script(common + "\n" + _source(name)) for name in _NAMES
+        }
+
+    def _base(self, by: str) -> list[str | int]:
+        e = self._env
+        return [e.prefix, by, e.history_maxlen, e.entity_history_maxlen, e.history_max_age_ms]
+
+    async def run(self, name: str, by: str, args: Sequence[str | int | float]) -> Any:
+        try:
+            return await self._scripts[name](keys=[], args=[*self._base(by), *args])
+        except rexc.ResponseError as e:
+            raise _error_from(e) from e
