@@ -1,0 +1,334 @@
+"""The embedded planner's instruction parser: English "move things" instructions to a goal.
+
+Understood forms (case, articles and punctuation do not matter):
+
+    bring|put|move|take|carry|place|set|deliver|transfer|fetch|get|return X to|on|onto|into|in|at|inside Y
+    ... X from Z to Y            (the source is checked against where X is)
+    ... X and Y to Z, X, Y and W to Z
+    ... X on Y and W on Z         (one verb, several destinations)
+    A, then B / A and then B / A; after that B     (ordered: B starts after A is done)
+    pick up|grab|lift X [and put it on Y]           ("it"/"them" refer to the last objects)
+    use|have|let <robot> ...                        (robot hints are noted, not binding)
+
+Names may be written with spaces or underscores ("dining table" = dining_table), by a
+unique part ("counter" = kitchen_counter when only one place ends so), or by an
+object's type ("the apple" when one object has type apple). An unknown name makes the
+instruction infeasible with a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contracts import PlanProblem
+from ..skill.symbolic import Atom
+from .catalogue import Catalogue
+
+__all__ = ["Goal", "ParsedInstruction", "parse_instruction"]
+
+_MOVE_VERBS = {
+    "bring",
+    "put",
+    "move",
+    "take",
+    "carry",
+    "place",
+    "set",
+    "deliver",
+    "transfer",
+    "fetch",
+    "get",
+    "return",
+    "drop",
+    "relocate",
+    "send",
+}
+_HOLD_VERBS = {"grab", "grasp", "lift", "hold", "pick"}
+_DEST_PREPS = ("on top of", "over to", "onto", "into", "inside", "to", "on", "in", "at")
+_FILLER = {
+    "please",
+    "first",
+    "firstly",
+    "also",
+    "now",
+    "and",
+    "then",
+    "can",
+    "could",
+    "would",
+    "you",
+    "kindly",
+    "finally",
+    "next",
+    "i",
+    "want",
+    "need",
+    "to",
+}
+_ARTICLES = {"the", "a", "an", "my", "some", "this", "that", "these", "those", "both", "all"}
+_PRONOUNS = {"it", "them", "both", "they"}
+_VAGUE = {"there", "here", "me", "over", "somewhere", "away"}
+_THEN = re.compile(
+    r"\s*(?:,?\s*\band then\b|,?\s*\bthen\b|;|\.\s|\bafter that\b|\bafterwards\b|\bfinally\b)\s*"
+)
+
+
+@dataclass(frozen=True)
+class Goal:
+    """What the instruction asks for: groups of atoms to make true, in order ("then")."""
+
+    groups: tuple[tuple[Atom, ...], ...]
+    instruction: str = ""
+
+    @property
+    def final(self) -> list[Atom]:
+        """Atoms true at the end: a later group's placement of an object overrides an earlier one."""
+        last: dict[tuple[str, str], Atom] = {}
+        for group in self.groups:
+            for atom in group:
+                last[(atom[0] if atom[0] != "held" else "on", atom[1])] = atom
+        return list(last.values())
+
+    @property
+    def held(self) -> list[str]:
+        """Objects the instruction wants to end up in a gripper."""
+        return [a[1] for a in self.final if a[0] == "held"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "goal",
+            "instruction": self.instruction,
+            "groups": [[list(a) for a in g] for g in self.groups],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Goal | None:
+        if (
+            not isinstance(data, dict)
+            or data.get("kind") != "goal"
+            or not isinstance(data.get("groups"), list)
+        ):
+            return None
+        try:
+            groups = tuple(
+                tuple(tuple(str(x) for x in atom) for atom in group) for group in data["groups"]
+            )
+        except TypeError:
+            return None
+        return cls(groups, str(data.get("instruction", "")))
+
+
+@dataclass(frozen=True)
+class ParsedInstruction:
+    goal: Goal | None
+    problems: list[PlanProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class _Unknown(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.split(r"[^a-z0-9_]+", text.lower()) if t]
+
+
+class _Resolver:
+    def __init__(self, cat: Catalogue) -> None:
+        self.cat = cat
+        self.notes: list[str] = []
+
+    def resolve(self, words: Sequence[str], kinds: Sequence[str], role: str) -> str:
+        words = [w for w in words if w not in _ARTICLES]
+        phrase = " ".join(words)
+        if not words or set(words) <= _VAGUE:
+            raise _Unknown(
+                f"the instruction does not say which {role} ({phrase or 'nothing'!r}); name one: {self._names(kinds)}"
+            )
+        pool = {n: k for k in kinds for n in self.cat.names(k)}
+        key = "_".join(words)
+        for cand in (key, key.rstrip("s")):
+            if cand in pool:
+                return cand
+            lowered = {n.lower(): n for n in pool}
+            if cand in lowered:
+                return lowered[cand]
+        if "object" in kinds:
+            typed = [
+                o.name
+                for o in self.cat.objects.values()
+                if o.type.lower() in (key, key.rstrip("s"), phrase)
+            ]
+            coloured = [
+                o.name
+                for o in self.cat.objects.values()
+                if len(words) >= 2
+                and o.type.lower() == words[-1]
+                and str(o.attrs.get("colour", o.attrs.get("color", ""))).lower()
+                == " ".join(words[:-1])
+            ]
+            for found in (coloured, typed):
+                if len(found) == 1:
+                    return str(found[0])
+                if len(found) > 1:
+                    raise _Unknown(f"{phrase!r} is ambiguous: {', '.join(found)}; name one")
+        partial = [n for n in pool if set(words) <= set(n.lower().split("_"))]
+        if len(partial) == 1:
+            self.notes.append(f"read {phrase!r} as {partial[0]}")
+            return partial[0]
+        if len(partial) > 1:
+            raise _Unknown(
+                f"{phrase!r} is ambiguous: did you mean {', '.join(repr(p) for p in partial)}?"
+            )
+        close = difflib.get_close_matches(key, list(pool), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise _Unknown(f"unknown {role} {phrase!r}{hint} ({self._names(kinds)})")
+
+    def _names(self, kinds: Sequence[str]) -> str:
+        return "; ".join(f"{k}s: {', '.join(self.cat.names(k)) or 'none'}" for k in kinds)
+
+
+def _split_on_prep(words: list[str]) -> tuple[list[str], list[str] | None, list[str] | None]:
+    """(object words, source words or None, destination words or None)."""
+    text = " ".join(words)
+    src = dest = None
+    m = None
+    for prep in _DEST_PREPS:
+        for found in re.finditer(rf"(?:^| ){prep}(?: |$)", text):
+            if m is None or found.start() < m.start():
+                m = found
+    head, tail = (text[: m.start()], text[m.end() :]) if m else (text, None)
+    if " from " in f" {head} ":
+        obj, _, source = f" {head} ".partition(" from ")
+        head, src = obj, source.split()
+    if tail is not None:
+        if " from " in f" {tail} ":
+            d, _, source = f" {tail} ".partition(" from ")
+            tail, src = d, source.split()
+        dest = tail.split()
+    return head.split(), src, dest
+
+
+def parse_instruction(text: str, cat: Catalogue) -> ParsedInstruction:
+    """Parse an instruction into a Goal; problems (code `infeasible`) when it names
+    things that do not exist or is not one of the understood forms."""
+    res = _Resolver(cat)
+    notes = res.notes
+    groups: list[tuple[Atom, ...]] = []
+    last_objects: list[str] = []
+    clauses = [c for c in _THEN.split(" " + text.strip().rstrip(".!") + " ") if c and c.strip(" ,")]
+    try:
+        for clause in clauses:
+            words = _tokens(clause)
+            # robot hints ("use arm1 to", "have carrier1 ...") are not binding for the search
+            robots = [w for w in words if w in cat.robots]
+            if robots:
+                notes.append(
+                    f"the instruction names {', '.join(robots)}; the embedded planner picks robots itself"
+                )
+                words = [
+                    w
+                    for w in words
+                    if w not in cat.robots
+                    and w not in ("use", "have", "let", "make", "using", "with")
+                ]
+            atoms, last_objects = _clause(words, res, last_objects)
+            if atoms:
+                groups.append(tuple(atoms))
+    except _Unknown as e:
+        return ParsedInstruction(None, [PlanProblem(code="infeasible", message=e.message)], notes)
+    if not groups:
+        return ParsedInstruction(
+            None,
+            [
+                PlanProblem(
+                    code="infeasible",
+                    message=f"the embedded planner does not understand {text!r}: say what to move where, e.g. 'bring the cup to the table'",
+                )
+            ],
+            notes,
+        )
+    return ParsedInstruction(Goal(tuple(groups), text), [], notes)
+
+
+def _clause(
+    words: list[str], res: _Resolver, last_objects: list[str]
+) -> tuple[list[Atom], list[str]]:
+    # segments separated by "and" / ","; a segment starting with a verb starts a new action
+    segments: list[list[str]] = [[]]
+    for w in words:
+        if w == "and":
+            segments.append([])
+        else:
+            segments[-1].append(w)
+    atoms: list[Atom] = []
+    pending: list[str] = []
+    held: list[str] = []
+    verb_seen = False
+    for seg in segments:
+        while seg and seg[0] in _FILLER:
+            seg = seg[1:]
+        if not seg:
+            continue
+        hold = False
+        if seg[0] in _MOVE_VERBS or seg[0] in _HOLD_VERBS:
+            verb_seen = True
+            hold = seg[0] in _HOLD_VERBS or (
+                seg[0] in ("take", "get") and len(seg) > 1 and seg[1] == "up"
+            )
+            seg = seg[1:]
+            if seg and seg[0] in ("up", "back", "over"):
+                seg = seg[1:]
+        elif not verb_seen:
+            raise _Unknown(
+                "the embedded planner understands 'bring/put/move X to Y' (and 'then'); it does not understand "
+                + repr(" ".join(words))
+            )
+        obj_words, src_words, dest_words = _split_on_prep(seg)
+        objects = pending + _objects(obj_words, res, last_objects or held)
+        pending = []
+        if src_words is not None:
+            source = res.resolve(src_words, ("place", "robot"), "place")
+            for o in objects:
+                where = res.cat.objects[o].on or res.cat.objects[o].held_by
+                if where != source:
+                    res.notes.append(
+                        f"{o} is on {where}, not on {source}; it is taken from where it is"
+                    )
+        if dest_words is None:
+            if hold:
+                held.extend(objects)
+            else:
+                pending.extend(objects)
+            continue
+        dest = res.resolve(dest_words, ("place", "robot"), "destination")
+        for o in objects:
+            atoms.append(("on", o, dest))
+        held = [h for h in held if h not in objects]
+        last_objects = objects
+    if pending:
+        raise _Unknown(
+            f"the instruction does not say where {', '.join(pending)} should go; name a place ({', '.join(res.cat.places)})"
+        )
+    for o in held:
+        atoms.append(("held", o))
+    return atoms, last_objects or held
+
+
+def _objects(words: list[str], res: _Resolver, previous: list[str]) -> list[str]:
+    words = [w for w in words if w not in _ARTICLES]
+    if not words:
+        return []
+    if set(words) <= _PRONOUNS:
+        if not previous:
+            raise _Unknown(
+                f"{' '.join(words)!r} refers to nothing named before; name the object ({', '.join(res.cat.objects)})"
+            )
+        return list(previous)
+    return [res.resolve(words, ("object",), "object")]
