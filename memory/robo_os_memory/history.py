@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from .codec import decode_change, decode_record
 from .errors import InvalidUpdateError
@@ -19,23 +18,30 @@ from .keys import Keys
 from .models import Change, EntityKind, ObjectState
 from .scripts import RedisClient
 
-__all__ = ["changes_since", "entity_history", "latest_cursor", "object_at", "subscribe"]
+__all__ = [
+    "changes_since",
+    "check_cursor",
+    "entity_history",
+    "entity_streams",
+    "id_key",
+    "latest_cursor",
+    "object_at",
+]
 
 _ALL_KINDS = tuple(EntityKind)
 _PAGE = 1000
-_BLOCK_MS = 10_000
 
 
-def _id_key(entry_id: str) -> tuple[int, int]:
+def id_key(entry_id: str) -> tuple[int, int]:
     ms, _, seq = entry_id.partition("-")
     return int(ms), int(seq or 0)
 
 
-def _check_cursor(cursor: str) -> str:
+def check_cursor(cursor: str) -> str:
     if cursor in ("0", "-", ""):
         return "0-0"
     try:
-        _id_key(cursor)
+        id_key(cursor)
     except ValueError as e:
         raise InvalidUpdateError(
             f"not a memory cursor: {cursor!r} (use a Change.cursor or '0')"
@@ -58,7 +64,7 @@ async def latest_cursor(r: RedisClient, keys: Keys) -> str:
     return str(last[0][0]) if last else "0-0"
 
 
-def _entity_streams(
+def entity_streams(
     keys: Keys, kinds: Iterable[EntityKind] | None, names: Iterable[str]
 ) -> dict[str, tuple[EntityKind, str]]:
     return {
@@ -79,11 +85,11 @@ async def changes_since(
 ) -> tuple[list[Change], str]:
     if count < 1:
         raise InvalidUpdateError(f"count must be >= 1, not {count}")
-    cursor = _check_cursor(cursor)
+    cursor = check_cursor(cursor)
     kind_set = {EntityKind(k) for k in kinds} if kinds is not None else None
     if names is not None:
         return await _named_since(
-            r, keys, cursor, _entity_streams(keys, kind_set, list(names)), count
+            r, keys, cursor, entity_streams(keys, kind_set, list(names)), count
         )
     out: list[Change] = []
     position = cursor
@@ -115,13 +121,13 @@ async def _named_since(
     for (kind, name), page in zip(streams.values(), pages, strict=True):
         full = full or len(page) == count
         merged += [decode_change(i, f, kind=kind, name=name) for i, f in page]
-    merged.sort(key=lambda c: _id_key(c.cursor))
+    merged.sort(key=lambda c: id_key(c.cursor))
     merged = merged[:count]
     if full or len(merged) == count:
         return merged, merged[-1].cursor if merged else cursor
     # every matching change up to the newest one has been returned: resume after it
     newest = str(last[0][0]) if last else cursor
-    return merged, max(newest, merged[-1].cursor if merged else cursor, cursor, key=_id_key)
+    return merged, max(newest, merged[-1].cursor if merged else cursor, cursor, key=id_key)
 
 
 async def entity_history(
@@ -158,39 +164,3 @@ async def object_at(r: RedisClient, keys: Keys, name: str, t: float) -> ObjectSt
         if len(page) < 16:
             return None
         hi = "(" + page[-1][0]
-
-
-async def subscribe(
-    r: RedisClient,
-    keys: Keys,
-    *,
-    kinds: Iterable[EntityKind] | None,
-    names: Iterable[str] | None,
-    cursor: str,
-) -> AsyncIterator[Change]:
-    kind_set = {EntityKind(k) for k in kinds} if kinds is not None else None
-    # resolve "$" once: re-sending "$" on every XREAD would skip what arrived in between
-    start = await latest_cursor(r, keys) if cursor == "$" else _check_cursor(cursor)
-    named: dict[str, tuple[EntityKind, str]] | None = None
-    if names is not None:
-        named = _entity_streams(keys, kind_set, list(names))
-        positions: dict[Any, Any] = dict.fromkeys(named, start)
-    else:
-        positions = {keys.changes: start}
-    if not positions:
-        return
-    while True:
-        reply = await r.xread(positions, count=500, block=_BLOCK_MS)
-        batch: list[Change] = []
-        for stream, entries in reply or ():
-            for entry_id, fields in entries:
-                positions[stream] = entry_id
-                if named is not None:
-                    kind, name = named[stream]
-                    batch.append(decode_change(entry_id, fields, kind=kind, name=name))
-                elif kind_set is None or fields.get("k") in kind_set:
-                    batch.append(decode_change(entry_id, fields))
-        if named is not None and len(reply or ()) > 1:
-            batch.sort(key=lambda c: _id_key(c.cursor))
-        for change in batch:
-            yield change

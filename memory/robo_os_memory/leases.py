@@ -63,17 +63,10 @@ async def release(scripts: Scripts, lease: Lease) -> None:
 
 async def lease_of(r: RedisClient, keys: Keys, resource: str) -> Lease | None:
     _check_resource(resource)
-    key = keys.lease(resource)
-    async with r.pipeline(transaction=True) as pipe:
-        pipe.get(key).pttl(key).time()
-        value, pttl, (sec, usec) = await pipe.execute()
-    if value is None or pttl < 0:
+    value = await r.get(keys.lease(resource))
+    if value is None:
         return None
     data = json.loads(value)
-    now_ms = int(sec) * 1000 + int(usec) // 1000
     return Lease(
-        resource=resource,
-        holder=data["h"],
-        token=int(data["t"]),
-        expires_at=(now_ms + pttl) / 1000.0,
+        resource=resource, holder=data["h"], token=int(data["t"]), expires_at=data["e"] / 1000.0
     )

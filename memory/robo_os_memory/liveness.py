@@ -19,7 +19,7 @@ from .errors import InvalidUpdateError, StoreUnavailableError
 from .keys import Keys
 from .scripts import RedisClient, Scripts
 
-__all__ = ["heartbeat", "sweep", "watch"]
+__all__ = ["heartbeat", "run_heartbeat", "sweep", "watch"]
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +92,16 @@ async def watch(
             # redis is unreachable
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+
+async def run_heartbeat(scripts: Scripts, robot_id: str, interval_s: float, ttl_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    next_at = loop.time()
+    while True:
+        try:
+            await heartbeat(scripts, robot_id, ttl_s, by=robot_id)
+        except (rexc.ConnectionError, rexc.TimeoutError) as e:
+            log.warning("heartbeat of %s failed (%s); trying again next beat", robot_id, e)
+        # a cadence, not synchronisation: beat on a fixed grid so load does not drift it
+        next_at += interval_s
+        await asyncio.sleep(max(0.0, next_at - loop.time()))

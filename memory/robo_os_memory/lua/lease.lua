@@ -1,6 +1,6 @@
--- acquire / renew / release a lease. The lease is a string {h: holder, t: token} with a
--- PX TTL, so it expires by itself when its holder dies; the fencing token comes from a
--- per-resource INCR counter, so it only ever grows.
+-- acquire / renew / release a lease. The lease is a string {h: holder, t: token, e: expiry
+-- in ms} with a PX TTL, so it expires by itself when its holder dies; the fencing token
+-- comes from a per-resource INCR counter, so it only ever grows.
 -- ARGV: mode, resource, holder, token ('' for acquire), ttl ms ('' for release).
 -- Returns {holder, token, expires_at ms}.
 local mode, resource, holder = ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
@@ -16,7 +16,7 @@ end
 
 if mode == 'acquire' then
   if cur and cur.h ~= holder then
-    fail('lease_held', {resource = resource, holder = cur.h, until_ms = NOW_MS + redis.call('PTTL', lk)})
+    fail('lease_held', {resource = resource, holder = cur.h, until_ms = cur.e})
   end
   local op = 'renew'
   if cur then
@@ -25,7 +25,7 @@ if mode == 'acquire' then
     op = 'acquire'
     token = redis.call('INCR', P .. ':fence:' .. resource)
   end
-  redis.call('SET', lk, cjson.encode({h = holder, t = token}), 'PX', ttl)
+  redis.call('SET', lk, cjson.encode({h = holder, t = token, e = NOW_MS + ttl}), 'PX', ttl)
   redis.call('ZADD', dl, NOW_MS + ttl, member(holder, token))
   emit('lease', resource, op, cjson.encode({holder = holder, token = token, expires_at = (NOW_MS + ttl) / 1000}), token, nil)
   return {holder, token, NOW_MS + ttl}
@@ -35,7 +35,7 @@ if not cur or cur.h ~= holder or cur.t ~= token then
   fail('lease_lost', {resource = resource, token = token, holder = cur and cur.h or nil})
 end
 if mode == 'renew' then
-  redis.call('PEXPIRE', lk, ttl)
+  redis.call('SET', lk, cjson.encode({h = holder, t = token, e = NOW_MS + ttl}), 'PX', ttl)
   redis.call('ZADD', dl, NOW_MS + ttl, member(holder, token))
   emit('lease', resource, 'renew', cjson.encode({holder = holder, token = token, expires_at = (NOW_MS + ttl) / 1000}), token, nil)
   return {holder, token, NOW_MS + ttl}

@@ -1,0 +1,49 @@
+"""The state every part of `Memory` shares: the client, keys, scripts, who writes."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from .keys import Keys
+from .models import EntityKind
+from .scripts import RedisClient, ScriptEnv, Scripts
+
+__all__ = ["MemoryBase"]
+
+
+class MemoryBase:
+    """Wiring only; `Memory.connect` builds it. The API lives in records.py (robots,
+    objects, places), moves.py (pick/place/transfer) and store.py (the rest)."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        env: ScriptEnv,
+        *,
+        writer: str,
+        heartbeat_interval_s: float,
+        heartbeat_ttl_s: float,
+    ) -> None:
+        """Use `Memory.connect`; this only wires an already opened client."""
+        self._r: RedisClient = client
+        self._keys = keys
+        self._scripts = Scripts(client, env)
+        self.writer = writer
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.heartbeat_ttl_s = heartbeat_ttl_s
+
+    @property
+    def keys(self) -> Keys:
+        """The key builder of this memory (for tools and tests that inspect Redis)."""
+        return self._keys
+
+    @property
+    def redis(self) -> aioredis.Redis:
+        """The underlying client (benchmarks, footprint inspection)."""
+        client: aioredis.Redis = self._r
+        return client
+
+    async def _records(self, *kinds: EntityKind) -> list[list[list[str]]]:
+        reply = await self._scripts.run("snapshot", self.writer, [k.value for k in kinds])
+        return [list(group) for group in reply]
