@@ -180,3 +180,25 @@ async def test_memory_survives_a_redis_restart_with_aof(tmp_path: Path) -> None:
             assert (await mem.acquire("table", "r2", ttl_s=5)).token == lease.token + 1
         finally:
             await mem.close()
+
+
+def _deploy_directives() -> list[str]:
+    """deploy/redis.conf as command-line options, minus where it listens and writes."""
+    conf = Path(__file__).resolve().parents[2] / "deploy" / "redis.conf"
+    args: list[str] = []
+    for line in conf.read_text().splitlines():
+        name, _, value = line.strip().partition(" ")
+        if not name or name.startswith("#") or name in ("bind", "port", "dir", "protected-mode"):
+            continue
+        args += [f"--{name}", *value.replace('"', "").split()]
+    return args
+
+
+async def test_deploy_config_is_valid_and_durable(tmp_path: Path) -> None:
+    with EmbeddedRedis(directory=tmp_path, extra_args=_deploy_directives()) as server:
+        raw = aioredis.from_url(server.url, decode_responses=True)
+        try:
+            assert await raw.config_get("appendonly") == {"appendonly": "yes"}
+            assert await raw.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+        finally:
+            await raw.aclose()
