@@ -1,0 +1,196 @@
+"""The brain's REST app: `create_app(settings, ...)` returns a FastAPI app whose lifespan
+opens what it was not given (memory, task store, dispatcher, planner), starts the
+scheduler (which resumes the active tasks found in Redis) and closes, in reverse order,
+only what it opened.
+
+    app = create_app(settings, memory=mem, dispatcher=RayDispatcher("robo-os"), planner=planner)
+    uvicorn.run(app, host=settings.api.host, port=settings.api.port)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, FastAPI
+
+from ..errors import ConfigError
+from .auth import require_token
+from .handlers import install_error_handlers
+from .routes import health_router, tasks_router, world_router
+from .runtime import BrainRuntime
+from .scheduler import Scheduler
+from .store import TaskStore
+
+if TYPE_CHECKING:
+    from robo_os_memory import Memory
+
+    from ..cerebellum.protocol import Dispatcher
+    from ..settings import Settings
+    from .interfaces import Planner
+
+__all__ = ["PlannerFactory", "create_app", "default_planner_factory"]
+
+log = logging.getLogger(__name__)
+
+PlannerFactory = Callable[["Settings", "Memory"], "Planner | Awaitable[Planner]"]
+"""Builds the planner once memory is open (called by the lifespan)."""
+
+
+def default_planner_factory(settings: Settings, memory: Memory) -> Planner:
+    """The brain's planner (LLM when configured, else the embedded search planner)."""
+    from .planner import BrainPlanner
+
+    return BrainPlanner(memory, settings.llm)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    memory: Memory | None = None,
+    dispatcher: Dispatcher | None = None,
+    planner: Planner | None = None,
+    planner_factory: PlannerFactory | None = None,
+    store: TaskStore | None = None,
+    resume: bool = True,
+    watch_liveness: bool = True,
+) -> FastAPI:
+    """The brain's FastAPI app.
+
+    memory / dispatcher / planner / store: used as given and left open at shutdown;
+    whatever is None is opened by the lifespan from `settings` (Memory and TaskStore from
+    `settings.redis`, `RayDispatcher.open(settings.ray)`, the planner from
+    `planner_factory(settings, memory)`, default `default_planner_factory`) and closed.
+    resume: resume the active tasks found in Redis at start.
+    watch_liveness: run the memory's heartbeat watcher here (robots whose heartbeat
+    expires go offline and their work is reassigned).
+    """
+    if settings.api.auth and settings.api.token is None:
+        raise ConfigError(
+            "settings.api.token (ROBO_OS_API__TOKEN) must be set while auth is on (settings.api.auth)"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            runtime = await _open(
+                settings,
+                stack,
+                memory,
+                dispatcher,
+                planner,
+                planner_factory or default_planner_factory,
+                store,
+                resume,
+                watch_liveness,
+            )
+            app.state.runtime = runtime
+            try:
+                yield
+            finally:
+                app.state.runtime = None
+
+    app = FastAPI(
+        title="robo-os brain",
+        version="0.1.0",
+        summary="Submit tasks to a fleet of robots, follow and cancel them, read the shared memory.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.runtime = None
+    install_error_handlers(app)
+    auth = [Depends(require_token)]
+    app.include_router(tasks_router, dependencies=auth)
+    app.include_router(world_router, dependencies=auth)
+    app.include_router(health_router)
+    return app
+
+
+async def _open(
+    settings: Settings,
+    stack: AsyncExitStack,
+    memory: Memory | None,
+    dispatcher: Dispatcher | None,
+    planner: Planner | None,
+    planner_factory: PlannerFactory,
+    store: TaskStore | None,
+    resume: bool,
+    watch_liveness: bool,
+) -> BrainRuntime:
+    url = settings.redis.url
+    if (memory is None or store is None) and url is None:
+        raise ConfigError(
+            "settings.redis.url (ROBO_OS_REDIS__URL) is required to open the memory and the task store"
+        )
+    if memory is None:
+        from robo_os_memory import Memory
+
+        assert url is not None
+        memory = await Memory.connect(
+            url,
+            prefix=settings.redis.key_prefix,
+            writer="brain",
+            heartbeat_interval_s=settings.memory.heartbeat_interval_s,
+            history_maxlen=settings.memory.history_maxlen,
+            history_max_age_s=settings.memory.history_max_age_s,
+        )
+        stack.push_async_callback(memory.close)
+    if store is None:
+        assert url is not None
+        store = await TaskStore.connect(
+            url,
+            settings.redis.key_prefix,
+            terminal_ttl_s=settings.scheduler.terminal_ttl_s,
+            events_maxlen=settings.scheduler.events_maxlen,
+        )
+        stack.push_async_callback(store.close)
+    if dispatcher is None:
+        from .dispatch import RayDispatcher
+
+        # ray.init blocks for seconds; keep the loop free meanwhile.
+        dispatcher = await asyncio.to_thread(RayDispatcher.open, settings.ray)
+        stack.push_async_callback(dispatcher.close)
+    if planner is None:
+        try:
+            made = planner_factory(settings, memory)
+            planner = await made if inspect.isawaitable(made) else made
+        except ImportError as e:
+            raise ConfigError(f"cannot build the planner: {e}") from e
+        closer = getattr(planner, "aclose", None) or getattr(planner, "close", None)
+        if closer is not None:
+            stack.push_async_callback(_call_maybe_async, closer)
+    scheduler = Scheduler(
+        store,
+        memory,
+        dispatcher,
+        planner,
+        settings.scheduler,
+        cancel_grace_s=settings.agent.cancel_grace_s,
+        suspect_s=max(5.0, 3 * settings.memory.heartbeat_interval_s),
+        watch_liveness=watch_liveness,
+    )
+    resumed = await scheduler.start(resume=resume)
+    stack.push_async_callback(scheduler.close)
+    log.info(
+        "brain started: %d active task(s) resumed, auth %s",
+        len(resumed),
+        "on" if settings.api.auth else "OFF",
+    )
+    return BrainRuntime(
+        settings=settings,
+        memory=memory,
+        store=store,
+        dispatcher=dispatcher,
+        planner=planner,
+        scheduler=scheduler,
+    )
+
+
+async def _call_maybe_async(fn: Callable[[], Any]) -> None:
+    out = fn()
+    if inspect.isawaitable(out):
+        await out

@@ -1,0 +1,108 @@
+"""Fixtures for the brain runtime tests: robots in a real memory, a scheduler over a real
+task store, and in-test agents behind a LocalDispatcher."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from robo_os_memory import Memory
+from robo_os_memory.models import Pose, RobotState
+from runtime_fakes import ScriptedAgent, ScriptedPlanner
+
+from robo_os.brain.dispatch import LocalDispatcher
+from robo_os.brain.scheduler import Scheduler
+from robo_os.brain.store import TaskStore
+from robo_os.settings import SchedulerSettings
+
+
+async def add_robots(memory: Memory, *ids: str, ttl_s: float = 600.0) -> None:
+    for i, rid in enumerate(ids):
+        await memory.register_robot(
+            RobotState(
+                id=rid,
+                embodiment="test",
+                capabilities=("manipulate", "navigate"),
+                pose=Pose(x=float(i), y=0.0),
+            )
+        )
+        await memory.heartbeat(rid, ttl_s=ttl_s)
+
+
+@dataclass
+class Brain:
+    scheduler: Scheduler
+    store: TaskStore
+    dispatcher: LocalDispatcher
+    closed: bool = False
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.scheduler.close()
+            await self.dispatcher.close()
+            await self.store.close()
+
+
+@dataclass
+class Fleet:
+    agents: dict[str, ScriptedAgent]
+    log: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def __getitem__(self, robot: str) -> ScriptedAgent:
+        return self.agents[robot]
+
+    def release_all(self) -> None:
+        for agent in self.agents.values():
+            for call_id in list(agent.running):
+                agent.finish(call_id)
+
+
+MakeBrain = Callable[..., Awaitable[Brain]]
+
+
+@pytest.fixture
+async def fleet(memory: Memory) -> AsyncIterator[Callable[..., Awaitable[Fleet]]]:
+    made: list[Fleet] = []
+
+    async def make(*robots: str) -> Fleet:
+        await add_robots(memory, *robots)
+        log: list[tuple[str, str, str]] = []
+        f = Fleet({r: ScriptedAgent(r, log) for r in robots}, log)
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.release_all()
+
+
+@pytest.fixture
+async def make_brain(memory: Memory, redis_url: str, key_prefix: str) -> AsyncIterator[MakeBrain]:
+    made: list[Brain] = []
+
+    async def make(
+        planner: ScriptedPlanner, fleet: Any, *, watch_liveness: bool = False, **scheduler: Any
+    ) -> Brain:
+        store = await TaskStore.connect(redis_url, key_prefix)
+        dispatcher = LocalDispatcher(fleet.agents)
+        settings = SchedulerSettings(**{"retry_backoff_s": 0.0, "rebalance": False, **scheduler})
+        sched = Scheduler(
+            store,
+            memory,
+            dispatcher,
+            planner,
+            settings,
+            cancel_grace_s=1.0,
+            watch_liveness=watch_liveness,
+        )
+        await sched.start()
+        brain = Brain(sched, store, dispatcher)
+        made.append(brain)
+        return brain
+
+    yield make
+    for brain in made:
+        await brain.close()
