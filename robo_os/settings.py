@@ -121,6 +121,14 @@ class SchedulerSettings(_Section):
     max_replans: int = Field(default=2, ge=0)
     default_timeout_s: float | None = Field(default=None, gt=0)
     """Overrides every skill's declared timeout when set."""
+    retry_backoff_s: float = Field(default=0.2, ge=0)
+    """Delay before retrying a subtask after a transient error, times the attempt number."""
+    rebalance: bool = True
+    """Move a ready subtask whose robot is busy to an idle equivalent robot (Planner.reassign)."""
+    terminal_ttl_s: float = Field(default=7 * 86400.0, gt=0)
+    """How long a finished task's record and events stay in Redis."""
+    events_maxlen: int = Field(default=10_000, ge=100)
+    """Approximate cap on one task's event stream (XADD MAXLEN ~)."""
 
 
 class Settings(BaseSettings):
