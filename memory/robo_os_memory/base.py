@@ -44,6 +44,6 @@ class MemoryBase:
         client: aioredis.Redis = self._r
         return client
 
-    async def _records(self, *kinds: EntityKind) -> list[list[list[str]]]:
+    async def _records(self, *kinds: EntityKind) -> list[list[str]]:
         reply = await self._scripts.run("snapshot", self.writer, [k.value for k in kinds])
         return [list(group) for group in reply]

@@ -67,7 +67,11 @@ def pairs_to_dict(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(it, it, strict=True))
 
 
-def decode_record(model: type[M], flat: Sequence[str] | Mapping[str, str]) -> M:
+def decode_record(model: type[M], flat: str | Sequence[str] | Mapping[str, str]) -> M:
+    """A record from the scripts' JSON text (lua/common.lua `record_json`), or from the
+    hash's fields (HGETALL, as a mapping or a flat list)."""
+    if isinstance(flat, str):
+        return model.model_validate_json(flat)
     raw = flat if isinstance(flat, Mapping) else pairs_to_dict(flat)
     data: dict[str, Any] = {}
     attrs: dict[str, Any] = {}

@@ -8,7 +8,6 @@ the named entities' streams, a kind-filtered one scans the global stream.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 
@@ -160,7 +159,7 @@ async def object_at(r: RedisClient, keys: Keys, name: str, t: float) -> ObjectSt
                 continue
             if fields["op"] == "delete" or "s" not in fields:
                 return None
-            return decode_record(ObjectState, json.loads(fields["s"]))
+            return decode_record(ObjectState, fields["s"])
         if len(page) < 16:
             return None
         hi = "(" + page[-1][0]

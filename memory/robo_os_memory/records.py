@@ -14,7 +14,7 @@ from . import spatial as _spatial
 from .base import MemoryBase
 from .codec import decode_record, encode_fields, encode_record, validate_fields
 from .errors import InvalidUpdateError
-from .models import EntityKind, Lease, ObjectState, PlaceState, Pose, RobotState
+from .models import EntityKind, Lease, ObjectState, PlaceState, RobotState
 from .scripts import map_redis_errors
 
 __all__ = ["RecordsAPI"]
@@ -27,7 +27,6 @@ _ROBOT_FIXED = {
 }
 _OBJECT_FIXED = {"name": "it names the record", "held_by": "use pick/place/transfer"}
 _PLACE_FIXED = {"name": "it names the record"}
-_RELATIONS = ("holding", "held_by")
 
 
 class RecordsAPI(MemoryBase):
@@ -39,34 +38,35 @@ class RecordsAPI(MemoryBase):
         *,
         op: str,
         data: Mapping[str, Any],
-        change: Mapping[str, Any],
         by: str | None,
         must_exist: bool,
         replace: bool,
         expected_version: int | None = None,
         lease: Lease | None = None,
         heartbeat_ttl_s: float | None = None,
-    ) -> list[str]:
+    ) -> str:
         if not name:
             raise InvalidUpdateError(f"a {kind} needs a non-empty name")
         pose = data.get("pose")
         if pose is not None:
-            _spatial.check_pose(Pose.model_validate(pose))
-        args: list[str | int | float] = [
-            kind.value,
-            name,
-            op,
-            int(must_exist),
-            int(replace),
-            "" if expected_version is None else expected_version,
-            json.dumps(change, separators=(",", ":"), allow_nan=False),
-            lease.resource if lease else "",
-            lease.token if lease else "",
-            "" if heartbeat_ttl_s is None else max(1, round(heartbeat_ttl_s * 1000)),
-            *encode_fields(data),
-        ]
+            _spatial.check_xy(pose["x"], pose["y"])
+        # the fixed arguments travel as one space-separated word list ("-": none), so a
+        # 10 Hz pose write packs few arguments
+        spec = " ".join(
+            str(v)
+            for v in (
+                kind.value,
+                op,
+                int(must_exist),
+                int(replace),
+                "-" if expected_version is None else expected_version,
+                "-" if heartbeat_ttl_s is None else max(1, round(heartbeat_ttl_s * 1000)),
+                lease.token if lease else "-",
+            )
+        )
+        args = [spec, name, lease.resource if lease else "", *encode_fields(data)]
         reply = await self._scripts.run("write", by or self.writer, args)
-        return list(reply[1])
+        return str(reply[1])
 
     # -- robots ----------------------------------------------------------------
     @map_redis_errors
@@ -74,13 +74,11 @@ class RecordsAPI(MemoryBase):
         """Create or replace a robot record (status from `robot`, heartbeat now).
         What the robot holds is kept from memory (only moves change it)."""
         data, _ = encode_record(robot)
-        change = {k: v for k, v in data.items() if k not in _RELATIONS and k != "last_heartbeat"}
         flat = await self._write(
             EntityKind.robot,
             robot.id,
             op="upsert",
             data=data,
-            change=change,
             by=by,
             must_exist=False,
             replace=True,
@@ -118,7 +116,6 @@ class RecordsAPI(MemoryBase):
             robot_id,
             op="update",
             data=data,
-            change=data,
             by=by,
             must_exist=True,
             replace=False,
@@ -157,13 +154,11 @@ class RecordsAPI(MemoryBase):
         """Create or replace an object. `held_by` is kept from memory (only moves change
         it); an object held by a robot cannot be given an `on` (ConflictError)."""
         data, _ = encode_record(obj)
-        change = {k: v for k, v in data.items() if k not in _RELATIONS}
         flat = await self._write(
             EntityKind.object,
             obj.name,
             op="upsert",
             data=data,
-            change=change,
             by=by,
             must_exist=False,
             replace=True,
@@ -200,7 +195,6 @@ class RecordsAPI(MemoryBase):
             name,
             op="update",
             data=data,
-            change=data,
             by=by,
             must_exist=True,
             replace=False,
@@ -217,7 +211,6 @@ class RecordsAPI(MemoryBase):
             place.name,
             op="upsert",
             data=data,
-            change=data,
             by=by,
             must_exist=False,
             replace=True,
@@ -241,7 +234,6 @@ class RecordsAPI(MemoryBase):
             name,
             op="update",
             data=data,
-            change=data,
             by=by,
             must_exist=True,
             replace=False,

@@ -1,8 +1,9 @@
 """The Lua scripts that make every write atomic, and the mapping of their errors.
 
-Each script is `lua/common.lua` + `lua/<name>.lua`; common.lua reads five arguments
-every script gets first (prefix, writer, stream limits) and defines the helpers that
-bump versions, append history and keep the contents and geo indexes in step.
+Each script is `lua/common.lua` + `lua/<name>.lua`; common.lua reads the two arguments
+every script gets first (this client's setting: prefix and stream limits, in one; the
+writer) and defines the helpers that bump versions, append history and keep the contents
+and geo indexes in step.
 """
 
 from __future__ import annotations
@@ -100,17 +101,22 @@ class Scripts:
 
     def __init__(self, client: RedisClient, env: ScriptEnv) -> None:
         self._env = env
+        self._setting = " ".join(
+            str(v)
+            for v in (
+                env.prefix,
+                env.history_maxlen,
+                env.entity_history_maxlen,
+                env.history_max_age_ms,
+            )
+        )
         common = _source("common")
         self._scripts = {
             name: client.register_script(common + "\n" + _source(name)) for name in _NAMES
         }
 
-    def _base(self, by: str) -> list[str | int]:
-        e = self._env
-        return [e.prefix, by, e.history_maxlen, e.entity_history_maxlen, e.history_max_age_ms]
-
     async def run(self, name: str, by: str, args: Sequence[str | int | float]) -> Any:
         try:
-            return await self._scripts[name](keys=[], args=[*self._base(by), *args])
+            return await self._scripts[name](keys=[], args=[self._setting, by, *args])
         except rexc.ResponseError as e:
             raise _error_from(e) from e

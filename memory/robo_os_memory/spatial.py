@@ -17,7 +17,7 @@ from .keys import Keys
 from .models import EntityKind, Pose
 from .scripts import RedisClient
 
-__all__ = ["GEO_SCALE", "MAX_ABS_COORD_M", "check_pose", "nearest_place", "within"]
+__all__ = ["GEO_SCALE", "MAX_ABS_COORD_M", "check_pose", "check_xy", "nearest_place", "within"]
 
 GEO_SCALE = 100.0
 _EARTH_R = 6372797.560856  # the sphere Redis GEO computes on
@@ -27,12 +27,16 @@ MAX_ABS_COORD_M = 90_000.0
 _SPATIAL_KINDS = (EntityKind.robot, EntityKind.object, EntityKind.place)
 
 
-def check_pose(pose: Pose | None) -> None:
-    if pose is not None and (abs(pose.x) > MAX_ABS_COORD_M or abs(pose.y) > MAX_ABS_COORD_M):
+def check_xy(x: float, y: float) -> None:
+    if not (abs(x) <= MAX_ABS_COORD_M and abs(y) <= MAX_ABS_COORD_M):
         raise InvalidUpdateError(
-            f"pose ({pose.x}, {pose.y}) is outside the memory's world"
-            f" (|x|, |y| <= {MAX_ABS_COORD_M:.0f} m)"
+            f"pose ({x}, {y}) is outside the memory's world (|x|, |y| <= {MAX_ABS_COORD_M:.0f} m)"
         )
+
+
+def check_pose(pose: Pose | None) -> None:
+    if pose is not None:
+        check_xy(pose.x, pose.y)
 
 
 def _lonlat(x: float, y: float) -> tuple[float, float]:

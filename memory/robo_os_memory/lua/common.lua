@@ -1,7 +1,8 @@
 -- Prepended to every robo-os memory script (see scripts.py).
--- ARGV[1..5] are the same for all scripts: key prefix, writer (updated_by), MAXLEN of
--- the global change stream, MAXLEN of a per-entity history stream, and the history's
--- maximum age in ms (0: no age limit). Script arguments start at ARGV[A + 1].
+-- ARGV[1] is the client's fixed setting, "<key prefix> <MAXLEN of the global change
+-- stream> <MAXLEN of a per-entity history stream> <history max age in ms, 0: none>"
+-- (one argument: fewer to pack on every call), ARGV[2] the writer (updated_by).
+-- Script arguments start at ARGV[A + 1].
 --
 -- Keys are built here from the prefix with the patterns of keys.py: a move has to reach
 -- records it only learns about while running (the object's old place, its old holder).
@@ -9,12 +10,10 @@
 --
 -- Scripts check everything before their first write: Redis does not roll a script back,
 -- so an error raised after a write would leave half a change behind.
-local P = ARGV[1]
+local P, GMAX, EMAX, AGE_MS = string.match(ARGV[1], '^(%S+) (%d+) (%d+) (%d+)$')
+AGE_MS = tonumber(AGE_MS)
 local BY = ARGV[2]
-local GMAX = ARGV[3]
-local EMAX = ARGV[4]
-local AGE_MS = tonumber(ARGV[5])
-local A = 5
+local A = 2
 
 local _t = redis.call('TIME')
 local NOW_MS = tonumber(_t[1]) * 1000 + math.floor(tonumber(_t[2]) / 1000)
@@ -83,11 +82,34 @@ local function emit(kind, name, op, fields, version, state)
   return id
 end
 
+-- The record as one JSON object: stored values are JSON text already, so this is
+-- concatenation; `attrs.<key>` fields are gathered into "attrs". The client parses it
+-- with a single model_validate_json.
+local function record_json(kind, k)
+  local h = redis.call('HGETALL', k)
+  if #h == 0 then
+    return nil
+  end
+  local parts, attrs = {}, {}
+  for i = 1, #h, 2 do
+    local f = h[i]
+    if string.sub(f, 1, 6) == 'attrs.' then
+      attrs[#attrs + 1] = cjson.encode(string.sub(f, 7)) .. ':' .. h[i + 1]
+    else
+      parts[#parts + 1] = '"' .. f .. '":' .. h[i + 1]
+    end
+  end
+  if kind ~= 'robot' then
+    parts[#parts + 1] = '"attrs":{' .. table.concat(attrs, ',') .. '}'
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
 local function state_of(kind, k)
   if kind == 'robot' then
     return nil
   end
-  return cjson.encode(redis.call('HGETALL', k))
+  return record_json(kind, k)
 end
 
 -- Keep the geo index equal to the record: indexed at its pose, unless it has none or is
@@ -120,7 +142,7 @@ end
 
 -- Fencing: a write guarded by a lease goes through only while that lease is current.
 local function check_guard(resource, token)
-  if resource == '' then
+  if resource == '' or token == '-' then
     return
   end
   local cur = redis.call('GET', P .. ':lease:' .. resource)

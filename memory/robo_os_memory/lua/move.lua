@@ -1,7 +1,7 @@
 -- pick / place / transfer: move an object between holders and places in one step.
 -- ARGV: mode, robot ('' none), object, to_on ('' none), to_holder ('' none),
 --       pose (JSON, '' keep), guard resource, guard token.
--- Returns {stream id of the object's change, HGETALL of the object}.
+-- Returns {stream id of the object's change, the object as JSON}.
 local mode, robot, obj = ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
 local to_on, to_holder, pose = ARGV[A + 4], ARGV[A + 5], ARGV[A + 6]
 if to_on == '' then to_on = nil end
@@ -90,4 +90,4 @@ local id = emit('object', obj, 'update', fields, version, state_of('object', ok)
 for _, c in ipairs(changes) do
   emit('robot', c[1], 'update', '{"holding":' .. c[3] .. '}', c[2], nil)
 end
-return {id, redis.call('HGETALL', ok)}
+return {id, record_json('object', ok)}

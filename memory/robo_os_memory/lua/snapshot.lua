@@ -1,13 +1,13 @@
 -- Every record of the given kinds, read in one atomic step.
--- ARGV: kinds ('robot', 'object', 'place'). Returns one list of HGETALL lists per kind.
+-- ARGV: kinds ('robot', 'object', 'place'). Returns one list of record JSON texts per kind.
 local out = {}
 for i = A + 1, #ARGV do
   local kind = ARGV[i]
   local records = {}
   for _, name in ipairs(redis.call('SMEMBERS', P .. ':' .. kind .. 's')) do
-    local h = redis.call('HGETALL', key(kind, name))
-    if #h > 0 then
-      records[#records + 1] = h
+    local j = record_json(kind, key(kind, name))
+    if j then
+      records[#records + 1] = j
     end
   end
   out[#out + 1] = records
