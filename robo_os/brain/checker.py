@@ -75,6 +75,10 @@ def _close(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def _listing(names: Iterable[str], limit: int = 12) -> str:
     names = list(names)
     head = ", ".join(names[:limit])
@@ -363,7 +367,7 @@ class _Checker:
             code = f"unknown_{kinds[0]}"
             actual = cat.kinds_of(value)
             if actual:
-                why = f"{value!r} is a {'/'.join(sorted(actual))}, but {d.skill}.{pname} must name a {' or '.join(kinds)}"
+                why = f"{value!r} is {_a('/'.join(sorted(actual)))}, but {d.skill}.{pname} must name {_a(' or '.join(kinds))}"
             else:
                 why = f"unknown {' or '.join(kinds)} {value!r} for {d.skill}.{pname}{_close(value, valid)}"
             self.add(code, f"subtask {d.label}: {why} (valid: {_listing(valid)})", d.id)

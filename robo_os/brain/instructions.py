@@ -6,9 +6,10 @@ Understood forms (case, articles and punctuation do not matter):
     ... X from Z to Y            (the source is checked against where X is)
     ... X and Y to Z, X, Y and W to Z
     ... X on Y and W on Z         (one verb, several destinations)
+    hand X to <robot>             (onto the robot's tray)
     A, then B / A and then B / A; after that B     (ordered: B starts after A is done)
     pick up|grab|lift X [and put it on Y]           ("it"/"them" refer to the last objects)
-    use|have|let <robot> ...                        (robot hints are noted, not binding)
+    use|have|let <robot> ..., ... using <robots>    (robot hints are noted, not binding)
 
 Names may be written with spaces or underscores ("dining table" = dining_table), by a
 unique part ("counter" = kitchen_counter when only one place ends so), or by an
@@ -215,34 +216,58 @@ def _split_on_prep(words: list[str]) -> tuple[list[str], list[str] | None, list[
     return head.split(), src, dest
 
 
+_SUBJECT_VERBS = {"use", "have", "let", "make", "ask", "tell", "get"}
+_MEANS = {"using", "with", "via", "by"}
+_TRAILERS = [["at", "the", "same", "time"], ["at", "once"], ["right", "away"], ["please"], ["now"]]
+
+
+def _strip_robots(words: list[str], cat: Catalogue, notes: list[str]) -> list[str]:
+    """Drop robot hints ("use arm1 to", "have carrier1", "using the arm and the carrier")
+    but keep robots named as destinations ("hand the cup to carrier1")."""
+    out: list[str] = []
+    named: list[str] = []
+    i = 0
+    while i < len(words):
+        w = words[i]
+        if w in _MEANS:
+            named.append(" ".join(words[i:]))
+            break  # a means phrase runs to the end of the clause
+        if w in _SUBJECT_VERBS and i + 1 < len(words) and words[i + 1] in cat.robots:
+            named.append(words[i + 1])
+            i += 2
+            continue
+        if w in cat.robots and not out:
+            named.append(w)
+            i += 1
+            continue
+        out.append(w)
+        i += 1
+    if named:
+        notes.append(
+            f"robot hints ({'; '.join(named)}) are not binding: the embedded planner picks robots itself"
+        )
+    for trailer in _TRAILERS:
+        if out[-len(trailer) :] == trailer:
+            out = out[: -len(trailer)]
+    return out
+
+
 def parse_instruction(text: str, cat: Catalogue) -> ParsedInstruction:
     """Parse an instruction into a Goal; problems (code `infeasible`) when it names
     things that do not exist or is not one of the understood forms."""
     res = _Resolver(cat)
-    notes = res.notes
     groups: list[tuple[Atom, ...]] = []
-    last_objects: list[str] = []
+    last: list[str] = []
     clauses = [c for c in _THEN.split(" " + text.strip().rstrip(".!") + " ") if c and c.strip(" ,")]
     try:
         for clause in clauses:
-            words = _tokens(clause)
-            # robot hints ("use arm1 to", "have carrier1 ...") are not binding for the search
-            robots = [w for w in words if w in cat.robots]
-            if robots:
-                notes.append(
-                    f"the instruction names {', '.join(robots)}; the embedded planner picks robots itself"
-                )
-                words = [
-                    w
-                    for w in words
-                    if w not in cat.robots
-                    and w not in ("use", "have", "let", "make", "using", "with")
-                ]
-            atoms, last_objects = _clause(words, res, last_objects)
-            if atoms:
-                groups.append(tuple(atoms))
+            words = _strip_robots(_tokens(clause), cat, res.notes)
+            clause_groups, last = _clause(words, res, last)
+            groups += [g for g in clause_groups if g]
     except _Unknown as e:
-        return ParsedInstruction(None, [PlanProblem(code="infeasible", message=e.message)], notes)
+        return ParsedInstruction(
+            None, [PlanProblem(code="infeasible", message=e.message)], res.notes
+        )
     if not groups:
         return ParsedInstruction(
             None,
@@ -252,22 +277,23 @@ def parse_instruction(text: str, cat: Catalogue) -> ParsedInstruction:
                     message=f"the embedded planner does not understand {text!r}: say what to move where, e.g. 'bring the cup to the table'",
                 )
             ],
-            notes,
+            res.notes,
         )
-    return ParsedInstruction(Goal(tuple(groups), text), [], notes)
+    return ParsedInstruction(Goal(tuple(groups), text), [], res.notes)
 
 
 def _clause(
-    words: list[str], res: _Resolver, last_objects: list[str]
-) -> tuple[list[Atom], list[str]]:
-    # segments separated by "and" / ","; a segment starting with a verb starts a new action
+    words: list[str], res: _Resolver, last: list[str]
+) -> tuple[list[tuple[Atom, ...]], list[str]]:
+    """The groups of one clause: actions joined by "and" share a group, unless a later
+    action moves an object the group already placed (then it is a next step)."""
     segments: list[list[str]] = [[]]
     for w in words:
         if w == "and":
             segments.append([])
         else:
             segments[-1].append(w)
-    atoms: list[Atom] = []
+    groups: list[list[Atom]] = [[]]
     pending: list[str] = []
     held: list[str] = []
     verb_seen = False
@@ -276,14 +302,14 @@ def _clause(
             seg = seg[1:]
         if not seg:
             continue
-        hold = False
-        if seg[0] in _MOVE_VERBS or seg[0] in _HOLD_VERBS:
-            verb_seen = True
+        hold = has_verb = False
+        if seg[0] in _MOVE_VERBS or seg[0] in _HOLD_VERBS or seg[0] == "hand":
+            verb_seen = has_verb = True
             hold = seg[0] in _HOLD_VERBS or (
                 seg[0] in ("take", "get") and len(seg) > 1 and seg[1] == "up"
             )
             seg = seg[1:]
-            if seg and seg[0] in ("up", "back", "over"):
+            while seg and seg[0] in ("up", "back", "over", "me", "us"):
                 seg = seg[1:]
         elif not verb_seen:
             raise _Unknown(
@@ -291,8 +317,10 @@ def _clause(
                 + repr(" ".join(words))
             )
         obj_words, src_words, dest_words = _split_on_prep(seg)
-        objects = pending + _objects(obj_words, res, last_objects or held)
+        objects = pending + _objects(obj_words, res, last or held)
         pending = []
+        if not objects and dest_words is not None and not has_verb:
+            objects = list(last)  # "put the mug on the shelf and on the table": same object
         if src_words is not None:
             source = res.resolve(src_words, ("place", "robot"), "place")
             for o in objects:
@@ -302,33 +330,40 @@ def _clause(
                         f"{o} is on {where}, not on {source}; it is taken from where it is"
                     )
         if dest_words is None:
-            if hold:
-                held.extend(objects)
-            else:
-                pending.extend(objects)
+            (held if hold else pending).extend(objects)
+            last = objects or last
             continue
         dest = res.resolve(dest_words, ("place", "robot"), "destination")
+        placed = {a[1]: a[2] for a in groups[-1]}
         for o in objects:
-            atoms.append(("on", o, dest))
+            if o in placed and placed[o] != dest:
+                if not has_verb:
+                    raise _Unknown(f"{o} cannot be on {placed[o]} and on {dest} at the same time")
+                groups.append([])  # a second move of the same object: a later step
+                placed = {}
+            groups[-1].append(("on", o, dest))
         held = [h for h in held if h not in objects]
-        last_objects = objects
+        last = objects
     if pending:
         raise _Unknown(
             f"the instruction does not say where {', '.join(pending)} should go; name a place ({', '.join(res.cat.places)})"
         )
-    for o in held:
-        atoms.append(("held", o))
-    return atoms, last_objects or held
+    groups[-1] += [("held", o) for o in held]
+    return [tuple(g) for g in groups], last
 
 
 def _objects(words: list[str], res: _Resolver, previous: list[str]) -> list[str]:
     words = [w for w in words if w not in _ARTICLES]
     if not words:
         return []
-    if set(words) <= _PRONOUNS:
+    if words[0] in _PRONOUNS:
         if not previous:
             raise _Unknown(
-                f"{' '.join(words)!r} refers to nothing named before; name the object ({', '.join(res.cat.objects)})"
+                f"{words[0]!r} refers to nothing named before; name the object ({', '.join(res.cat.objects)})"
+            )
+        if len(words) > 1:
+            raise _Unknown(
+                f"the instruction does not say where {' '.join(words[1:])!r} is; name a place ({', '.join(res.cat.places)})"
             )
         return list(previous)
     return [res.resolve(words, ("object",), "object")]

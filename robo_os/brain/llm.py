@@ -340,6 +340,12 @@ class LLMPool:
         """One chat completion from whichever endpoint answers; raises
         ModelUnavailableError (naming every endpoint's last error) if none does."""
         errors: dict[str, str] = {}
+        now = self._clock()
+        for ep in self.endpoints:
+            # half-open: a down endpoint whose cool-down is over is probed, so it rejoins
+            # the rotation as soon as it answers again (not only when the others fail)
+            if not self._healthy(ep) and now >= ep.down_until:
+                await self.probe(ep)
         rounds = self.settings.max_retries + 1
         for round_no in range(rounds):
             if round_no:

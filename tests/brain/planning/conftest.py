@@ -1,0 +1,15 @@
+"""Fixtures for the brain planning tests: the scripted OpenAI-compatible server and
+the plain-data worlds (see planning_world.py)."""
+
+from __future__ import annotations
+
+import pytest
+from fakes.openai_server import openai_server, openai_server_factory  # noqa: F401  (fixtures)
+from planning_world import corpus_catalogue
+
+from robo_os.brain.catalogue import Catalogue
+
+
+@pytest.fixture(scope="session")
+def corpus_cat() -> Catalogue:
+    return corpus_catalogue()

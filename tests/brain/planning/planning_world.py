@@ -1,0 +1,224 @@
+"""Worlds for the planning tests: skill specs mirroring the standard skills, the demo
+household scene, and the scene of the small-model corpus (`prompt.json`).
+
+The standard skills (skills/robo_os_skills) are written in parallel; these specs mirror
+their agreed signatures and symbolic conditions so the planner is tested on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from robo_os.brain.catalogue import Catalogue
+from robo_os.fleet import load_fleet
+from robo_os.skill.refs import ENTITY_KEY
+from robo_os.skill.spec import SkillSpec
+from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
+
+CORPUS_DIR = Path("/work/shared/llm-outputs")
+
+
+def _arg(kinds: list[str]) -> dict[str, Any]:
+    return {"type": "string", ENTITY_KEY: kinds}
+
+
+def _args(**props: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": {k: _arg(v) for k, v in props.items()}, "required": list(props)}
+
+
+STANDARD_SKILLS: dict[str, SkillSpec] = {
+    "navigate_to": SkillSpec(
+        name="navigate_to",
+        description="Drive to a place.",
+        capabilities=("navigate",),
+        args_schema=_args(target=["place"]),
+        effects=("not at(robot, *)", "at(robot, target)"),
+    ),
+    "pick": SkillSpec(
+        name="pick",
+        description="Grasp an object the robot can reach.",
+        capabilities=("manipulate",),
+        args_schema=_args(object=["object"]),
+        preconditions=("hand_empty(robot)", "on(object, ?from)", "reaches(robot, ?from)"),
+        effects=("not on(object, ?from)", "not hand_empty(robot)", "holding(robot, object)"),
+    ),
+    "place": SkillSpec(
+        name="place",
+        description="Put the held object on a place, or on another robot's tray.",
+        capabilities=("manipulate",),
+        args_schema=_args(object=["object"], target=["place", "robot"]),
+        preconditions=("holding(robot, object)", "reaches(robot, target)"),
+        effects=("not holding(robot, object)", "hand_empty(robot)", "on(object, target)"),
+    ),
+    "deliver": SkillSpec(
+        name="deliver",
+        description="Unload an object from the robot's tray at the place where it is.",
+        capabilities=("carry",),
+        args_schema=_args(object=["object"], target=["place"]),
+        preconditions=("on(object, robot)", "at(robot, target)"),
+        effects=("not on(object, robot)", "on(object, target)"),
+    ),
+    "look": SkillSpec(
+        name="look",
+        description="Take a camera image of a place or object and report what is seen.",
+        capabilities=("camera",),
+        args_schema=_args(target=["place", "object", "robot"]),
+        concurrent=True,
+    ),
+    "open": SkillSpec(
+        name="open",
+        description="Open an articulated place (a cabinet).",
+        capabilities=("manipulate",),
+        args_schema=_args(target=["place"]),
+        preconditions=("not open(target)", "hand_empty(robot)", "reaches(robot, target)"),
+        effects=("open(target)",),
+    ),
+    "close": SkillSpec(
+        name="close",
+        description="Close an articulated place.",
+        capabilities=("manipulate",),
+        args_schema=_args(target=["place"]),
+        preconditions=("open(target)", "hand_empty(robot)", "reaches(robot, target)"),
+        effects=("not open(target)",),
+    ),
+}
+
+EMBODIMENT_CAPS: dict[str, tuple[str, ...]] = {
+    "fixed_arm": ("manipulate", "camera"),
+    "carrier": ("navigate", "carry"),
+    "mobile_manipulator": ("navigate", "manipulate", "camera"),
+}
+
+
+def offered_skills(robots: Iterable[RobotState], specs: Mapping[str, SkillSpec] = STANDARD_SKILLS) -> dict[str, dict[str, Any]]:
+    """What each robot's agent would publish: every skill whose capabilities it has (as JSON)."""
+    return {
+        r.id: {n: s.model_dump(mode="json") for n, s in specs.items() if set(s.capabilities) <= set(r.capabilities)}
+        for r in robots
+    }
+
+
+def household_records(
+    *, without: Iterable[str] = (), offline: Iterable[str] = (), moves: Mapping[str, str] | None = None
+) -> tuple[list[RobotState], list[ObjectState], list[PlaceState]]:
+    """The demo scene (robo_os/data/household.yaml) as memory records."""
+    fleet = load_fleet()
+    skip, down = set(without), set(offline)
+    robots = [
+        RobotState(
+            id=r.id,
+            embodiment=r.embodiment,
+            capabilities=EMBODIMENT_CAPS[r.embodiment],
+            skills=tuple(n for n, s in STANDARD_SKILLS.items() if set(s.capabilities) <= set(EMBODIMENT_CAPS[r.embodiment])),
+            place=r.at,
+            pose=fleet.place(r.at).pose,
+            reach=tuple(r.reach) if r.embodiment != "fixed_arm" else (r.at, *r.reach),
+            status=RobotStatusValue.offline if r.id in down else RobotStatusValue.idle,
+        )
+        for r in fleet.robots
+        if r.id not in skip
+    ]
+    moves = dict(moves or {})
+    objects = [ObjectState(name=o.name, type=o.type, on=moves.get(o.name, o.at), attrs=o.attrs) for o in fleet.scene.objects]
+    places = [PlaceState(name=p.name, kind=p.kind, pose=p.pose, size=p.size, attrs=p.attrs) for p in fleet.scene.places]
+    return robots, objects, places
+
+
+def household_catalogue(**kw: Any) -> Catalogue:
+    robots, objects, places = household_records(**kw)
+    return Catalogue.build(robots, offered_skills(robots), objects, places)
+
+
+# -- the corpus scene ---------------------------------------------------------------------
+
+CORPUS_CONDITIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    # skill: (capabilities, preconditions, effects) as the corpus prompt describes them
+    "navigate_to": (("navigate",), (), ("not at(robot, *)", "at(robot, target)")),
+    "pick": (
+        ("manipulate",),
+        ("hand_empty(robot)", "on(object, location)", "reaches(robot, location)"),
+        ("not on(object, location)", "not hand_empty(robot)", "holding(robot, object)"),
+    ),
+    # place may target carrier1's tray when carrier1 is at the same place (reaches)
+    "place": (
+        ("manipulate",),
+        ("holding(robot, object)", "reaches(robot, target)"),
+        ("not holding(robot, object)", "hand_empty(robot)", "on(object, target)"),
+    ),
+    # receive: carrier1 acknowledges an object an arm has put on its tray
+    "receive": (("carry",), ("on(object, robot)",), ()),
+    # deliver: carrier1 unloads from its tray at the place where it is
+    "deliver": (("carry",), ("on(object, robot)", "at(robot, target)"), ("not on(object, robot)", "on(object, target)")),
+    "look": (("camera",), (), ()),
+}
+CORPUS_CAPS = {"arm1": ("manipulate",), "carrier1": ("navigate", "carry"), "mm1": ("navigate", "manipulate", "camera")}
+
+
+def corpus_prompt() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((CORPUS_DIR / "prompt.json").read_text())
+    return data
+
+
+def corpus_records() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (CORPUS_DIR / "corpus_a.jsonl").read_text().splitlines() if line.strip()]
+
+
+def corpus_catalogue() -> Catalogue:
+    """The corpus fleet and scene, with the prompt's own args schemas (static enums, no
+    entity markers: the catalogue infers the kinds from the enum values)."""
+    prompt = corpus_prompt()
+    scene = prompt["scene"]
+    specs = {
+        name: SkillSpec(
+            name=name,
+            capabilities=CORPUS_CONDITIONS[name][0],
+            args_schema=schema,
+            preconditions=CORPUS_CONDITIONS[name][1],
+            effects=CORPUS_CONDITIONS[name][2],
+        )
+        for name, schema in prompt["skill_args_schemas"].items()
+    }
+    robots = [
+        RobotState(
+            id=rid,
+            embodiment=info["kind"],
+            capabilities=CORPUS_CAPS[rid],
+            skills=tuple(info["skills"]),
+            place=scene["robot_start"][rid],
+            reach=tuple(info.get("reach", ())),
+        )
+        for rid, info in scene["robots"].items()
+    ]
+    skills = {rid: {s: specs[s] for s in info["skills"]} for rid, info in scene["robots"].items()}
+    objects = [ObjectState(name=o, type=o, on=p) for o, p in scene["object_start"].items()]
+    places = [PlaceState(name=p, pose=Pose(x=float(i), y=0.0)) for i, p in enumerate(scene["places"])]
+    return Catalogue.build(robots, skills, objects, places)
+
+
+class StaticWorld:
+    """A plain-data stand-in for memory's planner view (`snapshot`, `robot_skills`), for
+    planner tests that are about the model, not about Redis. Tests that need the live
+    path use the `memory` fixture instead."""
+
+    def __init__(self, robots: list[RobotState], objects: list[ObjectState], places: list[PlaceState], skills: dict[str, dict[str, Any]]) -> None:
+        self.robots, self.objects, self.places, self.skills = robots, objects, places, skills
+
+    @classmethod
+    def household(cls, **kw: Any) -> StaticWorld:
+        robots, objects, places = household_records(**kw)
+        return cls(robots, objects, places, offered_skills(robots))
+
+    async def snapshot(self) -> tuple[list[RobotState], list[ObjectState], list[PlaceState]]:
+        return list(self.robots), list(self.objects), list(self.places)
+
+    async def robot_skills(self) -> dict[str, dict[str, Any]]:
+        return dict(self.skills)
+
+    def move_object(self, name: str, on: str | None, held_by: str | None = None) -> None:
+        self.objects = [o.model_copy(update={"on": on, "held_by": held_by}) if o.name == name else o for o in self.objects]
+
+    def update_robot(self, rid: str, **fields: Any) -> None:
+        self.robots = [r.model_copy(update=fields) if r.id == rid else r for r in self.robots]

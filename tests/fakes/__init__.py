@@ -1,0 +1,1 @@
+"""In-process twins of remote boundaries, for tests only (never imported by the package)."""
