@@ -8,7 +8,12 @@ from .keys import Keys
 from .models import EntityKind
 from .scripts import RedisClient, ScriptEnv, Scripts
 
-__all__ = ["MemoryBase"]
+__all__ = ["BLOCKING_READ_TIMEOUT_S", "BLOCK_MS", "MemoryBase"]
+
+BLOCK_MS = 5_000
+"""How long one blocking read (XREAD BLOCK) waits before it is reissued."""
+BLOCKING_READ_TIMEOUT_S = BLOCK_MS / 1000 + 5.0
+"""Socket timeout of the pool that does blocking reads: one BLOCK_MS read plus margin."""
 
 
 class MemoryBase:
@@ -21,6 +26,7 @@ class MemoryBase:
         keys: Keys,
         env: ScriptEnv,
         *,
+        blocking: aioredis.Redis,
         writer: str,
         heartbeat_interval_s: float,
         heartbeat_ttl_s: float,
@@ -28,6 +34,7 @@ class MemoryBase:
         """Use `Memory.connect`; this only wires an already opened client."""
         self._r: RedisClient = client
         self._keys = keys
+        self._blocking: RedisClient = blocking
         self._scripts = Scripts(client, env)
         self.writer = writer
         self.heartbeat_interval_s = heartbeat_interval_s

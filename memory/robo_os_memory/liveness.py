@@ -15,6 +15,7 @@ import logging
 
 from redis import exceptions as rexc
 
+from .base import BLOCK_MS
 from .errors import InvalidUpdateError, StoreUnavailableError
 from .keys import Keys
 from .scripts import RedisClient, Scripts
@@ -45,17 +46,23 @@ async def _wake_reader(r: RedisClient, keys: Keys, wake: asyncio.Event) -> None:
     last = await r.xrevrange(keys.wake, count=1)
     position = str(last[0][0]) if last else "0-0"
     while True:
-        reply = await r.xread({keys.wake: position}, count=100, block=10_000)
+        reply = await r.xread({keys.wake: position}, count=100, block=BLOCK_MS)
         for _, entries in reply or ():
             position = entries[-1][0]
             wake.set()
 
 
 async def _watch_once(
-    r: RedisClient, keys: Keys, scripts: Scripts, *, by: str, max_wait_s: float
+    r: RedisClient,
+    keys: Keys,
+    scripts: Scripts,
+    *,
+    by: str,
+    max_wait_s: float,
+    blocking: RedisClient,
 ) -> None:
     wake = asyncio.Event()
-    reader = asyncio.create_task(_wake_reader(r, keys, wake), name="robo-os-liveness-wake")
+    reader = asyncio.create_task(_wake_reader(blocking, keys, wake), name="robo-os-liveness-wake")
     try:
         while True:
             wake.clear()
@@ -80,12 +87,18 @@ async def _watch_once(
 
 
 async def watch(
-    r: RedisClient, keys: Keys, scripts: Scripts, *, by: str, max_wait_s: float
+    r: RedisClient,
+    keys: Keys,
+    scripts: Scripts,
+    *,
+    by: str,
+    max_wait_s: float,
+    blocking: RedisClient,
 ) -> None:
     backoff = 0.1
     while True:
         try:
-            await _watch_once(r, keys, scripts, by=by, max_wait_s=max_wait_s)
+            await _watch_once(r, keys, scripts, by=by, max_wait_s=max_wait_s, blocking=blocking)
         except (rexc.ConnectionError, rexc.TimeoutError, StoreUnavailableError) as e:
             log.warning("liveness watcher lost redis (%s); retrying in %.1fs", e, backoff)
             # retry backoff after a failure, not synchronisation: nothing to wait on while

@@ -24,6 +24,7 @@ from . import history as _history
 from . import leases as _leases
 from . import liveness as _liveness
 from . import spatial as _spatial
+from .base import BLOCKING_READ_TIMEOUT_S
 from .codec import decode_record
 from .errors import InvalidUpdateError, SchemaMismatchError, StoreUnavailableError
 from .keys import SCHEMA_VERSION, Keys
@@ -99,14 +100,29 @@ class Memory(RecordsAPI, MovesAPI):
             else max(1, round(history_max_age_s * 1000)),
         )
         client: RedisClient = aioredis.from_url(url, decode_responses=True, **redis_options)
+        # redis-py cuts any read longer than socket_timeout (5 s by default) as a failure,
+        # and Redis ends a BLOCK late by up to its timer tick: blocking reads get their own
+        # pool whose timeout outlasts one BLOCK_MS read
+        blocking: RedisClient = aioredis.from_url(
+            url,
+            decode_responses=True,
+            **{
+                **redis_options,
+                "socket_timeout": max(
+                    redis_options.get("socket_timeout") or 0, BLOCKING_READ_TIMEOUT_S
+                ),
+            },
+        )
         try:
             # SET NX GET: store our version if the key space is new, else read theirs
             stored = await client.set(keys.schema, str(SCHEMA_VERSION), nx=True, get=True)
         except (rexc.ConnectionError, rexc.TimeoutError, rexc.ResponseError) as e:
             await client.aclose()
+            await blocking.aclose()
             raise StoreUnavailableError(f"cannot use redis at {_safe_url(url)}: {e}") from e
         if stored is not None and stored != str(SCHEMA_VERSION):
             await client.aclose()
+            await blocking.aclose()
             raise SchemaMismatchError(
                 f"memory under prefix {prefix!r} has schema version {stored};"
                 f" this code uses {SCHEMA_VERSION}"
@@ -123,6 +139,7 @@ class Memory(RecordsAPI, MovesAPI):
             client,
             keys,
             env,
+            blocking=blocking,
             writer=writer,
             heartbeat_interval_s=heartbeat_interval_s,
             heartbeat_ttl_s=ttl,
@@ -130,6 +147,7 @@ class Memory(RecordsAPI, MovesAPI):
 
     async def close(self) -> None:
         await self._r.aclose()
+        await self._blocking.aclose()
 
     # -- temporal ----------------------------------------------------------------
     @map_redis_errors
@@ -192,7 +210,7 @@ class Memory(RecordsAPI, MovesAPI):
         "$" means after the newest change when the subscription starts (`async with`,
         `await sub.start()` or the first iteration): start it before the changes you
         want to see. `sub.cursor` resumes it after a reconnect."""
-        return Subscription(self._r, self._keys, kinds=kinds, names=names, cursor=cursor)
+        return Subscription(self._blocking, self._keys, kinds=kinds, names=names, cursor=cursor)
 
     # -- leases ------------------------------------------------------------------
     @map_redis_errors
@@ -241,6 +259,7 @@ class Memory(RecordsAPI, MovesAPI):
             self._scripts,
             by=self.writer,
             max_wait_s=max(self.heartbeat_interval_s, 1.0),
+            blocking=self._blocking,
         )
 
     @map_redis_errors

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
+from .base import BLOCK_MS
 from .codec import decode_change
 from .history import check_cursor, entity_streams, id_key, latest_cursor
 from .keys import Keys
@@ -21,7 +22,6 @@ from .scripts import RedisClient
 
 __all__ = ["Subscription"]
 
-_BLOCK_MS = 10_000
 _COUNT = 500
 
 
@@ -39,6 +39,8 @@ class Subscription:
         names: Iterable[str] | None,
         cursor: str,
     ) -> None:
+        """`r` is the memory's pool for blocking reads (its socket timeout outlasts one
+        BLOCK_MS read)."""
         self._r = r
         self._keys = keys
         self._kinds = {EntityKind(k) for k in kinds} if kinds is not None else None
@@ -67,7 +69,7 @@ class Subscription:
         while not self._pending:
             if self._closed or not self._positions:
                 raise StopAsyncIteration
-            reply = await self._r.xread(self._positions, count=_COUNT, block=_BLOCK_MS)
+            reply = await self._r.xread(self._positions, count=_COUNT, block=BLOCK_MS)
             self._take(reply or ())
         change = self._pending.popleft()
         self.cursor = change.cursor

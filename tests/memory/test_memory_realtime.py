@@ -161,3 +161,23 @@ async def test_pose_stream_reaches_a_subscriber_in_order(memory: Memory) -> None
             await memory.update_robot("r1", pose=Pose(x=i, y=0))
         xs = [(await _next(sub)).fields["pose"]["x"] for _ in range(50)]  # type: ignore[index]
     assert xs == [float(i) for i in range(50)]
+
+
+async def test_idle_readers_outlive_the_socket_timeout(
+    redis_url: str, key_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # redis-py cuts reads longer than socket_timeout; blocking reads must stay below it
+    mem = await Memory.connect(
+        redis_url, prefix=key_prefix, socket_timeout=0.2, heartbeat_interval_s=0.2
+    )
+    try:
+        await mem.register_robot(RobotState(id="r1", embodiment="mobile"))
+        async with mem.subscribe(kinds=[EntityKind.object]) as sub, _running(mem.watch_liveness()):
+            # nothing happens for five socket timeouts: the wait ends by our deadline only
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(anext(sub), 1.0)
+            await mem.upsert_object(ObjectState(name="cup"))
+            assert (await _next(sub)).name == "cup"
+    finally:
+        await mem.close()
+    assert not [r for r in caplog.records if "lost redis" in r.getMessage()]
