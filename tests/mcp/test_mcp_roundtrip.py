@@ -1,0 +1,107 @@
+"""Round trip: robo-os skills served by robo-os's MCP server (stdio subprocess, or
+streamable HTTP) come back through robo-os's MCP client as the same skills with the same
+results."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+
+import pytest
+from mcp_helpers import HERE, skill_context
+from mcp_robot import ROBOT, SPECS, ScriptedAgent
+
+from robo_os.contracts import ErrorCode
+from robo_os.mcp import McpServerConfig, McpSkill, McpSkillSource, RobotMcpServer
+
+WAIT_S = 60.0
+
+
+def _stdio_config(**overrides: object) -> McpServerConfig:
+    data: dict[str, object] = {
+        "name": ROBOT,
+        "command": [sys.executable, str(HERE / "mcp_robot.py")],
+        "connect_timeout_s": 60.0,
+    }
+    return McpServerConfig.model_validate(data | overrides)
+
+
+def _assert_same_specs(skills: list[McpSkill], *, source: str) -> None:
+    by_name = {s.name: s.spec for s in skills}
+    assert set(by_name) == {s.name for s in SPECS}
+    for original in SPECS:
+        back = by_name[original.name]
+        # everything but where it came from survives the trip
+        assert back.model_dump(exclude={"source"}) == original.model_dump(exclude={"source"})
+        assert back.source == source
+
+
+async def test_skills_and_results_survive_the_stdio_round_trip() -> None:
+    async with McpSkillSource(_stdio_config()) as source:
+        skills = await source.skills()
+        _assert_same_specs(skills, source=f"mcp:{ROBOT}")
+        by_name = {s.name: s for s in skills}
+
+        picked = await by_name["pick"].run({"object": "cup"}, skill_context("pick"))
+        assert picked.ok and picked.message == "picked cup"
+        assert picked.data == {"grip_force": 4.5}
+        assert [(c.kind, c.name, c.fields) for c in picked.changes] == [
+            ("object", "cup", {"held_by": ROBOT})
+        ]
+
+        missing = await by_name["pick"].run({"object": "plate"}, skill_context("pick"))
+        assert missing.error == ErrorCode.not_found and missing.data == {"seen": ["cup"]}
+
+        bad = await by_name["wave"].run({"times": 0}, skill_context("wave"))
+        assert bad.error == ErrorCode.invalid_args
+
+        # cancelling on this side cancels the skill on the far robot's agent
+        ctx = skill_context("hold")
+        held = asyncio.create_task(by_name["hold"].run({}, ctx))
+        ctx.cancel.cancel("stop")
+        assert (await asyncio.wait_for(held, WAIT_S)).error == ErrorCode.cancelled
+
+
+async def test_fleet_overrides_apply_on_top_of_a_robo_os_servers_spec() -> None:
+    config = _stdio_config(
+        prefix="far_", tools={"wave": {"timeout_s": 2.5, "capabilities": ["gesture"]}}
+    )
+    async with McpSkillSource(config) as source:
+        skills = {s.name: s for s in await source.skills()}
+        assert set(skills) == {"far_pick", "far_wave", "far_hold"}
+        assert skills["far_wave"].spec.timeout_s == 2.5
+        assert skills["far_wave"].spec.capabilities == ("gesture",)
+        assert skills["far_wave"].spec.concurrent is True  # from the server's spec
+        assert skills["far_pick"].spec.preconditions == ("not holding(robot, *)",)
+        assert (await skills["far_wave"].run({"times": 3}, skill_context("far_wave"))).data == {
+            "times": 3
+        }
+
+
+async def test_round_trip_over_streamable_http() -> None:
+    agent = ScriptedAgent()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    serving = asyncio.create_task(
+        RobotMcpServer(ROBOT, agent, SPECS).serve_http(port=port, sock=sock)
+    )
+    try:
+        config = McpServerConfig(
+            name="far", url=f"http://127.0.0.1:{port}/mcp", connect_timeout_s=WAIT_S
+        )
+        async with McpSkillSource(config) as source:
+            skills = await source.skills()
+            _assert_same_specs(skills, source="mcp:far")
+            wave = next(s for s in skills if s.name == "wave")
+            result = await wave.run({"times": 4}, skill_context("wave"))
+            assert result.ok and result.data == {"times": 4}
+    finally:
+        serving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await serving
+        sock.close()
+    assert [(c.robot, c.skill, c.args) for c in agent.calls] == [(ROBOT, "wave", {"times": 4})]
