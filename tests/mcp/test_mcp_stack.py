@@ -1,0 +1,86 @@
+"""Serving a robot of a running stack over MCP: specs read from the shared memory (real
+Redis), calls through the brain's dispatcher (the in-process LocalDispatcher here, Ray in
+production); and the `robo-os mcp` commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+import pytest
+from mcp import Client
+from mcp_helpers import GRIPPER_SERVER
+from mcp_robot import ROBOT, SPECS, ScriptedAgent
+from robo_os_memory import Memory
+from robo_os_memory.models import RobotState
+from typer.testing import CliRunner
+
+from robo_os.brain.dispatch import LocalDispatcher
+from robo_os.contracts import ErrorCode, SkillResult
+from robo_os.errors import ConfigError, UnknownNameError
+from robo_os.mcp import RobotMcpServer
+from robo_os.mcp.cli import mcp_app
+from robo_os.mcp.stack import DispatcherAgent, MemorySkills, open_stack_server
+from robo_os.settings import Settings
+
+WAIT_S = 60.0
+
+
+async def _publish(memory: Memory) -> None:
+    await memory.register_robot(RobotState(id=ROBOT, embodiment="mobile_manipulator"))
+    await memory.set_robot_skills(ROBOT, {s.name: s.model_dump(mode="json") for s in SPECS})
+
+
+async def test_a_stack_robot_served_from_memory_and_the_dispatcher(memory: Memory) -> None:
+    await _publish(memory)
+    agent = ScriptedAgent()
+    dispatcher = LocalDispatcher({ROBOT: agent})
+    skills = MemorySkills(memory, ROBOT)
+    await skills.check_robot()
+    server = RobotMcpServer(ROBOT, DispatcherAgent(dispatcher, ROBOT, skills), skills)
+
+    async with Client(server.server) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert set(tools) == {s.name for s in SPECS}
+        assert tools["pick"].input_schema == SPECS[0].args_schema
+
+        out = await client.call_tool("pick", {"object": "cup"})
+        assert SkillResult.model_validate(out.structured_content).message == "picked cup"
+
+        # cancelling over MCP reaches the agent through the dispatcher
+        held = asyncio.create_task(client.call_tool("hold", {}))
+        await asyncio.wait_for(agent.started.wait(), WAIT_S)
+        held.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await held
+        assert [reason for _, reason in agent.cancelled] == ["cancelled by the MCP client"]
+
+        # the agent goes away: a failed result, not a protocol error
+        dispatcher.remove(ROBOT, "actor died")
+        out = await client.call_tool("wave", {"times": 1})
+        assert out.is_error
+        assert SkillResult.model_validate(out.structured_content).error == ErrorCode.robot_offline
+
+
+async def test_open_stack_server_checks_its_configuration(
+    redis_url: str, key_prefix: str, memory: Memory
+) -> None:
+    with pytest.raises(ConfigError, match="redis"):
+        async with open_stack_server(Settings(), ROBOT):
+            pass
+    await _publish(memory)
+    settings = Settings.model_validate({"redis": {"url": redis_url, "key_prefix": key_prefix}})
+    with pytest.raises(UnknownNameError, match="did you mean 'waiter'"):
+        async with open_stack_server(settings, "waiterr"):
+            pass
+
+
+def test_inspect_prints_the_specs_an_mcp_server_would_offer() -> None:
+    out = CliRunner().invoke(
+        mcp_app, ["inspect", "--command", f"{sys.executable} {GRIPPER_SERVER}", "--name", "gripper"]
+    )
+    assert out.exit_code == 0, out.output
+    specs = {s["name"]: s for s in json.loads(out.stdout)}
+    assert specs["move_joint"]["args_schema"]["required"] == ["joint", "angle"]
+    assert specs["move_joint"]["source"] == "mcp:gripper"
