@@ -7,12 +7,14 @@ from .client import McpSkill, McpSkillSource
 from .config import DEFAULT_MCP_CAPABILITY, McpServerConfig, McpToolConfig, mcp_servers_from_options
 from .results import SKILL_META_KEY, skill_result_from_tool, tool_result_from_skill
 from .server import RobotMcpServer, SkillSpecs
+from .skillset import McpSkillSet
 
 __all__ = [
     "DEFAULT_MCP_CAPABILITY",
     "SKILL_META_KEY",
     "McpServerConfig",
     "McpSkill",
+    "McpSkillSet",
     "McpSkillSource",
     "McpToolConfig",
     "RobotMcpServer",
