@@ -252,8 +252,10 @@ class McpSkillSource:
         cursor: str | None = None
         try:
             while True:
+                # refresh: a server's cache hints must not hide tools it added since
                 page = await asyncio.wait_for(
-                    client.list_tools(cursor=cursor), self.config.connect_timeout_s
+                    client.list_tools(cursor=cursor, cache_mode="refresh"),
+                    self.config.connect_timeout_s,
                 )
                 tools.extend(page.tools)
                 cursor = page.next_cursor

@@ -92,8 +92,9 @@ async def open_stack_server(
     settings: Settings, robot: str, *, redis_url: str | None = None
 ) -> AsyncIterator[RobotMcpServer]:
     """An MCP server for `robot` of the running stack: memory from `redis_url` (default
-    `settings.redis.url`), calls through Ray (`settings.ray`). Raises ConfigError without
-    a Redis URL, UnknownNameError for a robot that published no skills."""
+    `settings.redis.url`), calls through Ray (`settings.ray`; no address: the running
+    local cluster, `auto`). Raises ConfigError without a Redis URL, UnknownNameError for
+    a robot that published no skills, ServiceUnavailableError when Ray cannot be joined."""
     from robo_os_memory import Memory
 
     from ..brain.dispatch import RayDispatcher
@@ -108,7 +109,11 @@ async def open_stack_server(
     try:
         skills = MemorySkills(memory, robot)
         await skills.check_robot()
-        dispatcher = RayDispatcher.open(settings.ray)
+        # the agents live in the stack's Ray cluster: join it, never start an empty one
+        ray_settings = settings.ray
+        if ray_settings.address is None:
+            ray_settings = ray_settings.model_copy(update={"address": "auto"})
+        dispatcher = RayDispatcher.open(ray_settings)
         try:
             yield RobotMcpServer(robot, DispatcherAgent(dispatcher, robot, skills), skills)
         finally:

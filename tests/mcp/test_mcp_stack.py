@@ -7,24 +7,29 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from typing import Any
 
 import pytest
 from mcp import Client
-from mcp_helpers import GRIPPER_SERVER
+from mcp_helpers import GRIPPER_SERVER, skill_context
 from mcp_robot import ROBOT, SPECS, ScriptedAgent
 from robo_os_memory import Memory
 from robo_os_memory.models import RobotState
 from typer.testing import CliRunner
 
 from robo_os.brain.dispatch import LocalDispatcher
-from robo_os.contracts import ErrorCode, SkillResult
+from robo_os.cerebellum.protocol import agent_actor_name
+from robo_os.contracts import ErrorCode, SkillCall, SkillResult
 from robo_os.errors import ConfigError, UnknownNameError
-from robo_os.mcp import RobotMcpServer
+from robo_os.mcp import McpServerConfig, McpSkillSource, RobotMcpServer
 from robo_os.mcp.cli import mcp_app
 from robo_os.mcp.stack import DispatcherAgent, MemorySkills, open_stack_server
 from robo_os.settings import Settings
 
 WAIT_S = 60.0
+SERVE = (
+    "from robo_os.mcp.cli import mcp_app; mcp_app()"  # `robo-os mcp` without the rest of the CLI
+)
 
 
 async def _publish(memory: Memory) -> None:
@@ -84,3 +89,64 @@ def test_inspect_prints_the_specs_an_mcp_server_would_offer() -> None:
     specs = {s["name"]: s for s in json.loads(out.stdout)}
     assert specs["move_joint"]["args_schema"]["required"] == ["joint", "angle"]
     assert specs["move_joint"]["source"] == "mcp:gripper"
+
+
+def waiter_actor_class() -> Any:
+    """A small agent actor (defined in a function so Ray ships it by value)."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class WaiterAgent:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+        async def run(self, call: SkillCall) -> SkillResult:
+            self.calls.append((call.robot, call.skill, dict(call.args)))
+            if call.skill == "pick" and call.args.get("object") != "cup":
+                return SkillResult.failure(ErrorCode.not_found, "no such object")
+            return SkillResult.success(f"{call.skill} done by the actor")
+
+        async def cancel(self, call_id: str, reason: str = "cancelled") -> bool:
+            return False
+
+        def seen(self) -> list[tuple[str, str, dict[str, Any]]]:
+            return self.calls
+
+    return WaiterAgent
+
+
+async def test_robo_os_mcp_serve_over_stdio_reaches_the_agents_ray_actor(
+    ray_runtime: Any, redis_url: str, key_prefix: str, memory: Memory
+) -> None:
+    """The real command in a subprocess: joins this test's Ray cluster and Redis."""
+    import ray
+
+    await _publish(memory)
+    namespace = ray.get_runtime_context().namespace
+    actor = waiter_actor_class().options(name=agent_actor_name(ROBOT), namespace=namespace).remote()
+    try:
+        config = McpServerConfig(
+            name="stack",
+            command=[sys.executable, "-c", SERVE, "serve", "--robot", ROBOT],
+            env={
+                "ROBO_OS_REDIS__URL": redis_url,
+                "ROBO_OS_REDIS__KEY_PREFIX": key_prefix,
+                "ROBO_OS_RAY__ADDRESS": ray.get_runtime_context().gcs_address,
+                "ROBO_OS_RAY__NAMESPACE": namespace,
+                "RAY_AUTH_MODE": "disabled",
+                "RAY_USAGE_STATS_ENABLED": "0",
+            },
+            connect_timeout_s=120,
+        )
+        async with McpSkillSource(config) as source:
+            skills = {s.name: s for s in await source.skills()}
+            assert set(skills) == {s.name for s in SPECS}
+            assert skills["pick"].spec.preconditions == SPECS[0].preconditions
+            picked = await skills["pick"].run({"object": "cup"}, skill_context("pick"))
+            assert picked.ok and picked.message == "pick done by the actor", picked
+            missing = await skills["pick"].run({"object": "plate"}, skill_context("pick"))
+            assert missing.error == ErrorCode.not_found
+        seen = await actor.seen.remote()
+        assert seen == [(ROBOT, "pick", {"object": "cup"}), (ROBOT, "pick", {"object": "plate"})]
+    finally:
+        ray.kill(actor)
