@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
+from jsonschema import Draft202012Validator
 from robo_os_memory.models import ObjectState, PlaceState, RobotState, RobotStatusValue
 
 from ..errors import SkillDefinitionError
@@ -110,6 +111,9 @@ class Catalogue:
     places: Mapping[str, PlaceState]
     warnings: tuple[str, ...] = ()
     _schema_cache: dict[str, dict[str, Any]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    _validators: dict[str, Draft202012Validator] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -306,6 +310,13 @@ class Catalogue:
                 prop["enum"] = [n for k in kinds for n in self.names(k)]
         self._schema_cache[key] = schema
         return schema
+
+    def args_validator(self, skill: str) -> Draft202012Validator:
+        """A (cached) JSON-schema validator of the skill's live args schema."""
+        got = self._validators.get(skill)
+        if got is None:
+            got = self._validators[skill] = Draft202012Validator(self.args_schema(skill))
+        return got
 
     def entity_defs(self) -> dict[str, Any]:
         """`$defs` of the live names, one entry per kind."""

@@ -23,8 +23,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from ..contracts import Plan, PlanProblem, Subtask
 from ..skill.symbolic import Atom, SymbolicState
 from .catalogue import Catalogue
@@ -375,7 +373,7 @@ class _Checker:
         schema = cat.args_schema(d.skill)
         takes = ", ".join(schema.get("properties", {})) or "no arguments"
         errors = sorted(
-            Draft202012Validator(schema).iter_errors(d.args),
+            cat.args_validator(d.skill).iter_errors(d.args),
             key=lambda e: [str(p) for p in e.absolute_path],
         )
         mistyped = {tuple(str(p) for p in e.absolute_path) for e in errors if e.validator == "type"}

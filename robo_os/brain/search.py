@@ -166,11 +166,16 @@ def _ground_skill(
     for combo in itertools.product(*(vals for _, vals in domains)):
         env = dict(zip(names, combo, strict=True))
         env["robot"] = robot
-        _ground_one(g, cat, robot, model, env)
+        _ground_one(g, cat, robot, model, env, places)
 
 
 def _ground_one(
-    g: Grounding, cat: Catalogue, robot: str, model: SkillModel, env: dict[str, str]
+    g: Grounding,
+    cat: Catalogue,
+    robot: str,
+    model: SkillModel,
+    env: dict[str, str],
+    places: list[str],
 ) -> None:
     variants: list[list[Atom]] = [[]]
     neg: list[Atom] = []
@@ -189,7 +194,7 @@ def _ground_one(
             if t in cat.places:
                 options = [[("at", r, t)]]
             elif t in cat.robots and t != r:
-                options = [[("at", r, p), ("at", t, p)] for p in cat.places]
+                options = [[("at", r, p), ("at", t, p)] for p in places]
             else:
                 return
             variants = [v + o for v in variants for o in options]
@@ -235,33 +240,44 @@ def _ground_one(
 
 
 def _prune_and_expand(g: Grounding, initial: SymbolicState) -> None:
+    """Keep the actions reachable with deletes ignored; ground their delete patterns
+    against the atoms that can ever hold."""
     reached = {g.ids[a] for a in initial.atoms}
     for a in initial.atoms:
         if a[0] == "holding":
             reached.add(g.id(("held", a[2])))
-    pending = list(g.actions)
-    kept: list[GroundAction] = []
-    changed = True
-    while changed:
-        changed = False
-        rest = []
-        for act in pending:
-            if act.pre <= reached:
-                kept.append(act)
-                if not act.add <= reached:
-                    reached |= act.add
-                    changed = True
-            else:
-                rest.append(act)
-        pending = rest
-    by_pred: dict[str, list[int]] = {}
+    missing = [len(act.pre - reached) for act in g.actions]
+    waiting: dict[int, list[int]] = {}
+    for i, act in enumerate(g.actions):
+        for f in act.pre - reached:
+            waiting.setdefault(f, []).append(i)
+    ready = [i for i, m in enumerate(missing) if m == 0]
+    usable: set[int] = set()
+    while ready:
+        i = ready.pop()
+        usable.add(i)
+        for f in g.actions[i].add:
+            if f in reached:
+                continue
+            reached.add(f)
+            for j in waiting.pop(f, ()):
+                missing[j] -= 1
+                if missing[j] == 0:
+                    ready.append(j)
+    # atoms by (predicate, first argument): delete patterns nearly always bind both
+    index: dict[tuple[str, str | None], list[int]] = {}
     for i in reached:
-        by_pred.setdefault(g.atoms[i][0], []).append(i)
+        atom = g.atoms[i]
+        index.setdefault((atom[0], atom[1] if len(atom) > 1 else None), []).append(i)
+        index.setdefault((atom[0], None), []).append(i)
     out = []
-    for act in kept:
+    for k, act in enumerate(g.actions):
+        if k not in usable:
+            continue
         dele: set[int] = set()
         for pat in act.dels:
-            for i in by_pred.get(pat[0] or "", []):
+            key = (pat[0] or "", pat[1] if len(pat) > 1 else None)
+            for i in index.get(key, ()):
                 atom = g.atoms[i]
                 if len(atom) == len(pat) and all(
                     p is None or p == v for p, v in zip(pat, atom, strict=True)

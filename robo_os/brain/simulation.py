@@ -119,7 +119,7 @@ def _apply(
         if c.negated:
             pattern = _ground(c, env)
             trace.dels.append(pattern)
-            for atom in [a for a in new.atoms if _matches(pattern, a)]:
+            for atom in [a for a in new.atoms if a[0] == pattern[0] and _matches(pattern, a)]:
                 new.atoms.discard(atom)
     for c in effects:
         if not c.negated:
