@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
@@ -45,13 +45,14 @@ UNAVAILABLE_STATUSES = frozenset({RobotStatusValue.offline, RobotStatusValue.sto
 
 
 class CatalogueSource(Protocol):
-    """What a catalogue is read from: `robo_os_memory.Memory` satisfies it."""
+    """What a catalogue is read from: `robo_os_memory.Memory` satisfies it (plain
+    methods returning awaitables, so decorated async methods match too)."""
 
-    async def snapshot(
+    def snapshot(
         self,
-    ) -> tuple[Iterable[RobotState], Iterable[ObjectState], Iterable[PlaceState]]: ...
+    ) -> Awaitable[tuple[Iterable[RobotState], Iterable[ObjectState], Iterable[PlaceState]]]: ...
 
-    async def robot_skills(self) -> dict[str, dict[str, dict[str, Any]]]: ...
+    def robot_skills(self) -> Awaitable[dict[str, dict[str, dict[str, Any]]]]: ...
 
 
 @dataclass(frozen=True)
