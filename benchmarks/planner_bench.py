@@ -37,21 +37,21 @@ from jsonschema import Draft202012Validator
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "brain" / "planning")]
 
-from fakes.openai_server import FakeOpenAIServer, Reply  # noqa: E402
-from planning_world import STANDARD_SKILLS, StaticWorld, offered_skills  # noqa: E402
+from fakes.openai_server import FakeOpenAIServer, Reply
+from planning_world import STANDARD_SKILLS, StaticWorld, offered_skills
+from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState
 
-from robo_os.brain.catalogue import Catalogue  # noqa: E402
-from robo_os.brain.checker import check_plan_data  # noqa: E402
-from robo_os.brain.embedded import EmbeddedPlanner  # noqa: E402
-from robo_os.brain.instructions import parse_instruction  # noqa: E402
-from robo_os.brain.parsing import parse_answer  # noqa: E402
-from robo_os.brain.planner import BrainPlanner  # noqa: E402
-from robo_os.brain.prompts import planning_messages  # noqa: E402
-from robo_os.brain.world import symbolic_state  # noqa: E402
-from robo_os.settings import LLMSettings  # noqa: E402
-from robo_os.skill.refs import ENTITY_KEY  # noqa: E402
-from robo_os.skill.spec import SkillSpec  # noqa: E402
-from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState  # noqa: E402
+from robo_os.brain.catalogue import Catalogue
+from robo_os.brain.checker import check_plan_data
+from robo_os.brain.embedded import EmbeddedPlanner
+from robo_os.brain.instructions import parse_instruction
+from robo_os.brain.parsing import parse_answer
+from robo_os.brain.planner import BrainPlanner
+from robo_os.brain.prompts import planning_messages
+from robo_os.brain.world import symbolic_state
+from robo_os.settings import LLMSettings
+from robo_os.skill.refs import ENTITY_KEY
+from robo_os.skill.spec import SkillSpec
 
 N_PLACES, N_OBJECTS = 20, 200
 KINDS = ["cup", "mug", "apple", "book", "bowl", "sponge", "plate", "box"]
@@ -63,9 +63,19 @@ def obj(i: int) -> str:
 
 
 def big_world() -> StaticWorld:
-    places = [PlaceState(name=f"place_{i:02d}", kind="table", pose=Pose(x=float(i % 5) * 2, y=float(i // 5) * 2)) for i in range(N_PLACES)]
+    places = [
+        PlaceState(
+            name=f"place_{i:02d}", kind="table", pose=Pose(x=float(i % 5) * 2, y=float(i // 5) * 2)
+        )
+        for i in range(N_PLACES)
+    ]
     objects = [
-        ObjectState(name=obj(i), type=KINDS[i % len(KINDS)], on=places[i % N_PLACES].name, attrs={"colour": "red"})
+        ObjectState(
+            name=obj(i),
+            type=KINDS[i % len(KINDS)],
+            on=places[i % N_PLACES].name,
+            attrs={"colour": "red"},
+        )
         for i in range(N_OBJECTS)
     ]
     extra: dict[str, SkillSpec] = {}
@@ -77,7 +87,10 @@ def big_world() -> StaticWorld:
             capabilities=("camera",) if k % 2 else ("manipulate",),
             args_schema={
                 "type": "object",
-                "properties": {"object": {"type": "string", ENTITY_KEY: ["object"]}, "where": {"type": "string", ENTITY_KEY: ["place"]}},
+                "properties": {
+                    "object": {"type": "string", ENTITY_KEY: ["object"]},
+                    "where": {"type": "string", ENTITY_KEY: ["place"]},
+                },
                 "required": ["object", "where"],
             },
             preconditions=("on(object, where)", "reaches(robot, where)"),
@@ -87,11 +100,33 @@ def big_world() -> StaticWorld:
     robots = []
     for i in range(10):
         if i < 3:
-            robots.append(RobotState(id=f"arm{i}", embodiment="fixed_arm", capabilities=("manipulate", "camera"), place=places[i * 6].name, reach=(places[i * 6].name,)))
+            robots.append(
+                RobotState(
+                    id=f"arm{i}",
+                    embodiment="fixed_arm",
+                    capabilities=("manipulate", "camera"),
+                    place=places[i * 6].name,
+                    reach=(places[i * 6].name,),
+                )
+            )
         elif i < 6:
-            robots.append(RobotState(id=f"carrier{i}", embodiment="carrier", capabilities=("navigate", "carry"), place=places[i].name))
+            robots.append(
+                RobotState(
+                    id=f"carrier{i}",
+                    embodiment="carrier",
+                    capabilities=("navigate", "carry"),
+                    place=places[i].name,
+                )
+            )
         else:
-            robots.append(RobotState(id=f"mm{i}", embodiment="mobile_manipulator", capabilities=("navigate", "manipulate", "camera"), place=places[i + 3].name))
+            robots.append(
+                RobotState(
+                    id=f"mm{i}",
+                    embodiment="mobile_manipulator",
+                    capabilities=("navigate", "manipulate", "camera"),
+                    place=places[i + 3].name,
+                )
+            )
     skills = offered_skills(robots, specs)
     return StaticWorld(robots, objects, places, skills)
 
@@ -106,14 +141,23 @@ def answer_plan() -> dict[str, Any]:
         return sid
 
     # arm0 is mounted at place_00, arm1 at place_06; mm6 stands at place_09
-    for arm, carrier, thing, src, dst in [("arm0", "carrier3", obj(0), "place_00", "place_04"), ("arm1", "carrier4", obj(6), "place_06", "place_08")]:
+    for arm, carrier, thing, src, dst in [
+        ("arm0", "carrier3", obj(0), "place_00", "place_04"),
+        ("arm1", "carrier4", obj(6), "place_06", "place_08"),
+    ]:
         a = add(arm, "pick", [], object=thing)
         b = add(carrier, "navigate_to", [], target=src)
         c = add(arm, "place", [a, b], object=thing, target=carrier)
         d = add(carrier, "navigate_to", [c], target=dst)
         add(carrier, "deliver", [d], object=thing, target=dst)
     n = add("mm6", "pick", [], object=obj(9))
-    add("mm6", "place", [add("mm6", "navigate_to", [n], target="place_02")], object=obj(9), target="place_02")
+    add(
+        "mm6",
+        "place",
+        [add("mm6", "navigate_to", [n], target="place_02")],
+        object=obj(9),
+        target="place_02",
+    )
     return {"subtasks": s}
 
 
@@ -143,8 +187,9 @@ def ms(x: float) -> str:
 
 async def memory_catalogue(world: StaticWorld, repeats: int) -> float | None:
     try:
-        from robo_os.services import EmbeddedRedis
         from robo_os_memory import Memory
+
+        from robo_os.services import EmbeddedRedis
     except ImportError:
         return None
     try:
@@ -176,14 +221,18 @@ async def main(quick: bool) -> None:
     robots, objects, places = await world.snapshot()
     skills = await world.robot_skills()
     n_skills = len({s for v in skills.values() for s in v})
-    print(f"world: {len(robots)} robots x {n_skills} skills x {len(objects)} objects on {len(places)} places\n")
+    print(
+        f"world: {len(robots)} robots x {n_skills} skills x {len(objects)} objects on {len(places)} places\n"
+    )
 
     print("1. catalogue and state")
     t_cat = timeit(lambda: Catalogue.build(robots, skills, objects, places), repeats)
     print(f"   catalogue from plain data        {ms(t_cat)}")
     t_mem = await memory_catalogue(world, repeats)
     if t_mem is not None:
-        print(f"   catalogue from live memory       {ms(t_mem)}   (snapshot + robot_skills over Redis, then build)")
+        print(
+            f"   catalogue from live memory       {ms(t_mem)}   (snapshot + robot_skills over Redis, then build)"
+        )
     cat = Catalogue.build(robots, skills, objects, places)
     t_state = timeit(lambda: symbolic_state(cat), repeats)
     print(f"   symbolic state                   {ms(t_state)}")
@@ -197,7 +246,9 @@ async def main(quick: bool) -> None:
 
     t_prompt = timeit(prompt, repeats)
     msgs, tool = prompt()
-    print(f"   system prompt + submit_plan tool {ms(t_prompt)}   ({len(msgs[0]['content']) / 1024:.1f} KiB prompt, {len(json.dumps(tool)) / 1024:.1f} KiB tool schema)")
+    print(
+        f"   system prompt + submit_plan tool {ms(t_prompt)}   ({len(msgs[0]['content']) / 1024:.1f} KiB prompt, {len(json.dumps(tool)) / 1024:.1f} KiB tool schema)"
+    )
 
     print("3. parse and check a 12-subtask answer")
     plan = answer_plan()
@@ -208,25 +259,42 @@ async def main(quick: bool) -> None:
     assert report.ok, report.problems
     t_check = timeit(lambda: check_plan_data(parse_answer(text).data, cat, state), repeats)
     validator = Draft202012Validator(cat.plan_schema())
-    t_base = timeit(lambda: validator.validate(json.loads(text[text.index("{") : text.rindex("}") + 1])), repeats)
+    t_base = timeit(
+        lambda: validator.validate(json.loads(text[text.index("{") : text.rindex("}") + 1])),
+        repeats,
+    )
     print(f"   parse                            {ms(t_parse)}")
     print(f"   parse + check + simulate         {ms(t_check)}")
-    print(f"   baseline: json + schema only     {ms(t_base)}   -> full check costs {t_check / t_base:.1f}x a schema-only validation")
+    print(
+        f"   baseline: json + schema only     {ms(t_base)}   -> full check costs {t_check / t_base:.1f}x a schema-only validation"
+    )
 
     print("4. a planning round with an instant model (real HTTP to a local scripted server)")
     server = FakeOpenAIServer(default=Reply.tool_call(plan)).start()
     try:
-        planner = BrainPlanner(world, LLMSettings(base_url=server.base_url, model="fake-model", timeout_s=30))
+        planner = BrainPlanner(
+            world, LLMSettings(base_url=server.base_url, model="fake-model", timeout_s=30)
+        )
         try:
-            t_round = await atimeit(lambda: planner.plan("bench", instruction), max(5, repeats // 5))
+            t_round = await atimeit(
+                lambda: planner.plan("bench", instruction), max(5, repeats // 5)
+            )
             metrics = planner.llm_metrics
-            http = statistics.median([r.latency_s for r in metrics.recent]) if metrics and metrics.recent else 0.0
+            http = (
+                statistics.median([r.latency_s for r in metrics.recent])
+                if metrics and metrics.recent
+                else 0.0
+            )
         finally:
             await planner.close()
     finally:
         server.stop()
-    print(f"   BrainPlanner.plan                {ms(t_round)}   (of which the HTTP call itself {ms(http).strip()})")
-    print(f"   planner overhead without HTTP    {ms(t_round - http)}   = {100 * (t_round - http) / 1.0:.1f}% of a 1 s model call")
+    print(
+        f"   BrainPlanner.plan                {ms(t_round)}   (of which the HTTP call itself {ms(http).strip()})"
+    )
+    print(
+        f"   planner overhead without HTTP    {ms(t_round - http)}   = {100 * (t_round - http) / 1.0:.1f}% of a 1 s model call"
+    )
 
     print("5. embedded planner (parse instruction + search + partial order + check)")
     embedded = EmbeddedPlanner()
@@ -236,6 +304,7 @@ async def main(quick: bool) -> None:
         "three objects, then": f"put {obj(0)} on place_04 and {obj(6)} on place_08, then put {obj(9)} on place_02",
     }
     for label, instr in cases.items():
+
         def run(instr: str = instr) -> Any:
             parsed = parse_instruction(instr, cat)
             assert parsed.goal is not None, parsed.problems
@@ -247,7 +316,9 @@ async def main(quick: bool) -> None:
         res = run()
         assert res.plan is not None
         robots_used = sorted({s.robot for s in res.plan.subtasks})
-        print(f"   {label:<30}   {ms(t)}   ({len(res.plan.subtasks)} subtasks on {', '.join(robots_used)}; {res.expansions} states expanded)")
+        print(
+            f"   {label:<30}   {ms(t)}   ({len(res.plan.subtasks)} subtasks on {', '.join(robots_used)}; {res.expansions} states expanded)"
+        )
 
     print("6. model calls per task on the demo scene (a model that answers right the first time)")
     demo = StaticWorld.household()
@@ -267,7 +338,9 @@ async def main(quick: bool) -> None:
         answer = {"subtasks": [s.model_dump(mode="json") for s in reference.subtasks]}
         server = FakeOpenAIServer(default=Reply.tool_call(answer)).start()
         try:
-            planner = BrainPlanner(demo, LLMSettings(base_url=server.base_url, model="fake-model", timeout_s=30))
+            planner = BrainPlanner(
+                demo, LLMSettings(base_url=server.base_url, model="fake-model", timeout_s=30)
+            )
             out = await planner.plan("demo", instr)
             await planner.close()
         finally:
@@ -278,7 +351,9 @@ async def main(quick: bool) -> None:
         total_ours += out.model_calls
         total_roboos += roboos
         print(f"   {instr:<76} {skills_run:>6} {out.model_calls:>8} {roboos:>13}")
-    print(f"   {'total':<76} {'':>6} {total_ours:>8} {total_roboos:>13}   -> {total_roboos / total_ours:.1f}x fewer model calls")
+    print(
+        f"   {'total':<76} {'':>6} {total_ours:>8} {total_roboos:>13}   -> {total_roboos / total_ours:.1f}x fewer model calls"
+    )
 
 
 if __name__ == "__main__":

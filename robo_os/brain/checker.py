@@ -149,7 +149,7 @@ def find_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
         while True:
             nxt = next(n for n in sorted(graph.get(node, ())) if n in members)
             if nxt in seen:
-                cycles.append(path[path.index(nxt) :] + [nxt])
+                cycles.append([*path[path.index(nxt) :], nxt])
                 break
             path.append(nxt)
             seen.add(nxt)

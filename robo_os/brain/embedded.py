@@ -93,7 +93,7 @@ class EmbeddedPlanner:
         self, cat: Catalogue, state: SymbolicState, goal: Goal, *, used_ids: Iterable[str] = ()
     ) -> EmbeddedResult:
         final = goal.final
-        objects = {a[1] for g in goal.groups for a in g}
+        objects = goal.objects
         # an object a robot holds may have to be put down to free the hand
         objects |= {a[2] for a in state.atoms if a[0] == "holding"}
         places = relevant_places(cat, state, objects, final)
@@ -106,12 +106,10 @@ class EmbeddedPlanner:
         groups: list[int] = []
         current = start
         for k, group in enumerate(goal.groups):
-            later = {a[1] for gg in goal.groups[k + 1 :] for a in gg}
+            later = {Goal.subject(a) for gg in goal.groups[k + 1 :] for a in gg}
+            mine = {Goal.subject(a) for a in group}
             protect = [
-                a
-                for gg in goal.groups[:k]
-                for a in gg
-                if a[1] not in later and a[1] not in {x[1] for x in group}
+                a for gg in goal.groups[:k] for a in gg if Goal.subject(a) not in later | mine
             ]
             target = frozenset(g.id(a) for a in (*group, *protect))
             if target <= current:

@@ -29,6 +29,8 @@ from ..contracts import PlanProblem
 from ..skill.symbolic import Atom
 from .catalogue import Catalogue
 
+CARRY = "carry"
+
 __all__ = ["Goal", "ParsedInstruction", "parse_instruction"]
 
 _MOVE_VERBS = {
@@ -85,19 +87,28 @@ class Goal:
     groups: tuple[tuple[Atom, ...], ...]
     instruction: str = ""
 
+    @staticmethod
+    def subject(atom: Atom) -> str:
+        """The object a goal atom is about: on(O, L), held(O), holding(R, O)."""
+        return atom[2] if atom[0] == "holding" else atom[1]
+
+    @property
+    def objects(self) -> set[str]:
+        return {self.subject(a) for g in self.groups for a in g}
+
     @property
     def final(self) -> list[Atom]:
         """Atoms true at the end: a later group's placement of an object overrides an earlier one."""
-        last: dict[tuple[str, str], Atom] = {}
+        last: dict[str, Atom] = {}
         for group in self.groups:
             for atom in group:
-                last[(atom[0] if atom[0] != "held" else "on", atom[1])] = atom
+                last[self.subject(atom)] = atom
         return list(last.values())
 
     @property
     def held(self) -> list[str]:
         """Objects the instruction wants to end up in a gripper."""
-        return [a[1] for a in self.final if a[0] == "held"]
+        return [self.subject(a) for a in self.final if a[0] in ("held", "holding")]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -334,14 +345,23 @@ def _clause(
             last = objects or last
             continue
         dest = res.resolve(dest_words, ("place", "robot"), "destination")
-        placed = {a[1]: a[2] for a in groups[-1]}
+        robot = res.cat.robots.get(dest)
+        placed = {Goal.subject(a): a for a in groups[-1]}
         for o in objects:
-            if o in placed and placed[o] != dest:
+            # a robot with a tray carries it; any other robot is handed it (holds it)
+            atom = (
+                ("holding", dest, o)
+                if robot is not None and CARRY not in robot.capabilities
+                else ("on", o, dest)
+            )
+            if o in placed and placed[o] != atom:
                 if not has_verb:
-                    raise _Unknown(f"{o} cannot be on {placed[o]} and on {dest} at the same time")
+                    raise _Unknown(
+                        f"{o} cannot be on {placed[o][-1]} and on {dest} at the same time"
+                    )
                 groups.append([])  # a second move of the same object: a later step
                 placed = {}
-            groups[-1].append(("on", o, dest))
+            groups[-1].append(atom)
         held = [h for h in held if h not in objects]
         last = objects
     if pending:

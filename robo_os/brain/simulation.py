@@ -283,11 +283,16 @@ def simulate(
     for atom in goal:
         held = atom[0] == "held" and next(state.match(("holding", None, atom[1])), None) is not None
         if not held and atom not in state.atoms and not state.holds(atom):
-            what = describe_location(state, atom[1]) if atom[0] in ("on", "held") else "false"
+            subject = atom[2] if atom[0] == "holding" else atom[1]
+            what = (
+                describe_location(state, subject)
+                if atom[0] in ("on", "held", "holding")
+                else "false"
+            )
             problems.append(
                 PlanProblem(
                     code="goal_not_met",
-                    message=f"the instruction asks for {atom[0]}({', '.join(atom[1:])}), but after the plan {atom[1]} is {what}",
+                    message=f"the instruction asks for {atom[0]}({', '.join(atom[1:])}), but after the plan {subject} is {what}",
                 )
             )
     return SimulationReport(problems, state, notes)

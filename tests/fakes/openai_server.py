@@ -54,7 +54,14 @@ class Reply:
     usage: tuple[int, int] = (120, 40)
 
     @classmethod
-    def tool_call(cls, arguments: str | dict[str, Any], *, name: str = "submit_plan", content: str | None = None, **kw: Any) -> Reply:
+    def tool_call(
+        cls,
+        arguments: str | dict[str, Any],
+        *,
+        name: str = "submit_plan",
+        content: str | None = None,
+        **kw: Any,
+    ) -> Reply:
         args = arguments if isinstance(arguments, str) else json.dumps(arguments)
         kw.setdefault("finish_reason", "tool_calls")
         return cls("tool", content=content, tool_name=name, arguments=args, **kw)
@@ -119,10 +126,23 @@ class FakeOpenAIServer:
                 Route("/v1/models", self._models, methods=["GET"]),
             ]
         )
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none", http="h11", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            http="h11",
+            timeout_graceful_shutdown=2,
+        )
         self._server = uvicorn.Server(config)
         self._sock.listen(64)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, name=f"fake-openai-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._sock]},
+            name=f"fake-openai-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -169,7 +189,9 @@ class FakeOpenAIServer:
         """Block until at least n requests arrived (raises TimeoutError after timeout_s)."""
         with self._lock:
             if not self._lock.wait_for(lambda: len(self.requests) >= n, timeout=timeout_s):
-                raise TimeoutError(f"{len(self.requests)} of {n} requests arrived within {timeout_s} s")
+                raise TimeoutError(
+                    f"{len(self.requests)} of {n} requests arrived within {timeout_s} s"
+                )
             return list(self.requests)
 
     async def await_requests(self, n: int, timeout_s: float = 30.0) -> list[RecordedRequest]:
@@ -177,7 +199,12 @@ class FakeOpenAIServer:
 
     # -- handlers ------------------------------------------------------------------------------
     def _record(self, request: Request, body: Any) -> RecordedRequest:
-        rec = RecordedRequest(request.method, request.url.path, body, {k.lower(): v for k, v in request.headers.items()})
+        rec = RecordedRequest(
+            request.method,
+            request.url.path,
+            body,
+            {k.lower(): v for k, v in request.headers.items()},
+        )
         with self._lock:
             self.requests.append(rec)
             self._lock.notify_all()
@@ -185,13 +212,24 @@ class FakeOpenAIServer:
 
     @staticmethod
     def _error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": {"message": message, "type": "server_error", "param": None, "code": None}}, status_code=status)
+        return JSONResponse(
+            {"error": {"message": message, "type": "server_error", "param": None, "code": None}},
+            status_code=status,
+        )
 
     async def _models(self, request: Request) -> JSONResponse:
         self._record(request, None)
         if self._down:
             return self._error(503, "server is down (scripted)")
-        return JSONResponse({"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "fake"}
+                    for m in self.models
+                ],
+            }
+        )
 
     def _next_reply(self, rec: RecordedRequest) -> Reply | None:
         with self._lock:
@@ -227,7 +265,11 @@ class FakeOpenAIServer:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         if reply.kind == "tool":
             message["tool_calls"] = [
-                {"id": f"call_{n}", "type": "function", "function": {"name": reply.tool_name, "arguments": reply.arguments or ""}}
+                {
+                    "id": f"call_{n}",
+                    "type": "function",
+                    "function": {"name": reply.tool_name, "arguments": reply.arguments or ""},
+                }
             ]
         prompt_tokens, completion_tokens = reply.usage
         return JSONResponse(
@@ -236,8 +278,19 @@ class FakeOpenAIServer:
                 "object": "chat.completion",
                 "created": int(time.time()),
                 "model": body["model"],
-                "choices": [{"index": 0, "message": message, "finish_reason": reply.finish_reason, "logprobs": None}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": reply.finish_reason,
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
             }
         )
 

@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
+
 from robo_os.brain.catalogue import Catalogue
 from robo_os.fleet import load_fleet
 from robo_os.skill.refs import ENTITY_KEY
 from robo_os.skill.spec import SkillSpec
-from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
 
 CORPUS_DIR = Path("/work/shared/llm-outputs")
 
@@ -26,7 +27,11 @@ def _arg(kinds: list[str]) -> dict[str, Any]:
 
 
 def _args(**props: list[str]) -> dict[str, Any]:
-    return {"type": "object", "properties": {k: _arg(v) for k, v in props.items()}, "required": list(props)}
+    return {
+        "type": "object",
+        "properties": {k: _arg(v) for k, v in props.items()},
+        "required": list(props),
+    }
 
 
 STANDARD_SKILLS: dict[str, SkillSpec] = {
@@ -93,16 +98,25 @@ EMBODIMENT_CAPS: dict[str, tuple[str, ...]] = {
 }
 
 
-def offered_skills(robots: Iterable[RobotState], specs: Mapping[str, SkillSpec] = STANDARD_SKILLS) -> dict[str, dict[str, Any]]:
+def offered_skills(
+    robots: Iterable[RobotState], specs: Mapping[str, SkillSpec] = STANDARD_SKILLS
+) -> dict[str, dict[str, Any]]:
     """What each robot's agent would publish: every skill whose capabilities it has (as JSON)."""
     return {
-        r.id: {n: s.model_dump(mode="json") for n, s in specs.items() if set(s.capabilities) <= set(r.capabilities)}
+        r.id: {
+            n: s.model_dump(mode="json")
+            for n, s in specs.items()
+            if set(s.capabilities) <= set(r.capabilities)
+        }
         for r in robots
     }
 
 
 def household_records(
-    *, without: Iterable[str] = (), offline: Iterable[str] = (), moves: Mapping[str, str] | None = None
+    *,
+    without: Iterable[str] = (),
+    offline: Iterable[str] = (),
+    moves: Mapping[str, str] | None = None,
 ) -> tuple[list[RobotState], list[ObjectState], list[PlaceState]]:
     """The demo scene (robo_os/data/household.yaml) as memory records."""
     fleet = load_fleet()
@@ -112,7 +126,11 @@ def household_records(
             id=r.id,
             embodiment=r.embodiment,
             capabilities=EMBODIMENT_CAPS[r.embodiment],
-            skills=tuple(n for n, s in STANDARD_SKILLS.items() if set(s.capabilities) <= set(EMBODIMENT_CAPS[r.embodiment])),
+            skills=tuple(
+                n
+                for n, s in STANDARD_SKILLS.items()
+                if set(s.capabilities) <= set(EMBODIMENT_CAPS[r.embodiment])
+            ),
             place=r.at,
             pose=fleet.place(r.at).pose,
             reach=tuple(r.reach) if r.embodiment != "fixed_arm" else (r.at, *r.reach),
@@ -122,8 +140,14 @@ def household_records(
         if r.id not in skip
     ]
     moves = dict(moves or {})
-    objects = [ObjectState(name=o.name, type=o.type, on=moves.get(o.name, o.at), attrs=o.attrs) for o in fleet.scene.objects]
-    places = [PlaceState(name=p.name, kind=p.kind, pose=p.pose, size=p.size, attrs=p.attrs) for p in fleet.scene.places]
+    objects = [
+        ObjectState(name=o.name, type=o.type, on=moves.get(o.name, o.at), attrs=o.attrs)
+        for o in fleet.scene.objects
+    ]
+    places = [
+        PlaceState(name=p.name, kind=p.kind, pose=p.pose, size=p.size, attrs=p.attrs)
+        for p in fleet.scene.places
+    ]
     return robots, objects, places
 
 
@@ -151,10 +175,18 @@ CORPUS_CONDITIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, 
     # receive: carrier1 acknowledges an object an arm has put on its tray
     "receive": (("carry",), ("on(object, robot)",), ()),
     # deliver: carrier1 unloads from its tray at the place where it is
-    "deliver": (("carry",), ("on(object, robot)", "at(robot, target)"), ("not on(object, robot)", "on(object, target)")),
+    "deliver": (
+        ("carry",),
+        ("on(object, robot)", "at(robot, target)"),
+        ("not on(object, robot)", "on(object, target)"),
+    ),
     "look": (("camera",), (), ()),
 }
-CORPUS_CAPS = {"arm1": ("manipulate",), "carrier1": ("navigate", "carry"), "mm1": ("navigate", "manipulate", "camera")}
+CORPUS_CAPS = {
+    "arm1": ("manipulate",),
+    "carrier1": ("navigate", "carry"),
+    "mm1": ("navigate", "manipulate", "camera"),
+}
 
 
 def corpus_prompt() -> dict[str, Any]:
@@ -163,7 +195,11 @@ def corpus_prompt() -> dict[str, Any]:
 
 
 def corpus_records() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (CORPUS_DIR / "corpus_a.jsonl").read_text().splitlines() if line.strip()]
+    return [
+        json.loads(line)
+        for line in (CORPUS_DIR / "corpus_a.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
 
 
 def corpus_catalogue() -> Catalogue:
@@ -194,7 +230,9 @@ def corpus_catalogue() -> Catalogue:
     ]
     skills = {rid: {s: specs[s] for s in info["skills"]} for rid, info in scene["robots"].items()}
     objects = [ObjectState(name=o, type=o, on=p) for o, p in scene["object_start"].items()]
-    places = [PlaceState(name=p, pose=Pose(x=float(i), y=0.0)) for i, p in enumerate(scene["places"])]
+    places = [
+        PlaceState(name=p, pose=Pose(x=float(i), y=0.0)) for i, p in enumerate(scene["places"])
+    ]
     return Catalogue.build(robots, skills, objects, places)
 
 
@@ -203,7 +241,13 @@ class StaticWorld:
     planner tests that are about the model, not about Redis. Tests that need the live
     path use the `memory` fixture instead."""
 
-    def __init__(self, robots: list[RobotState], objects: list[ObjectState], places: list[PlaceState], skills: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        robots: list[RobotState],
+        objects: list[ObjectState],
+        places: list[PlaceState],
+        skills: dict[str, dict[str, Any]],
+    ) -> None:
         self.robots, self.objects, self.places, self.skills = robots, objects, places, skills
 
     @classmethod
@@ -218,7 +262,10 @@ class StaticWorld:
         return dict(self.skills)
 
     def move_object(self, name: str, on: str | None, held_by: str | None = None) -> None:
-        self.objects = [o.model_copy(update={"on": on, "held_by": held_by}) if o.name == name else o for o in self.objects]
+        self.objects = [
+            o.model_copy(update={"on": on, "held_by": held_by}) if o.name == name else o
+            for o in self.objects
+        ]
 
     def update_robot(self, rid: str, **fields: Any) -> None:
         self.robots = [r.model_copy(update=fields) if r.id == rid else r for r in self.robots]

@@ -40,15 +40,26 @@ RELAY = [
 def test_valid_relay_plan_is_accepted() -> None:
     report = check(*RELAY, goal=[("on", "apple", "dining_table")])
     assert report.ok, report.problems
-    assert report.plan is not None and [s.id for s in report.plan.subtasks] == ["s1", "s2", "s3", "s4", "s5"]
-    assert report.final_state is not None and ("on", "apple", "dining_table") in report.final_state.atoms
+    assert report.plan is not None and [s.id for s in report.plan.subtasks] == [
+        "s1",
+        "s2",
+        "s3",
+        "s4",
+        "s5",
+    ]
+    assert (
+        report.final_state is not None
+        and ("on", "apple", "dining_table") in report.final_state.atoms
+    )
 
 
 def test_explicit_plan_gets_the_same_checks() -> None:
     cat = household_catalogue()
     plan = Plan(subtasks=[Subtask(**s) for s in RELAY])
     assert check_plan(plan, cat, symbolic_state(cat)).ok
-    bad = Plan(subtasks=[Subtask(id="s1", robot="arm1", skill="navigate_to", args={"target": "shelf"})])
+    bad = Plan(
+        subtasks=[Subtask(id="s1", robot="arm1", skill="navigate_to", args={"target": "shelf"})]
+    )
     assert codes(check_plan(bad, cat, symbolic_state(cat))) == ["robot_lacks_capability"]
 
 
@@ -59,7 +70,9 @@ def test_place_before_pick() -> None:
     )
     assert codes(report)[0] == "precondition_failed"
     p = report.problems[0]
-    assert p.subtask == "s1" and "holding(mm1, mug)" in p.message and "mm1 holds nothing" in p.message
+    assert (
+        p.subtask == "s1" and "holding(mm1, mug)" in p.message and "mm1 holds nothing" in p.message
+    )
 
 
 def test_two_robots_pick_the_same_cup_in_order() -> None:
@@ -80,7 +93,11 @@ def test_two_robots_pick_the_same_cup_in_parallel_is_a_conflict() -> None:
         st("s3", "arm1", "place", ("s1",), object="cup", target="kitchen_counter"),
     )
     conflict = next(p for p in report.problems if p.code == "conflict")
-    assert "s1" in conflict.message and "s2" in conflict.message and "on(cup, kitchen_counter)" in conflict.message
+    assert (
+        "s1" in conflict.message
+        and "s2" in conflict.message
+        and "on(cup, kitchen_counter)" in conflict.message
+    )
 
 
 def test_carrier_leaving_while_the_arm_loads_it_is_a_conflict() -> None:
@@ -92,7 +109,11 @@ def test_carrier_leaving_while_the_arm_loads_it_is_a_conflict() -> None:
         st("s5", "carrier1", "deliver", ("s3", "s4"), object="apple", target="dining_table"),
     )
     conflict = next(p for p in report.problems if p.code == "conflict")
-    assert "s3" in conflict.message and "s4" in conflict.message and "at(carrier1, kitchen_counter)" in conflict.message
+    assert (
+        "s3" in conflict.message
+        and "s4" in conflict.message
+        and "at(carrier1, kitchen_counter)" in conflict.message
+    )
 
 
 def test_reach_violation_of_a_fixed_arm() -> None:
@@ -113,13 +134,23 @@ def test_hand_already_full() -> None:
         st("s4", "arm1", "place", ("s3",), object="apple", target="kitchen_counter"),
     )
     p = report.problems[0]
-    assert p.code == "precondition_failed" and p.subtask == "s2" and "already full: it holds apple" in p.message
+    assert (
+        p.code == "precondition_failed"
+        and p.subtask == "s2"
+        and "already full: it holds apple" in p.message
+    )
 
 
 def test_robot_not_at_location() -> None:
-    report = check(st("s1", "mm1", "pick", object="apple"), st("s2", "mm1", "place", ("s1",), object="apple", target="shelf"))
+    report = check(
+        st("s1", "mm1", "pick", object="apple"),
+        st("s2", "mm1", "place", ("s1",), object="apple", target="shelf"),
+    )
     p = report.problems[0]
-    assert p.subtask == "s1" and "mm1 is at shelf, not at kitchen_counter; navigate mm1 to kitchen_counter" in p.message
+    assert (
+        p.subtask == "s1"
+        and "mm1 is at shelf, not at kitchen_counter; navigate mm1 to kitchen_counter" in p.message
+    )
 
 
 def test_object_left_in_hand_unless_the_goal_wants_it_held() -> None:
@@ -129,7 +160,10 @@ def test_object_left_in_hand_unless_the_goal_wants_it_held() -> None:
 
 
 def test_no_net_effect() -> None:
-    report = check(st("s1", "mm1", "pick", object="book"), st("s2", "mm1", "place", ("s1",), object="book", target="shelf"))
+    report = check(
+        st("s1", "mm1", "pick", object="book"),
+        st("s2", "mm1", "place", ("s1",), object="book", target="shelf"),
+    )
     assert codes(report) == ["no_net_effect"]
 
 
@@ -156,9 +190,14 @@ def test_unknown_names_with_suggestions() -> None:
     assert by_subtask["s1"][0] == "unknown_robot" and "did you mean 'mm1'" in by_subtask["s1"][1]
     assert by_subtask["s2"][0] == "unknown_skill" and "unknown skill 'grab'" in by_subtask["s2"][1]
     assert by_subtask["s3"][0] == "unknown_object" and "did you mean 'mug'" in by_subtask["s3"][1]
-    assert by_subtask["s4"][0] == "unknown_place" and "did you mean 'dining_table'" in by_subtask["s4"][1]
+    assert (
+        by_subtask["s4"][0] == "unknown_place"
+        and "did you mean 'dining_table'" in by_subtask["s4"][1]
+    )
     assert by_subtask["s5"][0] == "unknown_place"
-    assert "'apple' is an object, but place.target must name a place or robot" in by_subtask["s5"][1]
+    assert (
+        "'apple' is an object, but place.target must name a place or robot" in by_subtask["s5"][1]
+    )
 
 
 def test_robot_lacks_capability_names_who_can() -> None:
@@ -179,7 +218,9 @@ def test_robot_lacks_skill_when_not_offered() -> None:
 
 
 def test_offline_robot() -> None:
-    report = check(st("s1", "mm1", "navigate_to", target="sink"), cat=household_catalogue(offline=["mm1"]))
+    report = check(
+        st("s1", "mm1", "navigate_to", target="sink"), cat=household_catalogue(offline=["mm1"])
+    )
     assert codes(report) == ["robot_unavailable"]
 
 
@@ -207,7 +248,11 @@ def test_dependency_defects() -> None:
     msgs = {p.code: p.message for p in report.problems}
     assert "depends on itself" in msgs["self_dependency"]
     assert any("'shelf' is a place name" in p.message for p in report.problems)
-    assert any("'s9'" in p.message and "ids: s1, s2, s3" in p.message for p in report.problems if p.code == "unknown_dependency")
+    assert any(
+        "'s9'" in p.message and "ids: s1, s2, s3" in p.message
+        for p in report.problems
+        if p.code == "unknown_dependency"
+    )
 
 
 def test_cycle_is_named() -> None:
@@ -232,7 +277,13 @@ def test_structure_defects() -> None:
     cat = household_catalogue()
     state = symbolic_state(cat)
     report = check_plan_data(
-        {"subtasks": ["go", {"robot": "mm1", "skill": "look", "args": {"target": "shelf"}}, {"id": 7, "robot": "mm1", "skill": "look", "args": {"target": "sink"}}]},
+        {
+            "subtasks": [
+                "go",
+                {"robot": "mm1", "skill": "look", "args": {"target": "shelf"}},
+                {"id": 7, "robot": "mm1", "skill": "look", "args": {"target": "sink"}},
+            ]
+        },
         cat,
         state,
     )
@@ -247,9 +298,15 @@ def test_empty_plan_error_and_both() -> None:
     assert codes(check_plan_data({"subtasks": []}, cat, state)) == ["empty_plan"]
     infeasible = check_plan_data({"subtasks": [], "error": "there is no banana"}, cat, state)
     assert infeasible.infeasible == "there is no banana" and codes(infeasible) == ["infeasible"]
-    both = check_plan_data({"subtasks": [st("s1", "mm1", "look", target="shelf")], "error": "cannot"}, cat, state)
+    both = check_plan_data(
+        {"subtasks": [st("s1", "mm1", "look", target="shelf")], "error": "cannot"}, cat, state
+    )
     assert codes(both) == ["plan_and_error"]
-    placeholder = check_plan_data({"subtasks": [st("s1", "mm1", "look", target="shelf")], "error": "<short reason>"}, cat, state)
+    placeholder = check_plan_data(
+        {"subtasks": [st("s1", "mm1", "look", target="shelf")], "error": "<short reason>"},
+        cat,
+        state,
+    )
     assert placeholder.ok and any("placeholder" in n for n in placeholder.notes)
     assert codes(check_plan_data([1, 2], cat, state)) == ["invalid_structure"]
     assert codes(check_plan_data({"steps": []}, cat, state)) == ["missing_subtasks"]
@@ -266,7 +323,11 @@ def test_plan_schema_is_valid_and_fits_a_good_plan() -> None:
     Draft202012Validator.check_schema(schema)
     Draft202012Validator(schema).validate({"subtasks": RELAY})
     assert schema["$defs"]["object"]["enum"] == ["apple", "book", "bowl", "cup", "mug", "sponge"]
-    errors = list(Draft202012Validator(schema).iter_errors({"subtasks": [st("s1", "carrier1", "pick", object="apple")]}))
+    errors = list(
+        Draft202012Validator(schema).iter_errors(
+            {"subtasks": [st("s1", "carrier1", "pick", object="apple")]}
+        )
+    )
     assert errors, "carrier1 must not be allowed to pick"
     tool = cat.submit_plan_tool()
     assert tool["function"]["name"] == "submit_plan" and tool["function"]["parameters"] == schema

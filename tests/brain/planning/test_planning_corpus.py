@@ -77,28 +77,55 @@ TOLERATED = {
 DISAGREE: dict[tuple[str, str], str] = {
     # `"error": "<short reason>"` next to real subtasks is a copied placeholder, not a
     # refusal: it is ignored (and noted); the plan is judged on its subtasks (a cycle here)
-    ("01-qwen2.5-coder-0.5b-instruct-server_tool_call_forced", "copied_format_placeholder"): "placeholder error ignored",
-    ("01-qwen2.5-coder-0.5b-instruct-server_tool_call_forced", "plan_and_error_both_given"): "placeholder error ignored",
+    (
+        "01-qwen2.5-coder-0.5b-instruct-server_tool_call_forced",
+        "copied_format_placeholder",
+    ): "placeholder error ignored",
+    (
+        "01-qwen2.5-coder-0.5b-instruct-server_tool_call_forced",
+        "plan_and_error_both_given",
+    ): "placeholder error ignored",
     # the first JSON value is a complete plan; the cut came after it, in a later value
-    ("12-smollm2-135m-instruct-unconstrained_t0", "truncated_max_tokens"): "complete first value checked",
-    ("20-smollm2-135m-instruct-unconstrained_t0", "truncated_max_tokens"): "complete first value checked",
-    ("20-smollm2-135m-instruct-unconstrained_t0", "degenerate_repetition"): "complete first value checked",
+    (
+        "12-smollm2-135m-instruct-unconstrained_t0",
+        "truncated_max_tokens",
+    ): "complete first value checked",
+    (
+        "20-smollm2-135m-instruct-unconstrained_t0",
+        "truncated_max_tokens",
+    ): "complete first value checked",
+    (
+        "20-smollm2-135m-instruct-unconstrained_t0",
+        "degenerate_repetition",
+    ): "complete first value checked",
     # missing depends_on reads as [] (the subtask has other, reported problems)
     ("05-smollm2-135m-instruct-unconstrained_t0.7", "missing_field"): "depends_on defaults to []",
     ("06-smollm2-135m-instruct-unconstrained_t0", "missing_field"): "depends_on defaults to []",
     # the whole answer is one broken JSON value; we say where it breaks, not what it copies
-    ("17-smollm2-135m-instruct-unconstrained_t0.7", "invalid_json"): "top level is a list: missing_subtasks",
+    (
+        "17-smollm2-135m-instruct-unconstrained_t0.7",
+        "invalid_json",
+    ): "top level is a list: missing_subtasks",
     # cut off; the classifier also sees the echoed prompt inside the truncated value
     ("04-gemma-3-270m-base-unconstrained_t0.7", "invalid_json"): "reported as missing_subtasks",
     # an unknown place and a robot in a place's slot are reported where they occur: s3's
     # pick.location='carrier1' names a robot, not a place (unknown_place)
-    ("10-qwen2.5-coder-0.5b-instruct-server_tool_call_forced", "reach_violation"): "reported as unknown_place",
+    (
+        "10-qwen2.5-coder-0.5b-instruct-server_tool_call_forced",
+        "reach_violation",
+    ): "reported as unknown_place",
     # after mm1's failed pick at s1 (robot at shelf), the second pick fails on the object
     # first (on(bowl, kitchen_counter)); only the first failing precondition is named
-    ("12-qwen2.5-coder-0.5b-instruct-unconstrained_t0", "hand_already_full"): "first failing precondition only",
+    (
+        "12-qwen2.5-coder-0.5b-instruct-unconstrained_t0",
+        "hand_already_full",
+    ): "first failing precondition only",
     # no_net_effect is only judged for plans whose preconditions all hold; here s2's pick
     # of the bowl at the sink (it is on the dining table) is already the named defect
-    ("20-qwen2.5-coder-0.5b-instruct-unconstrained_t0", "no_net_effect"): "precondition failure named instead",
+    (
+        "20-qwen2.5-coder-0.5b-instruct-unconstrained_t0",
+        "no_net_effect",
+    ): "precondition failure named instead",
 }
 
 # answers we accept although the classifier flags them
@@ -110,13 +137,26 @@ ACCEPTED_ANYWAY = {
 }
 
 SUBTASK_CODES = {
-    "missing_field", "invalid_args", "unknown_place", "unknown_object", "unknown_robot", "unknown_skill",
-    "robot_lacks_skill", "robot_lacks_capability", "unknown_dependency", "self_dependency", "dependency_cycle",
-    "precondition_failed", "conflict", "duplicate_id",
+    "missing_field",
+    "invalid_args",
+    "unknown_place",
+    "unknown_object",
+    "unknown_robot",
+    "unknown_skill",
+    "robot_lacks_skill",
+    "robot_lacks_capability",
+    "unknown_dependency",
+    "self_dependency",
+    "dependency_cycle",
+    "precondition_failed",
+    "conflict",
+    "duplicate_id",
 }
 
 
-def run(record: dict[str, Any], cat: Catalogue) -> tuple[CheckReport | None, list[PlanProblem], list[str]]:
+def run(
+    record: dict[str, Any], cat: Catalogue
+) -> tuple[CheckReport | None, list[PlanProblem], list[str]]:
     parsed = parse_answer(record["raw"], finish_reason=record["finish_reason"], prompt=SYSTEM)
     if parsed.data is None:
         return None, parsed.problems, parsed.notes
@@ -130,7 +170,7 @@ def test_the_corpus_is_all_here() -> None:
 
 @pytest.mark.parametrize("record", RECORDS, ids=[r["sample_id"] for r in RECORDS])
 def test_corpus_answer(record: dict[str, Any], corpus_cat: Catalogue) -> None:
-    report, problems, notes = run(record, corpus_cat)
+    report, problems, _ = run(record, corpus_cat)
     sid = record["sample_id"]
     hints = [h.split(":", 1)[0] for h in record["problems"]]
 
@@ -156,7 +196,9 @@ def test_corpus_answer(record: dict[str, Any], corpus_cat: Catalogue) -> None:
         if hint in TOLERATED or (sid, hint) in DISAGREE:
             continue
         assert hint in COUNTERPART, f"unmapped finding {hint!r}"
-        assert ours & COUNTERPART[hint], f"{sid}: finding {hint!r} has no counterpart in {sorted(ours)}"
+        assert ours & COUNTERPART[hint], (
+            f"{sid}: finding {hint!r} has no counterpart in {sorted(ours)}"
+        )
 
 
 def test_counts_of_outcomes(corpus_cat: Catalogue) -> None:
@@ -190,10 +232,14 @@ def test_problems_name_the_subtask_and_the_fix(corpus_cat: Catalogue) -> None:
     assert "s1 → s2 → s1" in cycle.message
 
     _, problems, _ = run(by_id["10-qwen2.5-coder-0.5b-instruct-unconstrained_t0.7"], corpus_cat)
-    assert any(p.code == "unknown_dependency" and "'mm1' is a robot name" in p.message for p in problems)
+    assert any(
+        p.code == "unknown_dependency" and "'mm1' is a robot name" in p.message for p in problems
+    )
 
     _, problems, _ = run(by_id["03-qwen2.5-coder-0.5b-instruct-unconstrained_t0"], corpus_cat)
-    assert any(p.code == "object_left_in_hand" and "arm1 still holds apple" in p.message for p in problems)
+    assert any(
+        p.code == "object_left_in_hand" and "arm1 still holds apple" in p.message for p in problems
+    )
 
     _, problems, _ = run(by_id["09-qwen2.5-coder-0.5b-instruct-unconstrained_t0"], corpus_cat)
     assert problems[0].code == "invalid_json" and "truncated" in problems[0].message

@@ -25,7 +25,9 @@ def plan_for(instruction: str, **world: Any) -> tuple[Plan, list[Atom]]:
     assert parsed.goal is not None, parsed.problems
     res = EmbeddedPlanner().plan(cat, state, parsed.goal)
     assert res.plan is not None, res.problems
-    report = check_plan(res.plan, cat, state, goal=parsed.goal.final, allowed_holding=parsed.goal.held)
+    report = check_plan(
+        res.plan, cat, state, goal=parsed.goal.final, allowed_holding=parsed.goal.held
+    )
     assert report.ok, report.problems
     assert report.final_state is not None
     final = sorted(a for a in report.final_state.atoms if a[0] in ("on", "holding"))
@@ -52,21 +54,51 @@ def steps(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
 
 TABLE: list[tuple[dict[str, Any], str, list[Atom]]] = [
     ({}, "bring the apple to the dining table", [("on", "apple", "dining_table")]),
-    ({}, "Move the cup and the apple from the counter to the sink.", [("on", "apple", "sink"), ("on", "cup", "sink")]),
-    ({}, "Put the sponge and the bowl on the kitchen counter.", [("on", "bowl", "kitchen_counter"), ("on", "sponge", "kitchen_counter")]),
-    ({}, "put the sponge on the shelf and the bowl on the kitchen_counter", [("on", "bowl", "kitchen_counter"), ("on", "sponge", "shelf")]),
-    ({}, "Take the mug to the dining table, then put the book on the kitchen counter.", [("on", "book", "kitchen_counter"), ("on", "mug", "dining_table")]),
+    (
+        {},
+        "Move the cup and the apple from the counter to the sink.",
+        [("on", "apple", "sink"), ("on", "cup", "sink")],
+    ),
+    (
+        {},
+        "Put the sponge and the bowl on the kitchen counter.",
+        [("on", "bowl", "kitchen_counter"), ("on", "sponge", "kitchen_counter")],
+    ),
+    (
+        {},
+        "put the sponge on the shelf and the bowl on the kitchen_counter",
+        [("on", "bowl", "kitchen_counter"), ("on", "sponge", "shelf")],
+    ),
+    (
+        {},
+        "Take the mug to the dining table, then put the book on the kitchen counter.",
+        [("on", "book", "kitchen_counter"), ("on", "mug", "dining_table")],
+    ),
     ({}, "carry the red apple onto carrier1", [("on", "apple", "carrier1")]),
-    ({}, "Pick up the mug from the shelf and put it on the dining table.", [("on", "mug", "dining_table")]),
+    (
+        {},
+        "Pick up the mug from the shelf and put it on the dining table.",
+        [("on", "mug", "dining_table")],
+    ),
     ({}, "pick up the book", [("holding", "mm1", "book")]),
-    ({"without": ["mm1"]}, "bring the apple to the dining table", [("on", "apple", "dining_table")]),
-    ({"without": ["mm1"]}, "Have arm1 hand the cup to carrier1, and have carrier1 take it to the shelf.", [("on", "cup", "shelf")]),
+    (
+        {"without": ["mm1"]},
+        "bring the apple to the dining table",
+        [("on", "apple", "dining_table")],
+    ),
+    (
+        {"without": ["mm1"]},
+        "Have arm1 hand the cup to carrier1, and have carrier1 take it to the shelf.",
+        [("on", "cup", "shelf")],
+    ),
     ({"moves": {"bowl": "carrier1"}}, "deliver the bowl to the sink", [("on", "bowl", "sink")]),
     ({"offline": ["mm1"]}, "put the cup on the dining table", [("on", "cup", "dining_table")]),
 ]
 
 
-@pytest.mark.parametrize(("world", "instruction", "expected"), TABLE, ids=[t[1][:50] for t in TABLE])
+@pytest.mark.parametrize(
+    ("world", "instruction", "expected"), TABLE, ids=[t[1][:50] for t in TABLE]
+)
 def test_instruction_table(world: dict[str, Any], instruction: str, expected: list[Atom]) -> None:
     plan, final = plan_for(instruction, **world)
     for atom in expected:
@@ -93,7 +125,9 @@ def test_two_robot_relay_when_the_mobile_manipulator_is_absent() -> None:
 
 def test_then_orders_the_steps() -> None:
     plan, _ = plan_for("put the mug on the dining table, then put the book on the kitchen counter")
-    mug_place = next(s.id for s in plan.subtasks if s.skill == "place" and s.args["object"] == "mug")
+    mug_place = next(
+        s.id for s in plan.subtasks if s.skill == "place" and s.args["object"] == "mug"
+    )
     for s in plan.subtasks:
         if s.args.get("object") == "book":
             assert waits_for(plan, s.id, mug_place)
@@ -102,8 +136,12 @@ def test_then_orders_the_steps() -> None:
 def test_then_orders_even_independent_robots() -> None:
     # without "then", arm1 loading carrier1 and mm1 at the shelf would run in parallel
     plan, _ = plan_for("put the book on the dining table, then put the apple on carrier1")
-    book_place = next(s.id for s in plan.subtasks if s.skill == "place" and s.args["object"] == "book")
-    apple_pick = next(s.id for s in plan.subtasks if s.skill == "pick" and s.args["object"] == "apple")
+    book_place = next(
+        s.id for s in plan.subtasks if s.skill == "place" and s.args["object"] == "book"
+    )
+    apple_pick = next(
+        s.id for s in plan.subtasks if s.skill == "pick" and s.args["object"] == "apple"
+    )
     assert waits_for(plan, apple_pick, book_place)
 
 
@@ -130,15 +168,33 @@ def test_independent_work_of_two_robots_runs_in_parallel() -> None:
         ({}, "bring the aple to the dining table", "did you mean 'apple'"),
         ({}, "Put the mug in the dishwasher.", "unknown destination 'dishwasher'"),
         ({}, "Put it over there.", "'it' refers to nothing"),
-        ({}, "Put the mug on the shelf and on the dining table at the same time.", "cannot be on shelf and on dining_table at the same time"),
+        (
+            {},
+            "Put the mug on the shelf and on the dining table at the same time.",
+            "cannot be on shelf and on dining_table at the same time",
+        ),
         ({}, "bring me the apple", "does not say where apple should go"),
         ({}, "Clean up.", "does not understand"),
-        ({"without": ["mm1"]}, "put the mug on the dining table", "no available robot can get hold of mug"),
-        ({"without": ["mm1"]}, "put the bowl on the kitchen counter", "no available robot can get hold of bowl"),
-        ({"offline": ["mm1", "carrier1"]}, "put the apple on the dining table", "no available robot (or relay of robots) can put apple on dining_table"),
+        (
+            {"without": ["mm1"]},
+            "put the mug on the dining table",
+            "no available robot can get hold of mug",
+        ),
+        (
+            {"without": ["mm1"]},
+            "put the bowl on the kitchen counter",
+            "no available robot can get hold of bowl",
+        ),
+        (
+            {"offline": ["mm1", "carrier1"]},
+            "put the apple on the dining table",
+            "no available robot (or relay of robots) can put apple on dining_table",
+        ),
     ],
 )
-async def test_infeasible_instructions_say_why(world: dict[str, Any], instruction: str, needle: str) -> None:
+async def test_infeasible_instructions_say_why(
+    world: dict[str, Any], instruction: str, needle: str
+) -> None:
     p = BrainPlanner(StaticWorld.household(**world))
     out = await p.plan("t1", instruction)
     assert out.plan is None and out.planner == "embedded" and out.model_calls == 0
@@ -168,19 +224,28 @@ async def test_replan_searches_again_from_the_new_state() -> None:
     world.move_object("apple", "carrier1")
     done = SubtaskStatus.succeeded
     history = [
-        SubtaskState(**s.model_dump(), status=done if i < 3 else SubtaskStatus.failed, result=SkillResult.success())
+        SubtaskState(
+            **s.model_dump(),
+            status=done if i < 3 else SubtaskStatus.failed,
+            result=SkillResult.success(),
+        )
         for i, s in enumerate(first.plan.subtasks[:4])
     ]
     out = await p.replan("t1", None, first.goal, history, "navigate_to failed: path blocked")
     assert out.plan is not None and out.planner == "embedded"
-    assert steps(out.plan) == [("carrier1", "navigate_to", ("dining_table",)), ("carrier1", "deliver", ("apple", "dining_table"))]
+    assert steps(out.plan) == [
+        ("carrier1", "navigate_to", ("dining_table",)),
+        ("carrier1", "deliver", ("apple", "dining_table")),
+    ]
     assert not {s.id for s in out.plan.subtasks} & {h.id for h in history}
 
 
 async def test_replan_when_the_goal_already_holds_is_an_empty_plan() -> None:
     world = StaticWorld.household(moves={"apple": "dining_table"})
     p = BrainPlanner(world)
-    out = await p.replan("t1", "bring the apple to the dining table", None, [], "the robot went offline")
+    out = await p.replan(
+        "t1", "bring the apple to the dining table", None, [], "the robot went offline"
+    )
     assert out.plan is not None and out.plan.subtasks == []
 
 
@@ -188,13 +253,26 @@ async def test_reassign_to_a_robot_whose_preconditions_hold() -> None:
     world = StaticWorld.household()
     p = BrainPlanner(world)
     pick = Subtask(id="s2", robot="arm1", skill="pick", args={"object": "apple"})
-    assert await p.reassign(pick, exclude=set()) is None, "mm1 is at the shelf: it cannot pick at the counter now"
+    assert await p.reassign(pick, exclude=set()) is None, (
+        "mm1 is at the shelf: it cannot pick at the counter now"
+    )
     world.update_robot("mm1", place="kitchen_counter")
     moved = await p.reassign(pick, exclude=set())
-    assert moved is not None and moved.robot == "mm1" and moved.args == pick.args and moved.id == "s2"
+    assert (
+        moved is not None and moved.robot == "mm1" and moved.args == pick.args and moved.id == "s2"
+    )
     assert await p.reassign(pick, exclude={"mm1"}) is None
     nav = Subtask(id="s1", robot="mm1", skill="navigate_to", args={"target": "sink"})
     other = await p.reassign(nav, exclude=set())
     assert other is not None and other.robot == "carrier1"
     world.update_robot("carrier1", status="offline")
     assert await p.reassign(nav, exclude=set()) is None
+
+
+def test_bringing_something_to_a_robot_without_a_tray_means_handing_it_over() -> None:
+    cat = household_catalogue()
+    parsed = parse_instruction("bring the cup to mm1", cat)
+    assert parsed.goal is not None and parsed.goal.groups == ((("holding", "mm1", "cup"),),)
+    assert parsed.goal.held == ["cup"]
+    plan, final = plan_for("bring the cup to mm1")
+    assert ("holding", "mm1", "cup") in final

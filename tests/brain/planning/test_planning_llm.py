@@ -50,10 +50,17 @@ def settings(*servers: FakeOpenAIServer, **kw: Any) -> LLMSettings:
     )
 
 
-def planner(*servers: FakeOpenAIServer, world: StaticWorld | None = None, **kw: Any) -> BrainPlanner:
+def planner(
+    *servers: FakeOpenAIServer, world: StaticWorld | None = None, **kw: Any
+) -> BrainPlanner:
     images = kw.pop("images", None)
     fallback = kw.pop("fallback_to_embedded", True)
-    return BrainPlanner(world or StaticWorld.household(), settings(*servers, **kw), images=images, fallback_to_embedded=fallback)
+    return BrainPlanner(
+        world or StaticWorld.household(),
+        settings(*servers, **kw),
+        images=images,
+        fallback_to_embedded=fallback,
+    )
 
 
 def last_message(request: dict[str, Any]) -> dict[str, Any]:
@@ -65,11 +72,21 @@ def png(width: int = 2, height: int = 2) -> bytes:
     """A real (tiny, grey) PNG."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 async def test_good_plan_with_a_forced_tool_call(openai_server: FakeOpenAIServer) -> None:
@@ -88,8 +105,15 @@ async def test_good_plan_with_a_forced_tool_call(openai_server: FakeOpenAIServer
     params = req["tools"][0]["function"]["parameters"]
     assert params["$defs"]["object"]["enum"] == ["apple", "book", "bowl", "cup", "mug", "sponge"]
     system, user = req["messages"]
-    assert system["role"] == "system" and "ROBOTS" in system["content"] and "- arm1 (fixed_arm" in system["content"]
-    assert "place apple" not in system["content"] and "object apple (apple; colour=red): on kitchen_counter" in system["content"]
+    assert (
+        system["role"] == "system"
+        and "ROBOTS" in system["content"]
+        and "- arm1 (fixed_arm" in system["content"]
+    )
+    assert (
+        "place apple" not in system["content"]
+        and "object apple (apple; colour=red): on kitchen_counter" in system["content"]
+    )
     assert user == {"role": "user", "content": f"Instruction: {INSTRUCTION}"}
     assert p.stats.snapshot()["model_calls"] == 1
     snap = p.llm_metrics.snapshot() if p.llm_metrics else {}
@@ -97,14 +121,20 @@ async def test_good_plan_with_a_forced_tool_call(openai_server: FakeOpenAIServer
 
 
 async def test_malformed_json_is_repaired(openai_server: FakeOpenAIServer) -> None:
-    openai_server.script(Reply.tool_call('{"subtasks": [{"id": "s1", "robot": "mm1"', finish_reason="length"), Reply.tool_call(GOOD))
+    openai_server.script(
+        Reply.tool_call('{"subtasks": [{"id": "s1", "robot": "mm1"', finish_reason="length"),
+        Reply.tool_call(GOOD),
+    )
     p = planner(openai_server)
     out = await p.plan("t1", INSTRUCTION)
     await p.close()
     assert out.plan is not None and out.model_calls == 2
     second = openai_server.chat_requests[1]
     assistant, tool = second["messages"][-2:]
-    assert assistant["role"] == "assistant" and assistant["tool_calls"][0]["function"]["name"] == "submit_plan"
+    assert (
+        assistant["role"] == "assistant"
+        and assistant["tool_calls"][0]["function"]["name"] == "submit_plan"
+    )
     assert tool["role"] == "tool" and tool["tool_call_id"] == assistant["tool_calls"][0]["id"]
     assert "1. [invalid_json]" in tool["content"] and "truncated" in tool["content"]
 
@@ -112,23 +142,44 @@ async def test_malformed_json_is_repaired(openai_server: FakeOpenAIServer) -> No
 @pytest.mark.parametrize(
     ("bad", "code", "needle"),
     [
-        ({"subtasks": [st("s1", "mm1", "grab", object="apple")]}, "unknown_skill", "unknown skill 'grab'"),
-        ({"subtasks": [st("s1", "carrier1", "pick", object="apple")]}, "robot_lacks_capability", "carrier1 cannot run pick"),
         (
-            {"subtasks": [st("s1", "mm1", "navigate_to", ("s2",), target="sink"), st("s2", "mm1", "navigate_to", ("s1",), target="shelf")]},
+            {"subtasks": [st("s1", "mm1", "grab", object="apple")]},
+            "unknown_skill",
+            "unknown skill 'grab'",
+        ),
+        (
+            {"subtasks": [st("s1", "carrier1", "pick", object="apple")]},
+            "robot_lacks_capability",
+            "carrier1 cannot run pick",
+        ),
+        (
+            {
+                "subtasks": [
+                    st("s1", "mm1", "navigate_to", ("s2",), target="sink"),
+                    st("s2", "mm1", "navigate_to", ("s1",), target="shelf"),
+                ]
+            },
             "dependency_cycle",
             "s1 → s2 → s1",
         ),
         (
-            {"subtasks": [st("s1", "mm1", "navigate_to", target="kitchen_counter"), st("s2", "mm1", "pick", ("s1",), object="apple"),
-                          st("s3", "mm1", "navigate_to", ("s2",), target="sink"), st("s4", "mm1", "place", ("s3",), object="apple", target="sink")]},
+            {
+                "subtasks": [
+                    st("s1", "mm1", "navigate_to", target="kitchen_counter"),
+                    st("s2", "mm1", "pick", ("s1",), object="apple"),
+                    st("s3", "mm1", "navigate_to", ("s2",), target="sink"),
+                    st("s4", "mm1", "place", ("s3",), object="apple", target="sink"),
+                ]
+            },
             "goal_not_met",
             "apple is on sink",
         ),
     ],
     ids=["unknown_skill", "wrong_robot", "cycle", "wrong_goal"],
 )
-async def test_defective_plans_go_back_with_their_problems(openai_server: FakeOpenAIServer, bad: dict[str, Any], code: str, needle: str) -> None:
+async def test_defective_plans_go_back_with_their_problems(
+    openai_server: FakeOpenAIServer, bad: dict[str, Any], code: str, needle: str
+) -> None:
     openai_server.script(Reply.tool_call(bad), Reply.tool_call(GOOD))
     p = planner(openai_server)
     out = await p.plan("t1", INSTRUCTION)
@@ -138,7 +189,9 @@ async def test_defective_plans_go_back_with_their_problems(openai_server: FakeOp
     assert f"[{code}]" in feedback and needle in feedback
 
 
-async def test_repair_that_runs_out_fails_with_the_problems(openai_server: FakeOpenAIServer) -> None:
+async def test_repair_that_runs_out_fails_with_the_problems(
+    openai_server: FakeOpenAIServer,
+) -> None:
     bad = {"subtasks": [st("s1", "mm1", "pick", object="banana")]}
     openai_server.script(*[Reply.tool_call(bad)] * 3)
     p = planner(openai_server, repair_attempts=2)
@@ -146,17 +199,25 @@ async def test_repair_that_runs_out_fails_with_the_problems(openai_server: FakeO
     await p.close()
     assert out.plan is None and out.model_calls == 3 and len(openai_server.chat_requests) == 3
     assert [pr.code for pr in out.problems] == ["unknown_object"]
-    assert "banana" in out.problems[0].message and "no valid plan after 3 model answers" in out.message
+    assert (
+        "banana" in out.problems[0].message and "no valid plan after 3 model answers" in out.message
+    )
     assert openai_server.pending == 0
 
 
-async def test_a_declared_infeasible_instruction_is_not_repaired(openai_server: FakeOpenAIServer) -> None:
-    openai_server.script(Reply.tool_call({"subtasks": [], "error": "there is no banana in the scene"}))
+async def test_a_declared_infeasible_instruction_is_not_repaired(
+    openai_server: FakeOpenAIServer,
+) -> None:
+    openai_server.script(
+        Reply.tool_call({"subtasks": [], "error": "there is no banana in the scene"})
+    )
     p = planner(openai_server)
     out = await p.plan("t1", "Bring me the banana")
     await p.close()
     assert out.plan is None and out.model_calls == 1
-    assert [(pr.code, pr.message) for pr in out.problems] == [("infeasible", "there is no banana in the scene")]
+    assert [(pr.code, pr.message) for pr in out.problems] == [
+        ("infeasible", "there is no banana in the scene")
+    ]
     assert len(openai_server.chat_requests) == 1
 
 
@@ -182,7 +243,9 @@ async def test_vision_request_carries_the_camera_images(openai_server: FakeOpenA
     assert {"type": "text", "text": "Camera image from mm1:"} in content
 
 
-async def test_no_images_without_vision_and_a_broken_camera_does_not_stop_planning(openai_server: FakeOpenAIServer) -> None:
+async def test_no_images_without_vision_and_a_broken_camera_does_not_stop_planning(
+    openai_server: FakeOpenAIServer,
+) -> None:
     async def broken() -> dict[str, bytes]:
         raise RuntimeError("camera unplugged")
 
@@ -206,7 +269,10 @@ async def test_failover_to_a_second_endpoint(openai_server_factory: Factory) -> 
     assert len(down.chat_requests) == 1 and len(up.chat_requests) == 1
     assert p.llm_metrics is not None
     snap = p.llm_metrics.snapshot()
-    assert snap["endpoints"][down.base_url]["failures"] == 1 and snap["endpoints"][up.base_url]["calls"] == 1
+    assert (
+        snap["endpoints"][down.base_url]["failures"] == 1
+        and snap["endpoints"][up.base_url]["calls"] == 1
+    )
     assert snap["failovers"] >= 1
 
 
@@ -219,7 +285,9 @@ async def test_failover_when_an_endpoint_is_gone(openai_server_factory: Factory)
     await p.close()
     assert out.plan is not None
     health = {h.endpoint: h for h in p.pool.health()} if p.pool else {}
-    assert health[gone.base_url].consecutive_failures == 1 and "connection" in (health[gone.base_url].last_error or "")
+    assert health[gone.base_url].consecutive_failures == 1 and "connection" in (
+        health[gone.base_url].last_error or ""
+    )
 
 
 async def test_failover_after_a_timeout(openai_server_factory: Factory) -> None:
@@ -233,7 +301,9 @@ async def test_failover_after_a_timeout(openai_server_factory: Factory) -> None:
     assert p.llm_metrics is not None and "timed out" in str(p.llm_metrics.recent[0].error)
 
 
-async def test_all_endpoints_down_falls_back_to_the_embedded_planner(openai_server_factory: Factory) -> None:
+async def test_all_endpoints_down_falls_back_to_the_embedded_planner(
+    openai_server_factory: Factory,
+) -> None:
     a, b = openai_server_factory(), openai_server_factory()
     a.set_down(True)
     b.set_down(True)
@@ -257,7 +327,9 @@ async def test_all_endpoints_down_falls_back_to_the_embedded_planner(openai_serv
     ],
     ids=["prose", "fenced"],
 )
-async def test_text_json_path_for_models_without_tool_calling(openai_server: FakeOpenAIServer, answer: str) -> None:
+async def test_text_json_path_for_models_without_tool_calling(
+    openai_server: FakeOpenAIServer, answer: str
+) -> None:
     openai_server.script(Reply.text(answer))
     p = planner(openai_server, tool_calling=False)
     out = await p.plan("t1", INSTRUCTION)
@@ -279,7 +351,9 @@ async def test_text_repair_turn_is_a_user_message(openai_server: FakeOpenAIServe
     assert user["role"] == "user" and "[invalid_json]" in user["content"]
 
 
-async def test_a_text_answer_to_a_tool_request_is_still_read(openai_server: FakeOpenAIServer) -> None:
+async def test_a_text_answer_to_a_tool_request_is_still_read(
+    openai_server: FakeOpenAIServer,
+) -> None:
     openai_server.script(Reply.text(json.dumps(GOOD)))
     p = planner(openai_server)
     out = await p.plan("t1", INSTRUCTION)
@@ -291,13 +365,31 @@ async def test_replan_from_history_and_failure(openai_server: FakeOpenAIServer) 
     world = StaticWorld.household()
     world.update_robot("mm1", place="kitchen_counter")
     history = [
-        SubtaskState(id="s1", robot="mm1", skill="navigate_to", args={"target": "kitchen_counter"}, status=SubtaskStatus.succeeded,
-                     result=SkillResult.success("arrived")),
-        SubtaskState(id="s2", robot="mm1", skill="pick", args={"object": "apple"}, depends_on=["s1"], status=SubtaskStatus.failed,
-                     result=SkillResult.failure(ErrorCode.collision, "gripper hit the cup")),
+        SubtaskState(
+            id="s1",
+            robot="mm1",
+            skill="navigate_to",
+            args={"target": "kitchen_counter"},
+            status=SubtaskStatus.succeeded,
+            result=SkillResult.success("arrived"),
+        ),
+        SubtaskState(
+            id="s2",
+            robot="mm1",
+            skill="pick",
+            args={"object": "apple"},
+            depends_on=["s1"],
+            status=SubtaskStatus.failed,
+            result=SkillResult.failure(ErrorCode.collision, "gripper hit the cup"),
+        ),
     ]
-    again = {"subtasks": [st("s2", "mm1", "pick", ("s1",), object="apple"), st("s3", "mm1", "navigate_to", ("s2",), target="dining_table"),
-                          st("s4", "mm1", "place", ("s3",), object="apple", target="dining_table")]}
+    again = {
+        "subtasks": [
+            st("s2", "mm1", "pick", ("s1",), object="apple"),
+            st("s3", "mm1", "navigate_to", ("s2",), target="dining_table"),
+            st("s4", "mm1", "place", ("s3",), object="apple", target="dining_table"),
+        ]
+    }
     openai_server.script(Reply.tool_call(again))
     p = planner(openai_server, world=world)
     out = await p.replan("t1", INSTRUCTION, None, history, "s2 failed: collision")
@@ -307,7 +399,11 @@ async def test_replan_from_history_and_failure(openai_server: FakeOpenAIServer) 
     assert not set(ids) & {"s1", "s2"}
     assert out.plan.subtasks[0].depends_on == [] and out.plan.subtasks[1].depends_on == [ids[0]]
     user = openai_server.chat_requests[0]["messages"][1]["content"]
-    assert "s2: mm1 pick" in user and "failed (collision): gripper hit the cup" in user and "s2 failed: collision" in user
+    assert (
+        "s2: mm1 pick" in user
+        and "failed (collision): gripper hit the cup" in user
+        and "s2 failed: collision" in user
+    )
     assert "mm1 (mobile_manipulator" in openai_server.chat_requests[0]["messages"][0]["content"]
     assert "at kitchen_counter" in openai_server.chat_requests[0]["messages"][0]["content"]
 
@@ -316,7 +412,9 @@ async def test_concurrency_limit(openai_server: FakeOpenAIServer) -> None:
     openai_server.script(Reply.tool_call(GOOD, delay_s=0.3), Reply.tool_call(GOOD, delay_s=0.3))
     pool = LLMPool(settings(openai_server, max_concurrency=1))
     try:
-        await asyncio.gather(*(pool.complete([{"role": "user", "content": "hi"}]) for _ in range(2)))
+        await asyncio.gather(
+            *(pool.complete([{"role": "user", "content": "hi"}]) for _ in range(2))
+        )
     finally:
         await pool.close()
     first, second = openai_server.requests
@@ -324,7 +422,9 @@ async def test_concurrency_limit(openai_server: FakeOpenAIServer) -> None:
     assert second.ts - first.ts >= 0.3
 
 
-async def test_a_rejected_request_is_not_retried_and_does_not_mark_the_endpoint_down(openai_server: FakeOpenAIServer) -> None:
+async def test_a_rejected_request_is_not_retried_and_does_not_mark_the_endpoint_down(
+    openai_server: FakeOpenAIServer,
+) -> None:
     openai_server.script(Reply.error(400, "tools are not supported"))
     pool = LLMPool(settings(openai_server, max_retries=3))
     with pytest.raises(ModelUnavailableError, match="HTTP 400"):

@@ -9,7 +9,17 @@ import pytest
 
 from robo_os.brain.parsing import is_placeholder, parse_answer
 
-PLAN = {"subtasks": [{"id": "s1", "robot": "mm1", "skill": "navigate_to", "args": {"target": "shelf"}, "depends_on": []}]}
+PLAN = {
+    "subtasks": [
+        {
+            "id": "s1",
+            "robot": "mm1",
+            "skill": "navigate_to",
+            "args": {"target": "shelf"},
+            "depends_on": [],
+        }
+    ]
+}
 PLAN_TEXT = json.dumps(PLAN)
 
 
@@ -19,12 +29,16 @@ def test_strict_json() -> None:
 
 
 def test_text_around_json_is_ignored_with_a_note() -> None:
-    got = parse_answer(f"Sure! Here is the plan:\n{PLAN_TEXT}\nLet me know if you need anything else.")
+    got = parse_answer(
+        f"Sure! Here is the plan:\n{PLAN_TEXT}\nLet me know if you need anything else."
+    )
     assert got.data == PLAN
     assert any("text around the JSON" in n for n in got.notes)
 
 
-@pytest.mark.parametrize("fence", ["```json\n{}\n```", "```\n{}\n```", "Plan:\n```JSON {}```", "```json\n{}"])
+@pytest.mark.parametrize(
+    "fence", ["```json\n{}\n```", "```\n{}\n```", "Plan:\n```JSON {}```", "```json\n{}"]
+)
 def test_fenced_code_block(fence: str) -> None:
     got = parse_answer(fence.replace("{}", PLAN_TEXT))
     assert got.data == PLAN, got.problems
@@ -65,13 +79,17 @@ def test_syntax_error_is_located() -> None:
 
 
 def test_copied_placeholders_are_named() -> None:
-    got = parse_answer('{"subtasks":[{"id":str,"robot":str,"skill":str,"args":{...},"depends_on":[str]}]}')
+    got = parse_answer(
+        '{"subtasks":[{"id":str,"robot":str,"skill":str,"args":{...},"depends_on":[str]}]}'
+    )
     codes = [p.code for p in got.problems]
     assert "invalid_json" in codes and "copied_placeholder" in codes
 
 
 def test_repetition_loop() -> None:
-    got = parse_answer("I will now plan.\n" + "The robot moves the cup.\n" * 40, finish_reason="length")
+    got = parse_answer(
+        "I will now plan.\n" + "The robot moves the cup.\n" * 40, finish_reason="length"
+    )
     codes = [p.code for p in got.problems]
     assert codes[0] == "invalid_json" and "repetition" in codes
 
@@ -101,7 +119,9 @@ def test_missing_subtasks_key_other_object() -> None:
 
 
 def test_schema_echo() -> None:
-    got = parse_answer('{"type": "object", "properties": {"subtasks": {"type": "array"}}, "required": ["subtasks"]}')
+    got = parse_answer(
+        '{"type": "object", "properties": {"subtasks": {"type": "array"}}, "required": ["subtasks"]}'
+    )
     assert got.problems[0].code == "missing_subtasks" and "JSON schema" in got.problems[0].message
 
 
