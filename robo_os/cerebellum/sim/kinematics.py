@@ -1,0 +1,157 @@
+"""Inverse kinematics on a private pybullet client, so that solving never disturbs the
+simulated arms: the solver's own copy of the arm sits at the origin and targets are
+given in the arm's base frame."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pybullet as p
+import pybullet_data
+
+from .geometry import Frame2
+
+__all__ = ["PANDA", "ArmModel", "IKSolution", "Kinematics"]
+
+
+@dataclass(frozen=True)
+class ArmModel:
+    """What the simulator needs to know about an arm's URDF."""
+
+    urdf: str
+    arm_joints: tuple[int, ...]
+    finger_joints: tuple[int, ...]
+    ee_link: int
+    """The link IK targets: between the finger pads."""
+    hand_link: int
+    """A link with mass that a grasped object is attached to."""
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+    stow: tuple[float, ...]
+    """Joint angles that keep the arm and anything it holds over its base (for driving)."""
+    finger_open: float
+    max_force: tuple[float, ...]
+    joint_speed: float = 1.6
+    """rad/s the motion controller interpolates at."""
+    down: tuple[float, float, float, float] = field(default=(1.0, 0.0, 0.0, 0.0))
+    """Quaternion of a top-down gripper in the base frame (fingers closing along +y)."""
+    reach_m: float = 0.82
+
+
+PANDA = ArmModel(
+    urdf="franka_panda/panda.urdf",
+    arm_joints=(0, 1, 2, 3, 4, 5, 6),
+    finger_joints=(9, 10),
+    ee_link=11,
+    hand_link=8,
+    lower=(-2.9671, -1.8326, -2.9671, -3.0718, -2.9671, -0.0175, -2.9671),
+    upper=(2.9671, 1.8326, 2.9671, -0.0698, 2.9671, 3.7525, 2.9671),
+    stow=(0.0, -0.9, 0.0, -2.6, 0.0, 1.75, 0.785),
+    finger_open=0.04,
+    max_force=(87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0),
+)
+
+
+@dataclass(frozen=True)
+class IKSolution:
+    joints: tuple[float, ...]
+    error_m: float
+    """Distance between the target and where these joints put the end effector."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error_m < 0.012
+
+
+class Kinematics:
+    """IK for one arm model. Owns a pybullet client; `close()` releases it."""
+
+    def __init__(self, model: ArmModel) -> None:
+        self.model = model
+        self._client = p.connect(p.DIRECT)
+        p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self._client)
+        self._body = p.loadURDF(model.urdf, useFixedBase=True, physicsClientId=self._client)
+        self._dofs = [
+            j
+            for j in range(p.getNumJoints(self._body, physicsClientId=self._client))
+            if p.getJointInfo(self._body, j, physicsClientId=self._client)[2] != p.JOINT_FIXED
+        ]
+
+    def close(self) -> None:
+        if self._client >= 0:
+            p.disconnect(physicsClientId=self._client)
+            self._client = -1
+
+    def _set(self, joints: tuple[float, ...]) -> None:
+        for j, v in zip(self.model.arm_joints, joints, strict=True):
+            p.resetJointState(self._body, j, v, physicsClientId=self._client)
+
+    def forward(
+        self, joints: tuple[float, ...]
+    ) -> tuple[tuple[float, float, float], tuple[float, ...]]:
+        """End-effector position and orientation in the base frame."""
+        self._set(joints)
+        state = p.getLinkState(
+            self._body,
+            self.model.ee_link,
+            computeForwardKinematics=True,
+            physicsClientId=self._client,
+        )
+        return tuple(state[4]), tuple(state[5])  # type: ignore[return-value]
+
+    def solve(
+        self,
+        base: Frame2,
+        base_z: float,
+        target: tuple[float, float, float],
+        gripper_yaw: float,
+        seed: tuple[float, ...] | None = None,
+    ) -> IKSolution:
+        """Joints that put the end effector at world `target`, pointing down with the
+        fingers closing along world direction `gripper_yaw` + 90 degrees."""
+        m = self.model
+        lx, ly = base.to_local(target[0], target[1])
+        local = (lx, ly, target[2] - base_z)
+        yaw = gripper_yaw - base.yaw
+        orn = p.multiplyTransforms(
+            (0, 0, 0), p.getQuaternionFromEuler((0, 0, yaw)), (0, 0, 0), m.down
+        )[1]
+        rest = list(seed or m.stow)
+        # facing the target from the start is what lets the null-space solver converge
+        rest[0] = min(max(math.atan2(ly, lx), m.lower[0]), m.upper[0])
+        n_extra = len(self._dofs) - len(m.arm_joints)
+        lower = [*m.lower, *[0.0] * n_extra]
+        upper = [*m.upper, *[m.finger_open] * n_extra]
+        ranges = [u - lo for u, lo in zip(upper, lower, strict=True)]
+        rest_full = [*rest, *[m.finger_open] * n_extra]
+        best = IKSolution(tuple(rest), math.inf)
+        current = tuple(rest)
+        for _ in range(6):
+            self._set(current)
+            sol = p.calculateInverseKinematics(
+                self._body,
+                m.ee_link,
+                local,
+                orn,
+                lowerLimits=lower,
+                upperLimits=upper,
+                jointRanges=ranges,
+                restPoses=rest_full,
+                maxNumIterations=100,
+                residualThreshold=1e-5,
+                physicsClientId=self._client,
+            )
+            current = tuple(
+                min(max(v, lo), hi)
+                for v, lo, hi in zip(sol[: len(m.arm_joints)], m.lower, m.upper, strict=True)
+            )
+            pos, got = self.forward(current)
+            err = math.dist(pos, local) + 0.1 * (
+                1.0 - abs(sum(a * b for a, b in zip(got, orn, strict=True)))
+            )
+            if err < best.error_m:
+                best = IKSolution(current, err)
+            if err < 1e-3:
+                break
+        return best
