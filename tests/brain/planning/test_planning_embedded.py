@@ -6,8 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from planning_world import StaticWorld, household_catalogue
+from planning_world import (
+    STANDARD_SKILLS,
+    StaticWorld,
+    household_catalogue,
+    household_records,
+    offered_skills,
+)
+from robo_os_memory.models import RobotState
 
+from robo_os.brain.catalogue import Catalogue
 from robo_os.brain.checker import check_plan
 from robo_os.brain.embedded import EmbeddedPlanner, partial_order
 from robo_os.brain.instructions import parse_instruction
@@ -276,3 +284,34 @@ def test_bringing_something_to_a_robot_without_a_tray_means_handing_it_over() ->
     assert parsed.goal.held == ["cup"]
     plan, final = plan_for("bring the cup to mm1")
     assert ("holding", "mm1", "cup") in final
+
+
+def test_relay_where_a_second_arm_unloads_the_tray() -> None:
+    robots, objects, places = household_records(without=["mm1"])
+    robots.append(
+        RobotState(
+            id="arm2",
+            embodiment="fixed_arm",
+            capabilities=("manipulate",),
+            place="shelf",
+            reach=("shelf",),
+        )
+    )
+    specs = {
+        n: s for n, s in STANDARD_SKILLS.items() if n != "deliver"
+    }  # this carrier cannot unload itself
+    cat = Catalogue.build(robots, offered_skills(robots, specs), objects, places)
+    state = symbolic_state(cat)
+    parsed = parse_instruction("bring the apple to the shelf", cat)
+    assert parsed.goal is not None
+    res = EmbeddedPlanner().plan(cat, state, parsed.goal)
+    assert res.plan is not None, res.problems
+    assert check_plan(res.plan, cat, state, goal=parsed.goal.final).ok
+    assert steps(res.plan) == [
+        ("arm1", "pick", ("apple",)),
+        ("carrier1", "navigate_to", ("kitchen_counter",)),
+        ("arm1", "place", ("apple", "carrier1")),
+        ("carrier1", "navigate_to", ("shelf",)),
+        ("arm2", "pick", ("apple",)),
+        ("arm2", "place", ("apple", "shelf")),
+    ]
