@@ -14,7 +14,7 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import Depends, FastAPI
 
@@ -43,9 +43,12 @@ PlannerFactory = Callable[["Settings", "Memory"], "Planner | Awaitable[Planner]"
 
 def default_planner_factory(settings: Settings, memory: Memory) -> Planner:
     """The brain's planner (LLM when configured, else the embedded search planner)."""
+    from .catalogue import CatalogueSource
     from .planner import BrainPlanner
 
-    return BrainPlanner(memory, settings.llm)
+    # Memory satisfies CatalogueSource at run time; its decorated methods type as
+    # Awaitable rather than Coroutine, which the protocol spells out.
+    return BrainPlanner(cast(CatalogueSource, memory), settings.llm)
 
 
 def create_app(
@@ -71,7 +74,8 @@ def create_app(
     """
     if settings.api.auth and settings.api.token is None:
         raise ConfigError(
-            "settings.api.token (ROBO_OS_API__TOKEN) must be set while auth is on (settings.api.auth)"
+            "settings.api.token (ROBO_OS_API__TOKEN) must be set"
+            " while auth is on (settings.api.auth)"
         )
 
     @asynccontextmanager
@@ -97,7 +101,8 @@ def create_app(
     app = FastAPI(
         title="robo-os brain",
         version="0.1.0",
-        summary="Submit tasks to a fleet of robots, follow and cancel them, read the shared memory.",
+        summary="Submit tasks to a fleet of robots, follow and cancel them,"
+        " read the shared memory.",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -124,7 +129,8 @@ async def _open(
     url = settings.redis.url
     if (memory is None or store is None) and url is None:
         raise ConfigError(
-            "settings.redis.url (ROBO_OS_REDIS__URL) is required to open the memory and the task store"
+            "settings.redis.url (ROBO_OS_REDIS__URL) is required"
+            " to open the memory and the task store"
         )
     if memory is None:
         from robo_os_memory import Memory

@@ -14,7 +14,8 @@ __all__ = ["require_token"]
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="The API token (settings.api.token; `robo-os up` writes it to <state_dir>/api-token).",
+    description="The API token (settings.api.token;"
+    " `robo-os up` writes it to <state_dir>/api-token).",
 )
 
 

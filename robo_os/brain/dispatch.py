@@ -73,8 +73,9 @@ class LocalDispatcher:
         job = asyncio.ensure_future(agent.run(call))
         self._jobs.add(job)
         job.add_done_callback(self._jobs.discard)
+        waiting: set[asyncio.Future[Any]] = {job, gone}
         done, _ = await asyncio.wait(
-            {job, gone}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            waiting, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
         )
         if job in done:
             return _result_of(job, call)
@@ -203,7 +204,8 @@ class RayDispatcher:
         except RayError as e:
             self._handles.pop(call.robot, None)
             raise RobotUnavailableError(
-                f"agent of robot {call.robot!r} unreachable during {call.call_id}: {type(e).__name__}: {e}"
+                f"agent of robot {call.robot!r} unreachable during {call.call_id}:"
+                f" {type(e).__name__}: {e}"
             ) from e
         if not isinstance(result, SkillResult):
             return SkillResult.failure(

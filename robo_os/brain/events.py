@@ -36,7 +36,8 @@ def parse_cursor(raw: str | None) -> str:
 
 
 def format_sse(event: TaskEvent) -> bytes:
-    return f"id: {event.cursor}\nevent: {event.kind.value}\ndata: {event.model_dump_json()}\n\n".encode()
+    frame = f"id: {event.cursor}\nevent: {event.kind.value}\ndata: {event.model_dump_json()}\n\n"
+    return frame.encode()
 
 
 async def task_event_stream(

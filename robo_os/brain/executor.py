@@ -18,66 +18,39 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from ..contracts import (
     TERMINAL_TASK_STATUSES,
-    TRANSIENT_ERRORS,
     ErrorCode,
-    PlanProblem,
     SkillCall,
     SkillResult,
-    Subtask,
     SubtaskState,
     SubtaskStatus,
     Task,
-    TaskError,
-    TaskEvent,
     TaskEventKind,
     TaskStatus,
 )
 from ..errors import DeadlineExceeded, RobotUnavailableError
+from .correction import Corrector
 from .lanes import LaneClosed
-from .plan_ops import apply_move, is_chain_head, ready_subtasks, remaining_plan
-from .replanning import Replanning
+from .plan_ops import ready_subtasks
+from .replanning import Replanner
 from .store import TaskMeta
-
-if TYPE_CHECKING:
-    from ..cerebellum.protocol import Dispatcher
-    from ..settings import SchedulerSettings
-    from .allocation import Allocator, SkillTimeouts
-    from .interfaces import Planner
-    from .lanes import RobotLanes
-    from .store import TaskStore
+from .task_state import RunnerDeps, TaskState
 
 __all__ = ["RunnerDeps", "TaskRunner", "call_id_for"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-NOT_REASSIGNABLE = frozenset({ErrorCode.not_found, ErrorCode.invalid_args})
-"""The plan itself is wrong about the world or the call: another robot will not help."""
-
 
 def call_id_for(task_id: str, subtask_id: str, attempt: int) -> str:
     """The idempotency key of one attempt: a re-dispatch of the same attempt (after a
     brain restart) reaches the agent with the same id and never runs twice."""
     return f"{task_id}/{subtask_id}/{attempt}"
-
-
-@dataclass
-class RunnerDeps:
-    store: TaskStore
-    dispatcher: Dispatcher
-    planner: Planner
-    lanes: RobotLanes
-    allocator: Allocator
-    timeouts: SkillTimeouts
-    settings: SchedulerSettings
-    cancel_grace_s: float = 2.0
-    on_robot_unavailable: Callable[[str, str], None] = lambda robot, reason: None
 
 
 @dataclass(eq=False)
@@ -110,11 +83,9 @@ class _Signal:
     subtask: str | None = None
 
 
-class TaskRunner(Replanning):
+class TaskRunner(TaskState):
     def __init__(self, deps: RunnerDeps, task: Task, meta: TaskMeta) -> None:
-        self.d = deps
-        self.task = task
-        self.meta = meta
+        super().__init__(deps, task, meta)
         self.inbox: asyncio.Queue[_Done | _RobotLost | _Signal] = asyncio.Queue()
         self.flights: dict[str, _Flight] = {}
         self.not_before: dict[str, float] = {}
@@ -122,8 +93,9 @@ class TaskRunner(Replanning):
         self.cancel_reason: str | None = None
         self.finished = asyncio.Event()
         self._cancelled = asyncio.Event()
-        self._write_lock = asyncio.Lock()
         self._side_jobs: set[asyncio.Task[Any]] = set()
+        self.planning = Replanner(self)
+        self.correct = Corrector(self)
 
     # -- outside world -----------------------------------------------------------------
     def cancel(self, reason: str) -> None:
@@ -135,43 +107,6 @@ class TaskRunner(Replanning):
     def robot_lost(self, robot: str, reason: str) -> None:
         if any(f.robot == robot for f in self.flights.values()):
             self.inbox.put_nowait(_RobotLost(robot, reason))
-
-    # -- state writes ------------------------------------------------------------------
-    async def _update(
-        self, mutate: Callable[[Task, TaskMeta], tuple[Task, list[TaskEvent]] | None]
-    ) -> None:
-        async with self._write_lock:
-            self.task, self.meta = await self.d.store.update(
-                self.task.id, mutate, current=(self.task, self.meta)
-            )
-
-    async def _set_subtask(self, sub_id: str, event: TaskEvent | None, **fields: Any) -> None:
-        def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
-            subs = [s.model_copy(update=fields) if s.id == sub_id else s for s in task.subtasks]
-            return task.model_copy(update={"subtasks": subs}), [event] if event else []
-
-        await self._update(mutate)
-
-    def _event(
-        self,
-        kind: TaskEventKind,
-        message: str = "",
-        *,
-        subtask: str | None = None,
-        robot: str | None = None,
-        **data: Any,
-    ) -> TaskEvent:
-        return TaskEvent(
-            task_id=self.task.id,
-            kind=kind,
-            subtask=subtask,
-            robot=robot,
-            message=message,
-            data=data,
-        )
-
-    def _sub(self, sub_id: str) -> SubtaskState:
-        return next(s for s in self.task.subtasks if s.id == sub_id)
 
     # -- main ----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -188,7 +123,7 @@ class TaskRunner(Replanning):
             log.exception("task %s: scheduler error", self.task.id)
             await self._abandon_flights("the task failed")
             with contextlib.suppress(Exception):
-                await self._finish(
+                await self.finish(
                     TaskStatus.failed, f"internal error in the scheduler: {type(e).__name__}: {e}"
                 )
         finally:
@@ -196,14 +131,14 @@ class TaskRunner(Replanning):
 
     async def _run(self) -> None:
         if not self.task.subtasks:
-            if not await self.plan_task():
+            if not await self.planning.plan_task():
                 return
         elif self.task.status != TaskStatus.running:
-            await self._update(
+            await self.update(
                 lambda t, m: (
                     t.model_copy(update={"status": TaskStatus.running}),
                     [
-                        self._event(
+                        self.event(
                             TaskEventKind.planned,
                             "explicit plan",
                             source=m.planner or "explicit",
@@ -226,11 +161,11 @@ class TaskRunner(Replanning):
         while True:
             if self.cancel_reason is not None:
                 if not self.flights:
-                    await self._finish(TaskStatus.cancelled, self.cancel_reason)
+                    await self.finish(TaskStatus.cancelled, self.cancel_reason)
                     return
             elif self.failures:
                 if not self.flights:
-                    if not await self.replan_task():
+                    if not await self.planning.replan_task():
                         return
                     continue
             else:
@@ -238,34 +173,13 @@ class TaskRunner(Replanning):
                 if self.failures:
                     continue
                 if not self.flights:
-                    if self._all_done():
-                        await self._finish(TaskStatus.succeeded, "all subtasks succeeded")
+                    if self.all_done():
+                        await self.finish(TaskStatus.succeeded, "all subtasks succeeded")
                         return
                     if not self.not_before:
-                        await self._finish(TaskStatus.failed, self._stuck_reason())
+                        await self.finish(TaskStatus.failed, self.stuck_reason())
                         return
             await self._handle(await self.inbox.get())
-
-    def _all_done(self) -> bool:
-        return all(
-            s.status in (SubtaskStatus.succeeded, SubtaskStatus.skipped)
-            or (s.status == SubtaskStatus.failed and s.id in self.meta.resolved_failures)
-            for s in self.task.subtasks
-        )
-
-    def _stuck_reason(self) -> str:
-        by_id = {s.id: s for s in self.task.subtasks}
-        for s in self.task.subtasks:
-            if s.status == SubtaskStatus.pending:
-                bad = [
-                    d
-                    for d in s.depends_on
-                    if d not in by_id or by_id[d].status != SubtaskStatus.succeeded
-                ]
-                return (
-                    f"subtask {s.id} cannot run: its dependencies {', '.join(bad)} did not succeed"
-                )
-        return "no subtask can run"
 
     async def _interruptible(self, work: Coroutine[Any, Any, T]) -> T | None:
         """Await `work` unless the task is cancelled first (then None)."""
@@ -282,94 +196,19 @@ class TaskRunner(Replanning):
         return None if job.cancelled() else job.result()
 
     # -- starting subtasks ------------------------------------------------------------
+    def hold_back(self, sub_id: str, delay_s: float) -> None:
+        """Keep a ready subtask from starting for `delay_s` (a retry's backoff)."""
+        loop = asyncio.get_running_loop()
+        self.not_before[sub_id] = loop.time() + delay_s
+        loop.call_later(delay_s, self.inbox.put_nowait, _Signal("wake", sub_id))
+
     async def _start_ready(self) -> None:
         for ready in ready_subtasks(self.task):
             if ready.id in self.flights or ready.id in self.not_before:
                 continue
-            sub = await self._place(self._sub(ready.id))
+            sub = await self.correct.place(self.sub(ready.id))
             if sub is not None:
                 self._launch(sub)
-
-    async def _place(self, sub: SubtaskState) -> SubtaskState | None:
-        """The subtask on the robot that should run it now (moved if need be), or None
-        when no robot can (then it failed and waits for a replan)."""
-        excluded = set(self.meta.excluded.get(sub.id, []))
-        if sub.robot in excluded or not await self.d.allocator.available(sub.robot):
-            if await self._move(sub, excluded, f"robot {sub.robot} is unavailable"):
-                return self._sub(sub.id)
-            await self._fail_subtask(
-                sub,
-                SkillResult.failure(
-                    ErrorCode.robot_offline,
-                    f"robot {sub.robot} is unavailable and no equivalent robot can run {sub.skill}",
-                ),
-            )
-            return None
-        if (
-            self.d.settings.rebalance
-            and self.d.lanes.load(sub.robot) > 0
-            and is_chain_head(self.task, sub.id)
-        ):
-            await self._move(sub, excluded, f"robot {sub.robot} is busy", idle_only=True)
-            return self._sub(sub.id)
-        return sub
-
-    async def _move(
-        self,
-        sub: SubtaskState,
-        excluded: set[str],
-        reason: str,
-        *,
-        idle_only: bool = False,
-        result: SkillResult | None = None,
-    ) -> bool:
-        base = Subtask(
-            id=sub.id,
-            robot=sub.robot,
-            skill=sub.skill,
-            args=dict(sub.args),
-            depends_on=list(sub.depends_on),
-        )
-        candidates = await self.d.allocator.alternatives(base, excluded)
-        if idle_only:
-            candidates = [c for c in candidates if self.d.lanes.load(c.robot) == 0]
-        for cand in await self.d.allocator.rank(candidates):
-            moved, _ = apply_move(self.task, sub.id, cand)
-            problems = await self.d.planner.check(remaining_plan(moved))
-            if problems:
-                log.info(
-                    "task %s: moving %s to %s rejected: %s",
-                    self.task.id,
-                    sub.id,
-                    cand.robot,
-                    "; ".join(p.message for p in problems),
-                )
-                continue
-
-            def mutate(
-                task: Task, meta: TaskMeta, cand: Subtask = cand
-            ) -> tuple[Task, list[TaskEvent]]:
-                new, ids = apply_move(task, sub.id, cand)
-                fields: dict[str, Any] = {
-                    "status": SubtaskStatus.pending,
-                    **({"result": result} if result is not None else {}),
-                }
-                subs = [s.model_copy(update=fields) if s.id == sub.id else s for s in new.subtasks]
-                meta.reassignments += 1
-                if excluded:
-                    meta.excluded[sub.id] = sorted(excluded)
-                ev = self._event(
-                    TaskEventKind.subtask_reassigned,
-                    reason,
-                    subtask=sub.id,
-                    robot=cand.robot,
-                    **{"from": sub.robot, "to": cand.robot, "moved": ids},
-                )
-                return new.model_copy(update={"subtasks": subs}), [ev]
-
-            await self._update(mutate)
-            return True
-        return False
 
     def _launch(self, sub: SubtaskState, *, resumed: bool = False) -> None:
         attempt = max(1, sub.attempts) if resumed else sub.attempts + 1
@@ -389,7 +228,7 @@ class TaskRunner(Replanning):
                 kind_msg = (
                     "resumed after a brain restart" if resumed else f"{sub.skill} on {flight.robot}"
                 )
-                event = self._event(
+                event = self.event(
                     TaskEventKind.subtask_started,
                     kind_msg,
                     subtask=sub.id,
@@ -399,9 +238,9 @@ class TaskRunner(Replanning):
                     resumed=resumed,
                 )
                 if resumed:
-                    await self._set_subtask(sub.id, event)
+                    await self.set_subtask(sub.id, event)
                 else:
-                    await self._set_subtask(
+                    await self.set_subtask(
                         sub.id,
                         event,
                         status=SubtaskStatus.running,
@@ -410,6 +249,8 @@ class TaskRunner(Replanning):
                         started_at=started,
                         finished_at=None,
                     )
+                if self.flights.get(sub.id) is not flight:
+                    return  # aborted meanwhile (a cancel the store write swallowed)
                 flight.running, flight.started = True, time.monotonic()
                 call = SkillCall(
                     call_id=flight.call_id,
@@ -506,7 +347,7 @@ class TaskRunner(Replanning):
         job.add_done_callback(self._side_jobs.discard)
 
     async def _finished_call(self, flight: _Flight, result: SkillResult) -> None:
-        sub = self._sub(flight.subtask)
+        sub = self.sub(flight.subtask)
         took = time.monotonic() - flight.started if flight.running else 0.0
         common = {
             "attempt": flight.attempt,
@@ -514,19 +355,19 @@ class TaskRunner(Replanning):
             "duration_s": round(took, 3),
         }
         if result.ok:
-            ev = self._event(
+            ev = self.event(
                 TaskEventKind.subtask_succeeded,
                 result.message,
                 subtask=sub.id,
                 robot=flight.robot,
                 **common,
             )
-            await self._set_subtask(
+            await self.set_subtask(
                 sub.id, ev, status=SubtaskStatus.succeeded, result=result, finished_at=time.time()
             )
         elif self.cancel_reason is not None:
             if flight.running:  # one never started stays pending; the end marks it skipped
-                ev = self._event(
+                ev = self.event(
                     TaskEventKind.subtask_failed,
                     result.message,
                     subtask=sub.id,
@@ -534,7 +375,7 @@ class TaskRunner(Replanning):
                     error=(result.error or ErrorCode.cancelled).value,
                     **common,
                 )
-                await self._set_subtask(
+                await self.set_subtask(
                     sub.id,
                     ev,
                     status=SubtaskStatus.cancelled,
@@ -542,96 +383,7 @@ class TaskRunner(Replanning):
                     finished_at=time.time(),
                 )
         else:
-            await self._recover(sub, flight, result, common)
-
-    async def _recover(
-        self, sub: SubtaskState, flight: _Flight, result: SkillResult, common: dict[str, Any]
-    ) -> None:
-        code = result.error or ErrorCode.internal
-        tries_left = sub.attempts < self.d.settings.max_attempts
-        if code in TRANSIENT_ERRORS and tries_left:
-            delay = self.d.settings.retry_backoff_s * max(1, sub.attempts)
-            ev = self._event(
-                TaskEventKind.subtask_retried,
-                f"{code.value}: {result.message}",
-                subtask=sub.id,
-                robot=flight.robot,
-                error=code.value,
-                delay_s=delay,
-                **common,
-            )
-            await self._set_subtask(sub.id, ev, status=SubtaskStatus.pending, result=result)
-            if delay > 0:
-                loop = asyncio.get_running_loop()
-                self.not_before[sub.id] = loop.time() + delay
-                loop.call_later(delay, self.inbox.put_nowait, _Signal("wake", sub.id))
-            return
-        if code not in NOT_REASSIGNABLE and tries_left:
-            excluded = set(self.meta.excluded.get(sub.id, [])) | {flight.robot}
-            if await self._move(
-                sub, excluded, f"{code.value} on {flight.robot}: {result.message}", result=result
-            ):
-                return
-        await self._fail_subtask(sub, result, **common)
-
-    async def _fail_subtask(self, sub: SubtaskState, result: SkillResult, **common: Any) -> None:
-        code = result.error or ErrorCode.internal
-        ev = self._event(
-            TaskEventKind.subtask_failed,
-            f"{code.value}: {result.message}",
-            subtask=sub.id,
-            robot=sub.robot,
-            error=code.value,
-            **common,
-        )
-        await self._set_subtask(
-            sub.id, ev, status=SubtaskStatus.failed, result=result, finished_at=time.time()
-        )
-        self.failures.append(
-            f"subtask {sub.id} ({sub.skill} on {sub.robot}) failed with {code.value}: {result.message}"
-        )
-
-    # -- the end ---------------------------------------------------------------------------
-    async def _finish(
-        self, status: TaskStatus, message: str, problems: list[PlanProblem] | None = None
-    ) -> None:
-        open_to = (
-            SubtaskStatus.cancelled if status == TaskStatus.cancelled else SubtaskStatus.skipped
-        )
-
-        def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
-            if task.status in TERMINAL_TASK_STATUSES:
-                return None
-            subs = [
-                s.model_copy(update={"status": SubtaskStatus.skipped})
-                if s.status == SubtaskStatus.pending
-                else s.model_copy(update={"status": open_to})
-                if s.status == SubtaskStatus.running
-                else s
-                for s in task.subtasks
-            ]
-            error = (
-                TaskError(message=message, problems=problems or [])
-                if status == TaskStatus.failed
-                else None
-            )
-            kind = {
-                TaskStatus.succeeded: TaskEventKind.succeeded,
-                TaskStatus.failed: TaskEventKind.failed,
-            }.get(status, TaskEventKind.cancelled)
-            ev = self._event(
-                kind,
-                message,
-                status=status.value,
-                duration_s=round(time.time() - task.created_at, 3),
-                replans=task.replans,
-                model_calls=task.model_calls,
-            )
-            return task.model_copy(update={"status": status, "subtasks": subs, "error": error}), [
-                ev
-            ]
-
-        await self._update(mutate)
+            await self.correct.recover(sub, flight, result, common)
 
 
 class _NotStarted(Exception):

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from robo_os_memory import errors as mem_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import (
     DeveloperError,
@@ -28,7 +29,7 @@ from ..errors import (
     UserError,
 )
 
-__all__ = ["Unauthorized", "error_response", "install_error_handlers"]
+__all__ = ["CatchAllMiddleware", "Unauthorized", "error_response", "install_error_handlers"]
 
 log = logging.getLogger(__name__)
 
@@ -85,11 +86,13 @@ def _memory_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = []
+    problems: list[dict[str, Any]] = []
+    messages: list[str] = []
     for err in exc.errors():
         loc = [str(x) for x in err.get("loc", ()) if x != "body"]
         where = ".".join(loc)
         msg = str(err.get("msg", "invalid"))
+        messages.append(f"{where}: {msg}" if where else msg)
         problems.append(
             {
                 "code": str(err.get("type", "invalid")),
@@ -97,7 +100,7 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
                 "field": where or None,
             }
         )
-    summary = "; ".join(p["message"] for p in problems[:5])
+    summary = "; ".join(messages[:5])
     return error_response(422, "invalid_request", f"invalid request: {summary}", problems)
 
 
@@ -107,7 +110,7 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         exc.status_code, f"http_{exc.status_code}"
     )
     return error_response(
-        exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None)
+        exc.status_code, code, str(exc.detail), headers=dict(exc.headers) if exc.headers else None
     )
 
 
@@ -121,4 +124,40 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(mem_errors.MemoryStoreError, _memory_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(CatchAllMiddleware)
+
+
+class CatchAllMiddleware:
+    """Turns an unexpected exception into a logged 500 with the usual error body.
+
+    Starlette's own last-resort handler re-raises after answering (so that servers log
+    it); this one answers and stops there. An exception after the response started (a
+    broken event stream) can only end that response: it is logged and the stream closed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            path = scope.get("path", "?")
+            log.error("%s %s failed", scope.get("method", "?"), path, exc_info=exc)
+            if started:
+                return
+            response = error_response(
+                500, "internal", f"internal error: {type(exc).__name__}: {exc}"
+            )
+            await response(scope, receive, send)

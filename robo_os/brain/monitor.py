@@ -8,13 +8,14 @@ heartbeat expired offline and emits the `offline` change this monitor reacts to)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from robo_os_memory.models import Change, EntityKind, RobotStatusValue
+
+from .tasks_util import cancel_and_wait
 
 if TYPE_CHECKING:
     from robo_os_memory import Memory
@@ -56,11 +57,7 @@ class RobotMonitor:
             )
 
     async def close(self) -> None:
-        for job in self._jobs:
-            job.cancel()
-        for job in self._jobs:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await job
+        await cancel_and_wait(self._jobs)
         self._jobs.clear()
 
     async def _follow(self) -> None:
@@ -76,12 +73,18 @@ class RobotMonitor:
                     self._handle(change)
             except asyncio.CancelledError:
                 raise
-            except RedisTimeoutError:
-                # An idle blocking read outlived the client's socket timeout: read again.
-                log.debug("robot monitor: idle read timed out; resubscribing at %s", cursor)
-            except Exception as e:  # Redis restarting: resume from the cursor after a pause
+            except Exception as e:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A cancel that the client library turned into a connection error
+                    # (redis-py closes the socket on cancellation) must still stop us.
+                    raise asyncio.CancelledError from e
+                if isinstance(e, RedisTimeoutError):
+                    # An idle blocking read outlived the client's socket timeout.
+                    log.debug("robot monitor: idle read timed out; resubscribing at %s", cursor)
+                    continue
                 log.warning("robot monitor: change feed failed (%s); retrying in %.1fs", e, backoff)
-                # A pause before reconnecting, not a wait for an event: nothing to wait on.
+                # A pause before reconnecting (Redis restarting), not a wait for an event.
                 await asyncio.sleep(backoff)
                 backoff = min(self.max_backoff_s, backoff * 2)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..contracts import (
     PlanProblem,
@@ -21,79 +21,59 @@ from .plan_ops import states_from_plan, structural_problems
 from .store import TaskMeta
 
 if TYPE_CHECKING:
-    from .executor import RunnerDeps
+    from .executor import TaskRunner
 
-__all__ = ["Replanning"]
+__all__ = ["Replanner"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-class Replanning:
-    """Mixed into TaskRunner; relies on its state and helpers."""
+class Replanner:
+    """Plans and replans for one TaskRunner, through the runner's state and writes."""
 
-    d: RunnerDeps
-    task: Task
-    meta: TaskMeta
-    failures: list[str]
-    not_before: dict[str, float]
-    cancel_reason: str | None
-
-    async def _update(
-        self, mutate: Callable[[Task, TaskMeta], tuple[Task, list[TaskEvent]] | None]
-    ) -> None: ...
-    def _event(
-        self,
-        kind: TaskEventKind,
-        message: str = "",
-        *,
-        subtask: str | None = None,
-        robot: str | None = None,
-        **data: Any,
-    ) -> TaskEvent: ...
-    async def _finish(
-        self, status: TaskStatus, message: str, problems: list[PlanProblem] | None = None
-    ) -> None: ...
-    async def _interruptible(self, work: Coroutine[Any, Any, T]) -> T | None: ...
+    def __init__(self, runner: TaskRunner) -> None:
+        self.r = runner
 
     async def plan_task(self) -> bool:
         """Plan the instruction; True when there is a plan to run."""
-        instruction = self.task.instruction
+        instruction = self.r.task.instruction
         if not instruction:
-            await self._finish(TaskStatus.failed, "the task has neither an instruction nor a plan")
+            await self.r.finish(TaskStatus.failed, "the task has neither an instruction nor a plan")
             return False
-        await self._update(
+        await self.r.update(
             lambda t, m: (
                 t.model_copy(update={"status": TaskStatus.planning}),
-                [self._event(TaskEventKind.planning, instruction)],
+                [self.r.event(TaskEventKind.planning, instruction)],
             )
         )
         t0 = time.monotonic()
         try:
-            outcome = await self._interruptible(self.d.planner.plan(self.task.id, instruction))
+            outcome = await self.r._interruptible(
+                self.r.d.planner.plan(self.r.task.id, instruction)
+            )
         except Exception as e:  # a planner bug fails this task only
-            log.exception("task %s: planner raised", self.task.id)
-            await self._finish(TaskStatus.failed, f"the planner failed: {type(e).__name__}: {e}")
+            log.exception("task %s: planner raised", self.r.task.id)
+            await self.r.finish(TaskStatus.failed, f"the planner failed: {type(e).__name__}: {e}")
             return False
         if outcome is None:
-            await self._finish(TaskStatus.cancelled, self.cancel_reason or "cancelled")
+            await self.r.finish(TaskStatus.cancelled, self.r.cancel_reason or "cancelled")
             return False
         return await self._adopt(outcome, time.monotonic() - t0, failure=None)
 
     async def replan_task(self) -> bool:
         """Replace the rest of the task after permanent failures; True to go on."""
-        failure = "; ".join(self.failures)
-        limit = self.d.settings.max_replans
-        if self.task.replans >= limit:
-            await self._finish(
+        failure = "; ".join(self.r.failures)
+        limit = self.r.d.settings.max_replans
+        if self.r.task.replans >= limit:
+            await self.r.finish(
                 TaskStatus.failed, f"{failure} (no replans left: max_replans={limit})"
             )
             return False
-        await self._update(
+        await self.r.update(
             lambda t, m: (
                 t,
                 [
-                    self._event(
+                    self.r.event(
                         TaskEventKind.planning, f"replanning after: {failure}", replan=t.replans + 1
                     )
                 ],
@@ -101,23 +81,23 @@ class Replanning:
         )
         t0 = time.monotonic()
         try:
-            outcome = await self._interruptible(
-                self.d.planner.replan(
-                    self.task.id,
-                    self.task.instruction,
-                    self.meta.goal,
-                    list(self.task.subtasks),
+            outcome = await self.r._interruptible(
+                self.r.d.planner.replan(
+                    self.r.task.id,
+                    self.r.task.instruction,
+                    self.r.meta.goal,
+                    list(self.r.task.subtasks),
                     failure,
                 )
             )
         except Exception as e:
-            log.exception("task %s: planner raised while replanning", self.task.id)
-            await self._finish(
+            log.exception("task %s: planner raised while replanning", self.r.task.id)
+            await self.r.finish(
                 TaskStatus.failed, f"{failure}; replanning failed: {type(e).__name__}: {e}"
             )
             return False
         if outcome is None:
-            await self._finish(TaskStatus.cancelled, self.cancel_reason or "cancelled")
+            await self.r.finish(TaskStatus.cancelled, self.r.cancel_reason or "cancelled")
             return False
         return await self._adopt(outcome, time.monotonic() - t0, failure=failure)
 
@@ -136,14 +116,14 @@ class Replanning:
                 problems.append(PlanProblem(code="infeasible", message=plan.error))
             await self._reject(f"{prefix} failed: {reason}", problems, calls)
             return False
-        existing = {s.id for s in self.task.subtasks}
-        failed_ids = [s.id for s in self.task.subtasks if s.status == SubtaskStatus.failed]
+        existing = {s.id for s in self.r.task.subtasks}
+        failed_ids = [s.id for s in self.r.task.subtasks if s.status == SubtaskStatus.failed]
         if not plan.subtasks:
             # The planner sees the goal already reached from the current state.
-            await self._update(self._adopting([], outcome, took, failure, failed_ids))
-            await self._finish(TaskStatus.succeeded, "nothing left to do: the goal already holds")
+            await self.r.update(self._adopting([], outcome, took, failure, failed_ids))
+            await self.r.finish(TaskStatus.succeeded, "nothing left to do: the goal already holds")
             return False
-        done = {s.id for s in self.task.subtasks if s.status == SubtaskStatus.succeeded}
+        done = {s.id for s in self.r.task.subtasks if s.status == SubtaskStatus.succeeded}
         problems = structural_problems(plan.subtasks, done=done)
         problems += [
             PlanProblem(
@@ -157,9 +137,9 @@ class Replanning:
         if problems:
             await self._reject(f"{prefix} produced an unusable plan", problems, calls)
             return False
-        await self._update(self._adopting(plan.subtasks, outcome, took, failure, failed_ids))
-        self.failures.clear()
-        self.not_before.clear()
+        await self.r.update(self._adopting(plan.subtasks, outcome, took, failure, failed_ids))
+        self.r.failures.clear()
+        self.r.not_before.clear()
         return True
 
     def _adopting(
@@ -193,7 +173,7 @@ class Replanning:
                 meta.goal = outcome.goal
             meta.planner = outcome.planner or meta.planner
             kind = TaskEventKind.replanned if failure is not None else TaskEventKind.planned
-            ev = self._event(
+            ev = self.r.event(
                 kind,
                 outcome.message or f"{len(new_states)} subtasks",
                 planner=outcome.planner,
@@ -208,12 +188,12 @@ class Replanning:
 
     async def _reject(self, message: str, problems: list[PlanProblem], calls: int) -> None:
         def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
-            ev = self._event(
+            ev = self.r.event(
                 TaskEventKind.plan_rejected,
                 message,
                 problems=[p.model_dump(mode="json") for p in problems],
             )
             return task.model_copy(update={"model_calls": task.model_calls + calls}), [ev]
 
-        await self._update(mutate)
-        await self._finish(TaskStatus.failed, message, problems)
+        await self.r.update(mutate)
+        await self.r.finish(TaskStatus.failed, message, problems)

@@ -32,6 +32,7 @@ from .lanes import RobotLanes
 from .monitor import RobotMonitor
 from .plan_ops import merge_problems, states_from_plan, structural_problems
 from .store import TaskMeta, TaskStore
+from .tasks_util import cancel_and_wait
 
 if TYPE_CHECKING:
     from robo_os_memory import Memory
@@ -125,12 +126,7 @@ class Scheduler:
         """Stop following robots and stop every runner without ending its task (the
         calls in flight keep running on the agents; a restarted brain picks them up)."""
         await self.monitor.close()
-        jobs = [job for _, job in self._runners.values()]
-        for job in jobs:
-            job.cancel()
-        for job in jobs:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await job
+        await cancel_and_wait([job for _, job in self._runners.values()])
         self._runners.clear()
         self._started = False
 
@@ -162,7 +158,8 @@ class Scheduler:
                 instruction = None
             elif len(instruction) > MAX_INSTRUCTION_CHARS:
                 raise UserError(
-                    f"the instruction has {len(instruction)} characters; at most {MAX_INSTRUCTION_CHARS} are accepted"
+                    f"the instruction has {len(instruction)} characters;"
+                    f" at most {MAX_INSTRUCTION_CHARS} are accepted"
                 )
         if plan is None and instruction is None:
             raise UserError("give an instruction or a plan")

@@ -132,6 +132,9 @@ class TaskStore:
         owns_client: bool = False,
     ) -> None:
         self.redis = redis
+        # decode_responses=True: replies are str; typed as Any rather than redis-py's
+        # bytes | str unions.
+        self._r: Any = redis
         self.keys = TaskKeys(prefix)
         self.terminal_ttl_s = terminal_ttl_s
         self.events_maxlen = events_maxlen
@@ -154,13 +157,13 @@ class TaskStore:
 
     async def close(self) -> None:
         if self._owns:
-            await self.redis.aclose()
+            await self._r.aclose()
 
     async def ping(self) -> float:
         """Round-trip time to Redis in seconds (raises ServiceUnavailableError)."""
         t0 = time.perf_counter()
         try:
-            await self.redis.ping()
+            await self._r.ping()
         except (RedisError, OSError) as e:
             raise ServiceUnavailableError(f"Redis: {e}") from e
         return time.perf_counter() - t0
@@ -261,7 +264,7 @@ class TaskStore:
 
     async def get_with_meta(self, task_id: str) -> tuple[Task, TaskMeta]:
         try:
-            data, meta = await self.redis.hmget(self.keys.task(task_id), ["data", "meta"])
+            data, meta = await self._r.hmget(self.keys.task(task_id), ["data", "meta"])
         except (RedisError, OSError) as e:
             raise ServiceUnavailableError(f"cannot read task {task_id}: {e}") from e
         if data is None:
@@ -272,7 +275,7 @@ class TaskStore:
         """The task and the id of its latest event, read atomically, so that a blocking
         read from that id misses nothing that happened after the record was read."""
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
+            async with self._r.pipeline(transaction=True) as pipe:
                 pipe.hget(self.keys.task(task_id), "data")
                 pipe.xrevrange(self.keys.events(task_id), count=1)
                 data, last = await pipe.execute()
@@ -283,18 +286,18 @@ class TaskStore:
         return Task.model_validate_json(data), (last[0][0] if last else "0-0")
 
     async def active_ids(self) -> list[str]:
-        return sorted(await self.redis.smembers(self.keys.active))
+        return sorted(await self._r.smembers(self.keys.active))
 
-    async def list(self, status: TaskStatus | None = None, limit: int = 50) -> list[Task]:
+    async def recent(self, status: TaskStatus | None = None, limit: int = 50) -> list[Task]:
         """Most recent first; expired records are dropped from the index on the way."""
         out: list[Task] = []
         start, page = 0, max(limit, 50)
         while len(out) < limit:
-            ids = await self.redis.zrevrange(self.keys.recent, start, start + page - 1)
+            ids = await self._r.zrevrange(self.keys.recent, start, start + page - 1)
             if not ids:
                 break
             start += page
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with self._r.pipeline(transaction=False) as pipe:
                 for task_id in ids:
                     pipe.hmget(self.keys.task(task_id), ["status", "data"])
                 rows = await pipe.execute()
@@ -305,13 +308,13 @@ class TaskStore:
                 elif status is None or st == status.value:
                     out.append(Task.model_validate_json(data))
             if gone:
-                await self.redis.zrem(self.keys.recent, *gone)
+                await self._r.zrem(self.keys.recent, *gone)
                 start -= len(gone)
         return out[:limit]
 
     async def events(self, task_id: str, after: str = "0-0", count: int = 1000) -> list[TaskEvent]:
         """Stored events after the cursor (exclusive), oldest first."""
-        rows = await self.redis.xrange(
+        rows = await self._r.xrange(
             self.keys.events(task_id), min=f"({after}" if after != "0-0" else "-", count=count
         )
         return [_event(cursor, fields) for cursor, fields in rows]
@@ -323,7 +326,7 @@ class TaskStore:
         `block_s` or `block_chunk_s`, whichever is shorter; [] when none came."""
         block_ms = max(1, int(min(block_s, self.block_chunk_s) * 1000))
         try:
-            reply = await self.redis.xread(
+            reply = await self._r.xread(
                 {self.keys.events(task_id): after}, count=count, block=block_ms
             )
         except (RedisError, OSError) as e:

@@ -29,7 +29,8 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=_errors)
     responses={
         422: {
             "model": ErrorBody,
-            "description": "Malformed body, or the explicit plan failed the checks (each problem named).",
+            "description": "Malformed body, or the explicit plan failed the checks"
+            " (each problem named).",
         }
     },
 )
@@ -49,7 +50,7 @@ async def list_tasks(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> TaskList:
     """Recent tasks, newest first."""
-    return TaskList(tasks=await rt.store.list(status_, limit))
+    return TaskList(tasks=await rt.store.recent(status_, limit))
 
 
 @router.get("/{task_id}", response_model=Task)
@@ -74,7 +75,8 @@ async def cancel_task(task_id: str, rt: Runtime) -> Task:
 async def wait_task(
     task_id: str,
     rt: Runtime,
-    timeout: Annotated[float, Query(ge=0, le=300, description="Seconds to wait at most.")] = 30.0,
+    # `timeout` is the query parameter's public name.
+    timeout: Annotated[float, Query(ge=0, le=300, description="Seconds to wait at most.")] = 30.0,  # noqa: ASYNC109
 ) -> Task:
     """Long poll: answers when the task is terminal or when `timeout` passes, whichever
     comes first (a blocking read on the task's event stream; nothing polls)."""
@@ -87,7 +89,8 @@ async def wait_task(
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "Server-Sent Events: `id` is the cursor, `event` the kind, `data` a TaskEvent.",
+            "description": "Server-Sent Events: `id` is the cursor, `event` the kind,"
+            " `data` a TaskEvent.",
         }
     },
 )

@@ -121,7 +121,8 @@ async def memory_changes(
     cursor: Annotated[
         str | None,
         Query(
-            description="Read what changed after this cursor (the `cursor` of the previous page); empty: from the oldest kept."
+            description="Read what changed after this cursor (the `cursor` of the"
+            " previous page); empty: from the oldest kept."
         ),
     ] = None,
     kind: Annotated[

@@ -106,3 +106,71 @@ async def make_brain(memory: Memory, redis_url: str, key_prefix: str) -> AsyncIt
     yield make
     for brain in made:
         await brain.close()
+
+
+TOKEN = "test-token-0123456789"
+
+
+@dataclass
+class Api:
+    app: Any
+    client: Any
+    lifespan: Any
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+
+def brain_settings(redis_url: str, key_prefix: str, *, auth: bool = True, **scheduler: Any) -> Any:
+    from robo_os.settings import Settings
+
+    return Settings(
+        redis={"url": redis_url, "key_prefix": key_prefix},
+        api={"token": TOKEN, "auth": auth},
+        scheduler={"retry_backoff_s": 0.0, "rebalance": False, **scheduler},
+        agent={"cancel_grace_s": 1.0},
+    )
+
+
+@pytest.fixture
+async def make_api(
+    memory: Memory, redis_url: str, key_prefix: str
+) -> AsyncIterator[Callable[..., Awaitable[Api]]]:
+    """The brain's ASGI app with its lifespan running, and an httpx client on it."""
+    import httpx
+
+    from robo_os.brain.app import create_app
+
+    made: list[Api] = []
+
+    async def make(
+        planner: ScriptedPlanner,
+        fleet: Any,
+        *,
+        auth: bool = True,
+        token: str | None = TOKEN,
+        **scheduler: Any,
+    ) -> Api:
+        settings = brain_settings(redis_url, key_prefix, auth=auth, **scheduler)
+        app = create_app(
+            settings,
+            memory=memory,
+            dispatcher=LocalDispatcher(fleet.agents),
+            planner=planner,
+            watch_liveness=False,
+        )
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://brain", headers=headers
+        )
+        api = Api(app, client, lifespan)
+        made.append(api)
+        return api
+
+    yield make
+    for api in made:
+        await api.client.aclose()
+        await api.lifespan.__aexit__(None, None, None)

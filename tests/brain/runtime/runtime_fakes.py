@@ -42,9 +42,11 @@ class ScriptedAgent:
         self._gates: dict[str, asyncio.Future[SkillResult]] = {}
         self._results: dict[str, SkillResult] = {}
         self._cancel_seen: asyncio.Queue[str] = asyncio.Queue()
+        self._runs_seen: asyncio.Queue[SkillCall] = asyncio.Queue()
 
     async def run(self, call: SkillCall) -> SkillResult:
         self.runs.append(call)
+        self._runs_seen.put_nowait(call)
         if call.call_id in self._results:
             return self._results[call.call_id]
         gate = self._gates.get(call.call_id)
@@ -84,6 +86,10 @@ class ScriptedAgent:
     async def next_call(self, timeout_s: float = WAIT_S) -> SkillCall:
         """The next call that starts on this agent (waits for it)."""
         return await asyncio.wait_for(self._started.get(), timeout_s)
+
+    async def next_run(self, timeout_s: float = WAIT_S) -> SkillCall:
+        """The next run() invocation, a re-dispatch of a known call id included."""
+        return await asyncio.wait_for(self._runs_seen.get(), timeout_s)
 
     async def next_cancel(self, timeout_s: float = WAIT_S) -> str:
         return await asyncio.wait_for(self._cancel_seen.get(), timeout_s)
