@@ -10,7 +10,8 @@ from jsonschema import Draft202012Validator
 from planning_world import household_catalogue
 
 from robo_os.brain.catalogue import Catalogue
-from robo_os.brain.checker import CheckReport, check_plan, check_plan_data, find_cycles
+from robo_os.brain.checker import CheckReport, check_plan, check_plan_data
+from robo_os.brain.dag import find_cycles
 from robo_os.brain.world import symbolic_state
 from robo_os.contracts import Plan, Subtask
 
