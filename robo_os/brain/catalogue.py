@@ -345,7 +345,12 @@ class Catalogue:
                     "additionalProperties": False,
                 }
             )
-        item: dict[str, Any] = variants[0] if len(variants) == 1 else {"anyOf": variants}
+        item: dict[str, Any]
+        if not variants:
+            # no robot can run anything: only {"subtasks": [], "error": ...} fits
+            item = {"type": "object", "not": {}}
+        else:
+            item = variants[0] if len(variants) == 1 else {"anyOf": variants}
         schema: dict[str, Any] = {
             "type": "object",
             "properties": {

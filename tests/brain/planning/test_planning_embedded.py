@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes.openai_server import FakeOpenAIServer, Reply
 from planning_world import (
     STANDARD_SKILLS,
     StaticWorld,
@@ -23,6 +24,7 @@ from robo_os.brain.planner import BrainPlanner
 from robo_os.brain.search import ground, search
 from robo_os.brain.world import symbolic_state
 from robo_os.contracts import Plan, SkillResult, Subtask, SubtaskState, SubtaskStatus
+from robo_os.settings import LLMSettings
 from robo_os.skill.symbolic import Atom
 
 
@@ -315,3 +317,16 @@ def test_relay_where_a_second_arm_unloads_the_tray() -> None:
         ("arm2", "pick", ("apple",)),
         ("arm2", "place", ("apple", "shelf")),
     ]
+
+
+async def test_an_empty_fleet_is_infeasible_not_a_crash(openai_server: FakeOpenAIServer) -> None:
+    _, objects, places = household_records()
+    world = StaticWorld([], objects, places, {})
+    out = await BrainPlanner(world).plan("t1", "bring the apple to the dining table")
+    assert out.plan is None and out.problems[0].code == "infeasible"
+    openai_server.script(Reply.tool_call({"subtasks": [], "error": "no robots"}))
+    p = BrainPlanner(world, LLMSettings(base_url=openai_server.base_url, model="m", timeout_s=10))
+    out = await p.plan("t2", "bring the apple to the dining table")
+    await p.close()
+    assert out.plan is None and out.problems[0].code == "infeasible"
+    assert "(no robot is available)" in openai_server.chat_requests[0]["messages"][0]["content"]
