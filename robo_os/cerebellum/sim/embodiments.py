@@ -176,7 +176,7 @@ def _load_arm(
         p.changeDynamics(
             body, j, lateralFriction=1.5, spinningFriction=0.01, physicsClientId=client
         )
-    return body
+    return int(body)
 
 
 def _box_link(
@@ -203,18 +203,20 @@ def _drive_constraint(client: int, body: int, frame: Frame2, z: float) -> int:
     # origin instead, so that the pivot is where the body stands
     info = p.getDynamicsInfo(body, -1, physicsClientId=client)
     pos, orn = p.invertTransform(info[3], info[4])
-    return p.createConstraint(
-        body,
-        -1,
-        -1,
-        -1,
-        p.JOINT_FIXED,
-        (0, 0, 0),
-        pos,
-        (frame.x, frame.y, z),
-        parentFrameOrientation=orn,
-        childFrameOrientation=yaw_quat(frame.yaw),
-        physicsClientId=client,
+    return int(
+        p.createConstraint(
+            body,
+            -1,
+            -1,
+            -1,
+            p.JOINT_FIXED,
+            (0, 0, 0),
+            pos,
+            (frame.x, frame.y, z),
+            parentFrameOrientation=orn,
+            childFrameOrientation=yaw_quat(frame.yaw),
+            physicsClientId=client,
+        )
     )
 
 
@@ -250,8 +252,9 @@ class FixedArm:
             list(self.model.stow),
             self.model.finger_open,
         )
+        # overhead, off to one side of the arm so that the arm does not hide the surface
         camera = CameraMount(
-            eye=(-0.15, 0.0, place.height + 0.85),
+            eye=(0.55, 0.55, place.height + 0.95),
             look=(*mount.to_local(place.frame.x, place.frame.y), place.surface_z),
         )
         rig = RobotRig(
@@ -366,7 +369,7 @@ class MobileManipulator:
         rig = RobotRig(
             config,
             self.capabilities,
-            CameraMount((-0.2, 0.0, 1.25), (0.9, 0.0, 0.7)),
+            CameraMount((-0.15, 0.22, 1.6), (0.9, 0.0, 0.75)),
             Frame2(0, 0, 0),
             base=base,
         )

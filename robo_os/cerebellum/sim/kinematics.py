@@ -29,7 +29,10 @@ class ArmModel:
     lower: tuple[float, ...]
     upper: tuple[float, ...]
     stow: tuple[float, ...]
-    """Joint angles that keep the arm and anything it holds over its base (for driving)."""
+    """Joint angles that tuck the arm and anything it holds over its base (for driving,
+    and out of the camera's view)."""
+    rest: tuple[float, ...]
+    """The posture IK prefers (its null-space target): elbow up, gripper down."""
     finger_open: float
     max_force: tuple[float, ...]
     joint_speed: float = 1.6
@@ -47,7 +50,8 @@ PANDA = ArmModel(
     hand_link=8,
     lower=(-2.9671, -1.8326, -2.9671, -3.0718, -2.9671, -0.0175, -2.9671),
     upper=(2.9671, 1.8326, 2.9671, -0.0698, 2.9671, 3.7525, 2.9671),
-    stow=(0.0, -0.9, 0.0, -2.6, 0.0, 1.75, 0.785),
+    stow=(0.0, -1.4, 0.0, -2.52, 0.0, 1.12, 0.785),
+    rest=(0.0, -0.9, 0.0, -2.6, 0.0, 1.75, 0.785),
     finger_open=0.04,
     max_force=(87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0),
 )
@@ -98,7 +102,7 @@ class Kinematics:
             computeForwardKinematics=True,
             physicsClientId=self._client,
         )
-        return tuple(state[4]), tuple(state[5])  # type: ignore[return-value]
+        return (state[4][0], state[4][1], state[4][2]), tuple(state[5])
 
     def solve(
         self,
@@ -117,7 +121,7 @@ class Kinematics:
         orn = p.multiplyTransforms(
             (0, 0, 0), p.getQuaternionFromEuler((0, 0, yaw)), (0, 0, 0), m.down
         )[1]
-        rest = list(seed or m.stow)
+        rest = list(seed or m.rest)
         # facing the target from the start is what lets the null-space solver converge
         rest[0] = min(max(math.atan2(ly, lx), m.lower[0]), m.upper[0])
         n_extra = len(self._dofs) - len(m.arm_joints)

@@ -260,7 +260,7 @@ def build_place(client: int, cfg: PlaceConfig, kinds: dict[str, PlaceKind]) -> P
         basePosition=(cfg.pose.x, cfg.pose.y, 0.0),
         baseOrientation=yaw_quat(yaw),
         physicsClientId=client,
-        **links,  # type: ignore[arg-type]
+        **links,
     )
     if drawer is not None:
         # friction in the runners: the drawer stays where it is left

@@ -137,7 +137,7 @@ class SimWorld:
         )
         self.floor = p.createMultiBody(0.0, plane, vis, physicsClientId=c)
         for pc in self.fleet.scene.places:
-            place = build_place(c, pc, self._kinds)  # type: ignore[arg-type]
+            place = build_place(c, pc, self._kinds)
             self.places[pc.name] = place
             self._names[place.body] = ("place", pc.name)
         for oc in self.fleet.scene.objects:
@@ -448,7 +448,7 @@ class SimWorld:
         if pb.drawer is None:
             return None
         q = p.getJointState(pb.body, pb.drawer.joint, physicsClientId=self.client)[0]
-        return q > 0.5 * pb.drawer.travel
+        return bool(q > 0.5 * pb.drawer.travel)
 
     def robot_info(self, robot_id: str) -> RobotInfo:
         rig = self.robots[robot_id]
@@ -474,7 +474,7 @@ class SimWorld:
             on=self.support_of(name),
             held_by=self.holder_of(name),
             attrs=ob.attrs,
-        )  # type: ignore[arg-type]
+        )
 
     def place_info(self, name: str) -> PlaceInfo:
         pb = self.places[name]
