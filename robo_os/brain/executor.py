@@ -108,6 +108,24 @@ class TaskRunner(TaskState):
         if any(f.robot == robot for f in self.flights.values()):
             self.inbox.put_nowait(_RobotLost(robot, reason))
 
+    def progress(self, call_id: str, fields: dict[str, object]) -> None:
+        """Record an agent's progress report on the running call as an event (the task
+        record itself does not change)."""
+        flight = next((f for f in self.flights.values() if f.call_id == call_id), None)
+        if flight is None or not flight.running:
+            return
+        value = fields.get("progress")
+        activity = fields.get("activity")
+        ev = self.event(
+            TaskEventKind.subtask_progress,
+            str(activity or ""),
+            subtask=flight.subtask,
+            robot=flight.robot,
+            call_id=call_id,
+            **({"progress": float(value)} if isinstance(value, int | float) else {}),
+        )
+        self._side_job(self.d.store.append_events(self.task.id, [ev]))
+
     # -- main ----------------------------------------------------------------------------
     async def run(self) -> None:
         try:
@@ -342,9 +360,16 @@ class TaskRunner(TaskState):
             await self._abort(flight, SkillResult.failure(ErrorCode.cancelled, why))
 
     def _side_job(self, work: Awaitable[Any]) -> None:
+        """Run something whose outcome the task does not wait for (a cancel request to
+        an agent, a progress event); failures are logged."""
         job = asyncio.ensure_future(work)
         self._side_jobs.add(job)
-        job.add_done_callback(self._side_jobs.discard)
+        job.add_done_callback(self._side_job_done)
+
+    def _side_job_done(self, job: asyncio.Future[Any]) -> None:
+        self._side_jobs.discard(job)
+        if not job.cancelled() and job.exception() is not None:
+            log.warning("task %s: side job failed: %s", self.task.id, job.exception())
 
     async def _finished_call(self, flight: _Flight, result: SkillResult) -> None:
         sub = self.sub(flight.subtask)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _GONE = {RobotStatusValue.offline.value, RobotStatusValue.stopped.value}
 _LIVE = {RobotStatusValue.idle.value, RobotStatusValue.busy.value}
+_PROGRESS = {"progress", "activity"}
 
 
 class RobotMonitor:
@@ -35,14 +36,17 @@ class RobotMonitor:
         *,
         on_offline: Callable[[str, str], None],
         on_online: Callable[[str, bool], None],
+        on_progress: Callable[[str, dict[str, object]], None] | None = None,
         watch_liveness: bool = False,
         max_backoff_s: float = 5.0,
     ) -> None:
         """`on_offline(robot, reason)`; `on_online(robot, registered)` where
-        `registered` is True when the robot (re-)registered (its skills may differ)."""
+        `registered` is True when the robot (re-)registered (its skills may differ);
+        `on_progress(robot, fields)` when an agent reports progress/activity."""
         self.memory = memory
         self.on_offline = on_offline
         self.on_online = on_online
+        self.on_progress = on_progress
         self.watch_liveness = watch_liveness
         self.max_backoff_s = max_backoff_s
         self._jobs: list[asyncio.Task[None]] = []
@@ -112,5 +116,7 @@ class RobotMonitor:
                 self.on_offline(change.name, reason)
             elif change.op in ("online", "upsert") or (change.op == "update" and status in _LIVE):
                 self.on_online(change.name, change.op == "upsert")
+            if change.op == "update" and self.on_progress is not None and _PROGRESS & change.fields.keys():
+                self.on_progress(change.name, dict(change.fields))
         except Exception:  # one bad handler call must not stop the feed
             log.exception("robot monitor: handling %s %s failed", change.op, change.name)

@@ -88,6 +88,7 @@ class Scheduler:
             memory,
             on_offline=self.robot_offline,
             on_online=self.robot_online,
+            on_progress=self.robot_progress,
             watch_liveness=watch_liveness,
         )
         self._runners: dict[str, tuple[TaskRunner, asyncio.Task[None]]] = {}
@@ -228,6 +229,15 @@ class Scheduler:
         self.allocator.mark_available(robot)
         if registered:
             self.timeouts.invalidate()
+
+    def robot_progress(self, robot: str, fields: dict[str, object]) -> None:
+        """An agent reported progress: an event of the task whose call the robot runs."""
+        call_id = self.lanes.holder(robot)
+        if call_id is None:
+            return
+        entry = self._runners.get(call_id.split("/", 1)[0])
+        if entry is not None:
+            entry[0].progress(call_id, fields)
 
     # -- introspection --------------------------------------------------------------------
     @property

@@ -127,14 +127,19 @@ class TaskStore:
         redis: aioredis.Redis,
         prefix: str,
         *,
+        blocking: aioredis.Redis | None = None,
         terminal_ttl_s: float = 7 * 86400.0,
         events_maxlen: int = 10_000,
         owns_client: bool = False,
     ) -> None:
+        """`redis` must decode responses. `blocking` (default: `redis`) serves the
+        blocking stream reads of /wait and /events, one connection per waiting client,
+        so that they never starve the task writes of connections."""
         self.redis = redis
         # decode_responses=True: replies are str; typed as Any rather than redis-py's
         # bytes | str unions.
         self._r: Any = redis
+        self._b: Any = blocking if blocking is not None else redis
         self.keys = TaskKeys(prefix)
         self.terminal_ttl_s = terminal_ttl_s
         self.events_maxlen = events_maxlen
@@ -142,22 +147,45 @@ class TaskStore:
         self._save = redis.register_script(_SAVE)
         # redis-py answers a read that takes longer than the socket timeout (5 s by
         # default) with TimeoutError, so one blocking read never blocks longer than this.
-        sock = redis.connection_pool.connection_kwargs.get("socket_timeout")
-        self.block_chunk_s = 30.0 if sock is None else max(0.05, float(sock) * 0.8)
+        sock = self._b.connection_pool.connection_kwargs.get("socket_timeout")
+        self.block_chunk_s = (
+            30.0 if sock is None else max(0.05, float(sock) - 2.0, float(sock) * 0.5)
+        )
 
     @classmethod
-    async def connect(cls, url: str, prefix: str, **kwargs: Any) -> TaskStore:
-        client = aioredis.Redis.from_url(url, decode_responses=True)
+    async def connect(
+        cls, url: str, prefix: str, *, max_waiters: int = 1024, **kwargs: Any
+    ) -> TaskStore:
+        """Open two pools: one for writes and reads (64 connections; a command waits up
+        to 20 s for a free one), one for blocking reads (`max_waiters` connections, a
+        socket timeout above the 15 s a blocking read lasts)."""
+        client = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                url, decode_responses=True, max_connections=64, timeout=20
+            )
+        )
+        blocking = aioredis.Redis(
+            connection_pool=aioredis.BlockingConnectionPool.from_url(
+                url,
+                decode_responses=True,
+                max_connections=max_waiters,
+                timeout=20,
+                socket_timeout=17.0,
+            )
+        )
         try:
             await client.ping()
         except (RedisError, OSError) as e:
             await client.aclose()
+            await blocking.aclose()
             raise ServiceUnavailableError(f"cannot reach Redis at {url}: {e}") from e
-        return cls(client, prefix, owns_client=True, **kwargs)
+        return cls(client, prefix, blocking=blocking, owns_client=True, **kwargs)
 
     async def close(self) -> None:
         if self._owns:
             await self._r.aclose()
+            if self._b is not self._r:
+                await self._b.aclose()
 
     async def ping(self) -> float:
         """Round-trip time to Redis in seconds (raises ServiceUnavailableError)."""
@@ -258,6 +286,23 @@ class TaskStore:
         for event, cursor in zip(events, out[1:], strict=True):
             _log_event(event, cursor)
 
+    async def append_events(self, task_id: str, events: Sequence[TaskEvent]) -> None:
+        """Append events that change nothing in the record (progress reports)."""
+        if not events:
+            return
+        try:
+            async with self._r.pipeline(transaction=True) as pipe:
+                for e in events:
+                    pipe.xadd(
+                        self.keys.events(task_id),
+                        {"e": e.model_dump_json(exclude={"cursor"})},
+                        maxlen=self.events_maxlen,
+                        approximate=True,
+                    )
+                await pipe.execute()
+        except (RedisError, OSError) as e:
+            raise ServiceUnavailableError(f"cannot append events of task {task_id}: {e}") from e
+
     # -- reads -------------------------------------------------------------------------
     async def get(self, task_id: str) -> Task:
         return (await self.get_with_meta(task_id))[0]
@@ -326,7 +371,7 @@ class TaskStore:
         `block_s` or `block_chunk_s`, whichever is shorter; [] when none came."""
         block_ms = max(1, int(min(block_s, self.block_chunk_s) * 1000))
         try:
-            reply = await self._r.xread(
+            reply = await self._b.xread(
                 {self.keys.events(task_id): after}, count=count, block=block_ms
             )
         except (RedisError, OSError) as e:

@@ -295,3 +295,43 @@ async def test_move_refused_by_the_plan_check_falls_back_to_replanning(
     assert done.status == TaskStatus.failed
     assert f["r2"].runs == []
     assert "out of reach" in done.error.message
+
+
+async def test_agent_progress_becomes_a_task_event(fleet, make_brain: MakeBrain, memory: Memory) -> None:
+    f = await fleet("r1")
+    brain = await make_brain(ScriptedPlanner(plans={"go": plan(("a", "r1", "pick"))}), f)
+    await asyncio.wait_for(brain.scheduler.monitor.ready.wait(), WAIT_S)
+    task = await brain.scheduler.submit(instruction="go")
+    call = await f["r1"].next_call()
+    await memory.update_robot("r1", progress=0.5, activity="lifting the apple")
+    cursor = "0-0"
+    progress = None
+    while progress is None:  # each read blocks until the next events arrive
+        events = await brain.store.read_events(task.id, cursor, block_s=WAIT_S)
+        assert events, "no progress event"
+        cursor = events[-1].cursor
+        progress = next((e for e in events if e.kind == TaskEventKind.subtask_progress), None)
+    assert (progress.subtask, progress.robot, progress.message) == ("a", "r1", "lifting the apple")
+    assert progress.data["progress"] == 0.5 and progress.data["call_id"] == call.call_id
+    f["r1"].finish(call.call_id)
+    assert (await brain.store.wait_terminal(task.id, WAIT_S)).status == TaskStatus.succeeded
+
+
+async def test_cancel_while_planning(fleet, make_brain: MakeBrain) -> None:
+    f = await fleet("r1")
+    planner = ScriptedPlanner(plans={"go": plan(("a", "r1", "pick"))})
+    entered, release = asyncio.Event(), asyncio.Event()
+    real_plan = planner.plan
+
+    async def slow_plan(task_id: str, instruction: str) -> PlanningOutcome:
+        entered.set()
+        await release.wait()
+        return await real_plan(task_id, instruction)
+
+    planner.plan = slow_plan  # type: ignore[method-assign]
+    brain = await make_brain(planner, f)
+    task = await brain.scheduler.submit(instruction="go")
+    await asyncio.wait_for(entered.wait(), WAIT_S)
+    done = await brain.scheduler.cancel(task.id)
+    assert done.status == TaskStatus.cancelled and done.subtasks == []
+    assert f["r1"].runs == []
