@@ -297,7 +297,9 @@ async def test_move_refused_by_the_plan_check_falls_back_to_replanning(
     assert "out of reach" in done.error.message
 
 
-async def test_agent_progress_becomes_a_task_event(fleet, make_brain: MakeBrain, memory: Memory) -> None:
+async def test_agent_progress_becomes_a_task_event(
+    fleet, make_brain: MakeBrain, memory: Memory
+) -> None:
     f = await fleet("r1")
     brain = await make_brain(ScriptedPlanner(plans={"go": plan(("a", "r1", "pick"))}), f)
     await asyncio.wait_for(brain.scheduler.monitor.ready.wait(), WAIT_S)
