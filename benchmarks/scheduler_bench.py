@@ -175,8 +175,9 @@ async def polling_baseline(
                 job = asyncio.create_task(robot_side(robot, calls))
                 keep.add(job)
                 job.add_done_callback(keep.discard)
-                while await r.get(f"baseline:busy:{robot}") == "1":
-                    await asyncio.sleep(poll_s)  # the reference's polling, reproduced on purpose
+                # The reference's polling, reproduced on purpose: it is the baseline.
+                while await r.get(f"baseline:busy:{robot}") == "1":  # noqa: ASYNC110
+                    await asyncio.sleep(poll_s)
             totals.append(time.perf_counter() - t0)
             for dep, nxt in (("s1b", "s2a"),):  # the hand-over between the two robots
                 gaps.append(marks[f"b{n}/{nxt}"][0] - marks[f"b{n}/{dep}"][1])
