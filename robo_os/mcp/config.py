@@ -15,8 +15,8 @@ provide them) names it under `options.mcp`, either one server or a list:
             tools:
               move_joint: {timeout_s: 10}
               pick:
-                preconditions: ["not holding(robot, *)"]
-                effects: ["holding(robot, object)"]
+                preconditions: ["hand_empty(robot)"]
+                effects: ["holding(robot, object)", "not hand_empty(robot)"]
                 entities: {object: [object]}
 """
 

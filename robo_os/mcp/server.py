@@ -7,7 +7,7 @@ through the robot's agent (any `AgentHandle`) and returns the SkillResult as str
 content, with `isError` when the skill failed. A client that goes away mid-call cancels
 the skill on the agent.
 
-    server = RobotMcpServer("arm1", agent, specs)
+    server = RobotMcpServer("arm1", agent, registry)    # the robot's SkillRegistry
     await server.serve_stdio()                       # or: await server.serve_http(port=8765)
 """
 
@@ -33,6 +33,7 @@ from starlette.applications import Starlette
 
 from ..cerebellum.protocol import AgentHandle
 from ..contracts import ErrorCode, SkillCall, SkillResult
+from ..skill.registry import SkillRegistry
 from ..skill.spec import SkillSpec
 from .results import skill_meta, tool_result_from_skill
 
@@ -40,8 +41,9 @@ __all__ = ["RobotMcpServer", "SkillSpecs"]
 
 log = logging.getLogger(__name__)
 
-SkillSpecs = Sequence[SkillSpec] | Callable[[], Awaitable[Sequence[SkillSpec]]]
-"""The skills to offer: fixed, or read afresh on every listing/call (e.g. from memory)."""
+SkillSpecs = SkillRegistry | Sequence[SkillSpec] | Callable[[], Awaitable[Sequence[SkillSpec]]]
+"""The skills to offer: a registry (its current skills), fixed specs, or specs read afresh
+on every listing/call (e.g. from memory)."""
 
 _CANCEL_TIMEOUT_S = 5.0
 _OUTPUT_SCHEMA = SkillResult.model_json_schema(mode="serialization")
@@ -51,7 +53,8 @@ class RobotMcpServer:
     """Serves one robot's skills over MCP (stdio or streamable HTTP).
 
     robot: the robot id put on every SkillCall. agent: runs the calls (the robot's
-    CerebellumAgent in-process, or a dispatcher adapter). skills: the specs to offer.
+    CerebellumAgent in-process, or a dispatcher adapter). skills: what to offer (the
+    agent's SkillRegistry, specs, or an async callable returning specs).
     """
 
     def __init__(
@@ -81,8 +84,14 @@ class RobotMcpServer:
         """The MCP server itself (`mcp.Client(server.server)` connects in-process)."""
 
     async def specs(self) -> dict[str, SkillSpec]:
-        skills = self._skills if isinstance(self._skills, Sequence) else await self._skills()
-        return {s.name: s for s in skills}
+        skills = self._skills
+        if isinstance(skills, SkillRegistry):
+            offered: Sequence[SkillSpec] = skills.specs()
+        elif isinstance(skills, Sequence):
+            offered = skills
+        else:
+            offered = await skills()
+        return {s.name: s for s in offered}
 
     # -- MCP handlers --------------------------------------------------------------
     async def _list_tools(

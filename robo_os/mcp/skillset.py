@@ -1,8 +1,8 @@
 """All the MCP servers of one robot, as the robot's agent uses them.
 
     mcp = McpSkillSet.from_options(robot.id, robot.options)   # fleet file: options.mcp
-    skills = await mcp.open()          # connect every server, list their tools
-    ...                                # register `skills` with the robot's other skills
+    await mcp.open()                   # connect every server, list their tools
+    mcp.register(registry)             # next to the robot's local skills
     await mcp.close()                  # at agent shutdown
 
 A server that cannot be reached is reported (`failures`) and left out; the others and
@@ -16,7 +16,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..errors import ServiceUnavailableError
+from ..errors import ServiceUnavailableError, SkillDefinitionError
+from ..skill.invoke import Skill
+from ..skill.registry import SkillRegistry
 from .client import McpSkill, McpSkillSource
 from .config import McpServerConfig, mcp_servers_from_options
 
@@ -33,7 +35,8 @@ class McpSkillSet:
         self.sources = [McpSkillSource(c) for c in configs]
         self.skills: list[McpSkill] = []
         self.failures: dict[str, str] = {}
-        """Server name -> why it offers no skills (unreachable, listing failed)."""
+        """Server name (or `<server>/<tool>`) -> why it offers no skills (unreachable,
+        listing failed, refused by the registry)."""
 
     @classmethod
     def from_options(cls, robot: str, options: Mapping[str, Any]) -> McpSkillSet:
@@ -72,6 +75,19 @@ class McpSkillSet:
                 skills.append(skill)
         self.skills = skills
         return list(skills)
+
+    def register(self, registry: SkillRegistry) -> list[Skill]:
+        """Register the opened skills into a robot's registry, next to its local skills.
+        A skill the registry refuses (its name is taken, its schema is not a JSON
+        schema) is logged and named in `failures` as `<server>/<tool>`; the rest go in."""
+        added: list[Skill] = []
+        for s in self.skills:
+            try:
+                added.append(registry.register(s))
+            except SkillDefinitionError as e:
+                self.failures[f"{s.source.name}/{s.tool}"] = str(e)
+                log.error("robot %s: MCP skill %s not registered: %s", self.robot, s.name, e)
+        return added
 
     async def _open_one(self, source: McpSkillSource) -> list[McpSkill]:
         try:

@@ -25,7 +25,7 @@ async def gripper() -> AsyncIterator[McpSkillSource]:
         capabilities=["mcp", "manipulate"],
         tools={
             "grasp": {
-                "preconditions": ["not holding(robot, *)"],
+                "preconditions": ["hand_empty(robot)"],
                 "effects": ["holding(robot, object)"],
                 "entities": {"object": ["object"]},
                 "timeout_s": 12,
@@ -55,7 +55,7 @@ async def test_tools_become_specs_with_the_tools_schemas(gripper: McpSkillSource
     assert move.timeout_s == 30.0
 
     grasp = skills["grasp"].spec
-    assert grasp.preconditions == ("not holding(robot, *)",)
+    assert grasp.preconditions == ("hand_empty(robot)",)
     assert grasp.effects == ("holding(robot, object)",)
     assert grasp.timeout_s == 12.0
     assert grasp.args_schema["properties"]["object"][ENTITY_KEY] == ["object"]

@@ -12,10 +12,17 @@ import pytest
 from mcp_helpers import HERE, skill_context
 from mcp_robot import ROBOT, SPECS, ScriptedAgent
 
-from robo_os.contracts import ErrorCode
+from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.mcp import McpServerConfig, McpSkill, McpSkillSource, RobotMcpServer
+from robo_os.skill import SkillContext, SkillRegistry, check_registry, skill
 
 WAIT_S = 60.0
+
+
+@skill(capabilities={"camera"})
+async def look_around(ctx: SkillContext) -> SkillResult:
+    """Turn the head once around (a local skill next to the MCP ones)."""
+    return SkillResult.success("looked around")
 
 
 def _stdio_config(**overrides: object) -> McpServerConfig:
@@ -38,29 +45,33 @@ def _assert_same_specs(skills: list[McpSkill], *, source: str) -> None:
 
 
 async def test_skills_and_results_survive_the_stdio_round_trip() -> None:
+    """Far robot served over stdio; its skills registered here next to a local one and
+    run through the registry, as the agent runs any skill."""
+    registry = SkillRegistry([look_around])
     async with McpSkillSource(_stdio_config()) as source:
         skills = await source.skills()
         _assert_same_specs(skills, source=f"mcp:{ROBOT}")
-        by_name = {s.name: s for s in skills}
+        for s in skills:
+            registry.register(s)
+        assert registry.names() == ["hold", "look_around", "pick", "wave"]
+        assert check_registry(registry) == []
 
-        picked = await by_name["pick"].run({"object": "cup"}, skill_context("pick"))
+        picked = await registry.get("pick").run({"object": "cup"}, skill_context("pick"))
         assert picked.ok and picked.message == "picked cup"
         assert picked.data == {"grip_force": 4.5}
         assert [(c.kind, c.name, c.fields) for c in picked.changes] == [
             ("object", "cup", {"held_by": ROBOT})
         ]
 
-        missing = await by_name["pick"].run({"object": "plate"}, skill_context("pick"))
+        missing = await registry.get("pick").run({"object": "plate"}, skill_context("pick"))
         assert missing.error == ErrorCode.not_found and missing.data == {"seen": ["cup"]}
 
-        bad = await by_name["wave"].run({"times": 0}, skill_context("wave"))
-        assert bad.error == ErrorCode.invalid_args
+        # the schema travelled, so bad arguments are refused here, before the wire
+        bad = await registry.get("wave").run({"times": 0}, skill_context("wave"))
+        assert bad.error == ErrorCode.invalid_args and "times" in bad.message
 
-        # cancelling on this side cancels the skill on the far robot's agent
-        ctx = skill_context("hold")
-        held = asyncio.create_task(by_name["hold"].run({}, ctx))
-        ctx.cancel.cancel("stop")
-        assert (await asyncio.wait_for(held, WAIT_S)).error == ErrorCode.cancelled
+        local = await registry.get("look_around").run({}, skill_context("look_around"))
+        assert local.ok and local.message == "looked around"
 
 
 async def test_fleet_overrides_apply_on_top_of_a_robo_os_servers_spec() -> None:
@@ -73,7 +84,7 @@ async def test_fleet_overrides_apply_on_top_of_a_robo_os_servers_spec() -> None:
         assert skills["far_wave"].spec.timeout_s == 2.5
         assert skills["far_wave"].spec.capabilities == ("gesture",)
         assert skills["far_wave"].spec.concurrent is True  # from the server's spec
-        assert skills["far_pick"].spec.preconditions == ("not holding(robot, *)",)
+        assert skills["far_pick"].spec.preconditions == ("hand_empty(robot)",)
         assert (await skills["far_wave"].run({"times": 3}, skill_context("far_wave"))).data == {
             "times": 3
         }
@@ -87,8 +98,9 @@ async def test_round_trip_over_streamable_http() -> None:
     sock.listen(16)
     port = sock.getsockname()[1]
     serving = asyncio.create_task(
-        RobotMcpServer(ROBOT, agent, SPECS).serve_http(port=port, sock=sock)
+        RobotMcpServer(ROBOT, agent, agent.skills).serve_http(port=port, sock=sock)
     )
+    registry = SkillRegistry()
     try:
         config = McpServerConfig(
             name="far", url=f"http://127.0.0.1:{port}/mcp", connect_timeout_s=WAIT_S
@@ -96,12 +108,28 @@ async def test_round_trip_over_streamable_http() -> None:
         async with McpSkillSource(config) as source:
             skills = await source.skills()
             _assert_same_specs(skills, source="mcp:far")
-            wave = next(s for s in skills if s.name == "wave")
-            result = await wave.run({"times": 4}, skill_context("wave"))
+            for s in skills:
+                registry.register(s)
+            result = await registry.get("wave").run({"times": 4}, skill_context("wave"))
             assert result.ok and result.data == {"times": 4}
+
+            # cancelling here cancels the skill on the far robot's agent
+            ctx = skill_context("hold")
+            held = asyncio.create_task(registry.get("hold").run({}, ctx))
+            await asyncio.wait_for(agent.started.wait(), WAIT_S)
+            ctx.cancel.cancel("operator stop")
+            stopped = await asyncio.wait_for(held, WAIT_S)
+            assert stopped.error == ErrorCode.cancelled
+            # the server hears of it asynchronously (an HTTP notification): wait for it
+            await asyncio.wait_for(agent.cancel_seen.wait(), WAIT_S)
+            hold_call = next(c for c in agent.calls if c.skill == "hold")
+            assert (hold_call.call_id, "cancelled by the MCP client") in agent.cancelled
     finally:
         serving.cancel()
         with pytest.raises(asyncio.CancelledError):
             await serving
         sock.close()
-    assert [(c.robot, c.skill, c.args) for c in agent.calls] == [(ROBOT, "wave", {"times": 4})]
+    assert [(c.robot, c.skill, c.args) for c in agent.calls] == [
+        (ROBOT, "wave", {"times": 4}),
+        (ROBOT, "hold", {}),
+    ]

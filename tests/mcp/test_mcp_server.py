@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp_robot import ROBOT, SPECS, ScriptedAgent
+from mcp_robot import ROBOT, SPEC, SPECS, ScriptedAgent
 
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.mcp import SKILL_META_KEY, RobotMcpServer
@@ -108,18 +108,19 @@ async def test_a_client_cancelling_its_call_cancels_the_skill_on_the_agent(
         with pytest.raises(asyncio.CancelledError):
             await call
         [held] = agent.calls
+        await asyncio.wait_for(agent.cancel_seen.wait(), WAIT_S)
         assert agent.cancelled == [(held.call_id, "cancelled by the MCP client")]
 
 
 async def test_skills_can_be_read_afresh_on_every_listing(agent: ScriptedAgent) -> None:
-    offered = [SPECS[1]]
+    offered = [SPEC["wave"]]
 
     async def current() -> list:
         return list(offered)
 
     async with Client(RobotMcpServer(ROBOT, agent, current).server) as c:
         assert [t.name for t in (await c.list_tools()).tools] == ["wave"]
-        offered.append(SPECS[0])
+        offered.append(SPEC["pick"])
         assert [t.name for t in (await c.list_tools(cache_mode="refresh")).tools] == [
             "pick",
             "wave",
@@ -138,7 +139,7 @@ async def test_streamable_http_transport(agent: ScriptedAgent) -> None:
     try:
         async with Client(f"http://127.0.0.1:{port}/mcp") as c:
             tools = {t.name: t for t in (await c.list_tools()).tools}
-            assert tools["wave"].input_schema == SPECS[1].args_schema
+            assert tools["wave"].input_schema == SPEC["wave"].args_schema
             out = await c.call_tool("wave", {"times": 2})
             assert not out.is_error
             assert SkillResult.model_validate(out.structured_content).data == {"times": 2}

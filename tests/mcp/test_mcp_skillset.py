@@ -6,7 +6,15 @@ import sys
 
 from mcp_helpers import GRIPPER_SERVER, skill_context
 
+from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.mcp import McpSkillSet
+from robo_os.skill import SkillContext, SkillRegistry, check_registry, skill
+
+
+@skill(capabilities={"manipulate"})
+async def grasp(ctx: SkillContext) -> SkillResult:
+    """The robot's own grasp (a local skill the MCP one must not replace)."""
+    return SkillResult.success()
 
 
 async def test_a_robot_with_a_good_and_a_dead_server_gets_the_good_ones_skills() -> None:
@@ -38,8 +46,19 @@ async def test_a_robot_with_a_good_and_a_dead_server_gets_the_good_ones_skills()
         assert set(mcp.failures) == {"camera"}
         assert "camera" in mcp.failures["camera"]
         assert mcp.capabilities == {"mcp", "manipulate"}
-        move = next(s for s in mcp.skills if s.name == "move_joint")
+
+        # into the robot's registry, next to its local skills; a clash is reported
+        registry = SkillRegistry([grasp])
+        added = mcp.register(registry)
+        assert sorted(s.name for s in added) == ["move_joint", "open_gripper"]
+        assert registry.names() == ["grasp", "move_joint", "open_gripper"]
+        assert "already registered" in mcp.failures["gripper2/grasp"]
+        assert check_registry(registry) == []
+
+        move = registry.get("move_joint")
         assert (await move.run({"joint": 0, "angle": 1.0}, skill_context("move_joint"))).ok
+        refused = await move.run({"joint": "zero"}, skill_context("move_joint"))
+        assert refused.error == ErrorCode.invalid_args
     assert not any(s.connected for s in mcp.sources)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp_helpers import GRIPPER_SERVER, skill_context
-from mcp_robot import ROBOT, SPECS, ScriptedAgent
+from mcp_robot import ROBOT, SPEC, SPECS, ScriptedAgent
 from robo_os_memory import Memory
 from robo_os_memory.models import RobotState
 from typer.testing import CliRunner
@@ -48,7 +48,7 @@ async def test_a_stack_robot_served_from_memory_and_the_dispatcher(memory: Memor
     async with Client(server.server) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         assert set(tools) == {s.name for s in SPECS}
-        assert tools["pick"].input_schema == SPECS[0].args_schema
+        assert tools["pick"].input_schema == SPEC["pick"].args_schema
 
         out = await client.call_tool("pick", {"object": "cup"})
         assert SkillResult.model_validate(out.structured_content).message == "picked cup"
@@ -59,6 +59,7 @@ async def test_a_stack_robot_served_from_memory_and_the_dispatcher(memory: Memor
         held.cancel()
         with pytest.raises(asyncio.CancelledError):
             await held
+        await asyncio.wait_for(agent.cancel_seen.wait(), WAIT_S)
         assert [reason for _, reason in agent.cancelled] == ["cancelled by the MCP client"]
 
         # the agent goes away: a failed result, not a protocol error
@@ -141,7 +142,7 @@ async def test_robo_os_mcp_serve_over_stdio_reaches_the_agents_ray_actor(
         async with McpSkillSource(config) as source:
             skills = {s.name: s for s in await source.skills()}
             assert set(skills) == {s.name for s in SPECS}
-            assert skills["pick"].spec.preconditions == SPECS[0].preconditions
+            assert skills["pick"].spec.preconditions == SPEC["pick"].preconditions
             picked = await skills["pick"].run({"object": "cup"}, skill_context("pick"))
             assert picked.ok and picked.message == "pick done by the actor", picked
             missing = await skills["pick"].run({"object": "plate"}, skill_context("pick"))
