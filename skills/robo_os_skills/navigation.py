@@ -1,0 +1,81 @@
+"""navigate_to: drive to a place."""
+
+from __future__ import annotations
+
+import time
+
+from robo_os_memory import Pose
+
+from robo_os.contracts import ErrorCode, SkillResult
+from robo_os.skill.context import SkillContext
+from robo_os.skill.decorator import skill
+from robo_os.skill.refs import PlaceName
+
+from ._support import changed, failure_of, parts, pose_json
+
+__all__ = ["POSE_INTERVAL_S", "navigate_to"]
+
+POSE_INTERVAL_S = 0.15
+"""How often the robot's pose is written to memory while it drives (about 7 Hz)."""
+
+
+@skill(
+    capabilities={"navigate"},
+    timeout_s=120.0,
+    effects=["not at(robot, *)", "at(robot, target)"],
+)
+async def navigate_to(ctx: SkillContext, target: PlaceName) -> SkillResult:
+    """Drive to a place and dock at it, planning a path around furniture and robots.
+
+    Args:
+        target: The place to go to.
+    """
+    base = parts(ctx, "base").base
+    assert base is not None
+    robot = ctx.robot_id
+    place = await ctx.memory.get_place(target)
+    if place is None:
+        return SkillResult.failure(ErrorCode.not_found, f"no place named {target!r}")
+    goal = place.pose
+    start = await base.pose()
+    total = max(start.distance_to(goal), 1e-6)
+    await ctx.memory.update_robot(robot, place=None, pose=start, activity=f"driving to {target}")
+
+    async def on_pose(pose: Pose) -> None:
+        await ctx.memory.update_robot(robot, pose=pose)
+        await ctx.report_progress(
+            1.0 - min(pose.distance_to(goal) / total, 1.0), f"driving to {target}"
+        )
+
+    result = await base.move_to(
+        target,
+        cancel=ctx.cancel,
+        deadline=ctx.deadline,
+        on_pose=on_pose,
+        progress_interval_s=POSE_INTERVAL_S,
+    )
+    final = result.pose or await base.pose()
+    docked = await base.place()
+    await ctx.memory.update_robot(robot, pose=final, place=docked, activity=None)
+    await _carry_along(ctx, final)
+    if not result.ok:
+        return failure_of(result, pose=final.model_dump(), place=docked)
+    await ctx.report_progress(1.0, f"at {target}")
+    return SkillResult.success(
+        f"{robot} is at {target}",
+        data={"place": target, "pose": pose_json(result) or final.model_dump(), "t": time.time()},
+        changes=[changed("robot", robot, place=target, pose=final.model_dump())],
+    )
+
+
+async def _carry_along(ctx: SkillContext, pose: Pose) -> None:
+    """Objects on the robot's tray moved with it: record where they are now."""
+    tray = parts(ctx).tray
+    if tray is None:
+        return
+    for name in await tray.contents():
+        obj = await ctx.memory.get_object(name)
+        if obj is not None and obj.on == ctx.robot_id:
+            await ctx.memory.update_object(
+                name, pose=pose.model_copy(update={"z": obj.pose.z if obj.pose else 0.0})
+            )

@@ -1,0 +1,27 @@
+"""Fixtures for the simulator tests: a world per test, closed (and its stepping task
+stopped) at the end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from robo_os.cerebellum.sim import SimWorld
+from robo_os.fleet import FleetConfig
+from robo_os.settings import SimSettings
+
+
+@pytest.fixture
+async def make_world() -> AsyncIterator[Callable[..., SimWorld]]:
+    worlds: list[SimWorld] = []
+
+    def make(fleet: FleetConfig, **settings: object) -> SimWorld:
+        world = SimWorld(fleet, SimSettings(**settings))  # type: ignore[arg-type]
+        worlds.append(world)
+        return world
+
+    yield make
+    for world in worlds:
+        await world.stop()
+        world.close()
