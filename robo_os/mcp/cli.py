@@ -55,8 +55,10 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve one robot of a running stack as an MCP server: one tool per skill; a call
-    runs the skill on the robot's agent and returns its SkillResult."""
+    """Serve one robot of a running stack over MCP.
+
+    One tool per skill; a call runs the skill on the robot's agent and returns its
+    SkillResult."""
     from .stack import open_stack_server
 
     settings = load_settings(config)
