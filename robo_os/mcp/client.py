@@ -19,17 +19,14 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import mcp_types as types
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
@@ -39,6 +36,7 @@ from ..skill.refs import ENTITY_KEY
 from ..skill.spec import SkillSpec
 from .config import McpServerConfig
 from .results import SKILL_META_KEY, skill_result_from_tool
+from .transport import describe, http_transport, watched
 
 if TYPE_CHECKING:
     from ..skill.context import SkillContext
@@ -120,7 +118,7 @@ class McpSkillSource:
             # errlog: the server's stderr goes where ours goes (its logs stay visible)
             return stdio_client(params)
         assert cfg.url is not None
-        return _http_transport(cfg.url, cfg.headers)
+        return http_transport(cfg.url, cfg.headers)
 
     async def connect(self) -> None:
         """Start (stdio) or reach (HTTP) the server and do the MCP handshake. Raises
@@ -153,7 +151,7 @@ class McpSkillSource:
         except Exception as e:
             await self._stop_runner()
             raise ServiceUnavailableError(
-                f"cannot connect to MCP server {self.name!r} ({self._where()}): {_describe(e)}"
+                f"cannot connect to MCP server {self.name!r} ({self._where()}): {describe(e)}"
             ) from e
         self._client = client
         self._lost = None
@@ -173,14 +171,14 @@ class McpSkillSource:
                 stop.set()
 
         try:
-            async with Client(_watched(self._transport(), on_eof)) as client:
+            async with Client(watched(self._transport(), on_eof)) as client:
                 ready.set_result(client)
                 await stop.wait()
         except BaseException as e:
             if not ready.done():
                 ready.set_exception(e if isinstance(e, Exception) else ConnectionError(repr(e)))
             elif not isinstance(e, asyncio.CancelledError):
-                self._mark_lost(f"connection failed: {_describe(e)}")
+                self._mark_lost(f"connection failed: {describe(e)}")
             if isinstance(e, asyncio.CancelledError):
                 raise
         finally:
@@ -265,7 +263,7 @@ class McpSkillSource:
             if isinstance(e, MCPError) and e.code == CONNECTION_CLOSED:
                 self._mark_lost(e.message)
             raise ServiceUnavailableError(
-                f"MCP server {self.name!r}: listing tools failed: {_describe(e)}"
+                f"MCP server {self.name!r}: listing tools failed: {describe(e)}"
             ) from e
 
     async def skills(self) -> list[McpSkill]:
@@ -379,13 +377,13 @@ class McpSkillSource:
                 ErrorCode.internal, f"MCP tool {tool} on {self.name}: {exc.message}"
             )
         if isinstance(exc, OSError | ConnectionError):
-            self._mark_lost(_describe(exc))
+            self._mark_lost(describe(exc))
             return SkillResult.failure(
-                ErrorCode.robot_offline, f"MCP server {self.name!r}: {_describe(exc)}"
+                ErrorCode.robot_offline, f"MCP server {self.name!r}: {describe(exc)}"
             )
         log.exception("MCP tool %s on %s failed unexpectedly", tool, self.name, exc_info=exc)
         return SkillResult.failure(
-            ErrorCode.internal, f"MCP tool {tool} on {self.name}: {_describe(exc)}"
+            ErrorCode.internal, f"MCP tool {tool} on {self.name}: {describe(exc)}"
         )
 
 
@@ -396,67 +394,3 @@ def _with_entities(schema: dict[str, Any], entities: Mapping[str, list[str]]) ->
     for arg, kinds in entities.items():
         props[arg] = {**props.get(arg, {"type": "string"}), ENTITY_KEY: list(kinds)}
     return {**schema, "properties": props}
-
-
-class _WatchedReadStream:
-    """A transport's read stream that reports its end (the server is gone)."""
-
-    def __init__(self, inner: Any, on_eof: Callable[[], None]) -> None:
-        self._inner = inner
-        self._on_eof = on_eof
-
-    def __getattr__(self, name: str) -> Any:  # last_context and friends
-        return getattr(self._inner, name)
-
-    async def receive(self) -> Any:
-        try:
-            return await self._inner.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            self._on_eof()
-            raise
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-    def __aiter__(self) -> _WatchedReadStream:
-        return self
-
-    async def __anext__(self) -> Any:
-        try:
-            return await self._inner.__anext__()
-        except StopAsyncIteration:
-            self._on_eof()
-            raise
-
-    async def __aenter__(self) -> _WatchedReadStream:
-        await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> bool | None:
-        result: bool | None = await self._inner.__aexit__(*exc)
-        return result
-
-
-@asynccontextmanager
-async def _watched(
-    transport: AbstractAsyncContextManager[Any], on_eof: Callable[[], None]
-) -> AsyncIterator[Any]:
-    async with transport as (read_stream, write_stream):
-        yield _WatchedReadStream(read_stream, on_eof), write_stream
-
-
-@asynccontextmanager
-async def _http_transport(url: str, headers: Mapping[str, str]) -> AsyncIterator[Any]:
-    async with create_mcp_http_client(headers=dict(headers) or None) as http:
-        async with streamable_http_client(url, http_client=http) as streams:
-            yield streams
-
-
-def _describe(exc: BaseException) -> str:
-    """One line for an exception, looking inside the task groups' exception groups."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(_describe(e) for e in exc.exceptions)
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
