@@ -2,7 +2,8 @@
 
     mcp = McpSkillSet.from_options(robot.id, robot.options)   # fleet file: options.mcp
     await mcp.open()                   # connect every server, list their tools
-    mcp.register(registry)             # next to the robot's local skills
+    registry = mcp.registry(shared)    # the robot's own: shared skills + its MCP skills
+    agent = CerebellumAgent(robot, memory, registry, extra_capabilities=mcp.capabilities)
     await mcp.close()                  # at agent shutdown
 
 A server that cannot be reached is reported (`failures`) and left out; the others and
@@ -75,6 +76,14 @@ class McpSkillSet:
                 skills.append(skill)
         self.skills = skills
         return list(skills)
+
+    def registry(self, base: SkillRegistry | None = None) -> SkillRegistry:
+        """A new registry for this robot: `base`'s skills plus the MCP ones. `base` is
+        left as it is, so a registry shared by several agents never offers one robot's
+        MCP tools to another (they would run on this robot's server)."""
+        own = SkillRegistry(list(base) if base is not None else ())
+        self.register(own)
+        return own
 
     def register(self, registry: SkillRegistry) -> list[Skill]:
         """Register the opened skills into a robot's registry, next to its local skills.

@@ -47,11 +47,12 @@ async def test_a_robot_with_a_good_and_a_dead_server_gets_the_good_ones_skills()
         assert "camera" in mcp.failures["camera"]
         assert mcp.capabilities == {"mcp", "manipulate"}
 
-        # into the robot's registry, next to its local skills; a clash is reported
-        registry = SkillRegistry([grasp])
-        added = mcp.register(registry)
-        assert sorted(s.name for s in added) == ["move_joint", "open_gripper"]
+        # the robot's own registry: the shared skills plus its MCP ones; a clash is
+        # reported; the shared registry is left alone (other robots use it)
+        shared = SkillRegistry([grasp])
+        registry = mcp.registry(shared)
         assert registry.names() == ["grasp", "move_joint", "open_gripper"]
+        assert shared.names() == ["grasp"]
         assert "already registered" in mcp.failures["gripper2/grasp"]
         assert check_registry(registry) == []
 
