@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import inspect
 import logging
 import socket
 import uuid
@@ -41,9 +42,13 @@ __all__ = ["RobotMcpServer", "SkillSpecs"]
 
 log = logging.getLogger(__name__)
 
-SkillSpecs = SkillRegistry | Sequence[SkillSpec] | Callable[[], Awaitable[Sequence[SkillSpec]]]
-"""The skills to offer: a registry (its current skills), fixed specs, or specs read afresh
-on every listing/call (e.g. from memory)."""
+SkillSpecs = (
+    SkillRegistry
+    | Sequence[SkillSpec]
+    | Callable[[], Sequence[SkillSpec] | Awaitable[Sequence[SkillSpec]]]
+)
+"""The skills to offer: a registry (its current skills), fixed specs, or a function (sync
+or async) read afresh on every listing/call (e.g. `agent.specs`, or specs in memory)."""
 
 _CANCEL_TIMEOUT_S = 5.0
 _OUTPUT_SCHEMA = SkillResult.model_json_schema(mode="serialization")
@@ -90,7 +95,8 @@ class RobotMcpServer:
         elif isinstance(skills, Sequence):
             offered = skills
         else:
-            offered = await skills()
+            got = skills()
+            offered = await got if inspect.isawaitable(got) else got
         return {s.name: s for s in offered}
 
     # -- MCP handlers --------------------------------------------------------------

@@ -126,6 +126,10 @@ async def test_skills_can_be_read_afresh_on_every_listing(agent: ScriptedAgent) 
             "wave",
         ]
 
+    # a plain function too (e.g. the agent's `specs`)
+    async with Client(RobotMcpServer(ROBOT, agent, lambda: offered[:1]).server) as c:
+        assert [t.name for t in (await c.list_tools()).tools] == ["wave"]
+
 
 async def test_streamable_http_transport(agent: ScriptedAgent) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
