@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet as p
-from robo_os_memory.models import Pose
 
 from ...errors import ConfigError, UnknownNameError
 from ...fleet import FleetConfig
@@ -27,22 +26,19 @@ from ..parts import CameraImage, MotionOutcome, MotionResult
 from . import camera as _camera
 from . import manipulation, navigation
 from .embodiments import Embodiment, RobotRig, builtin_embodiments
-from .geometry import Frame2, quat_yaw, yaw_quat
+from .geometry import Frame2, yaw_quat
 from .kinematics import ArmModel, Kinematics
 from .models import (
     MotionRequest,
     Navigate,
-    ObjectInfo,
     Operate,
     Pick,
     Place,
-    PlaceInfo,
-    RobotInfo,
     Unload,
-    WorldInfo,
 )
 from .motions import Controller
 from .objects import ObjectShape, builtin_object_shapes, rgba_of
+from .observation import ObjectBody, WorldView
 from .planning import OccupancyGrid
 from .scene import PlaceBody, PlaceKind, Slot, build_place, builtin_place_kinds
 
@@ -51,15 +47,6 @@ __all__ = ["ObjectBody", "SimWorld"]
 log = logging.getLogger(__name__)
 
 Handler = Callable[["SimWorld", RobotRig, MotionRequest], "Controller | MotionResult"]
-
-
-@dataclass
-class ObjectBody:
-    name: str
-    type: str
-    body: int
-    shape: ObjectShape
-    attrs: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,7 +59,7 @@ class _Motion:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class SimWorld:
+class SimWorld(WorldView):
     """A simulated household with its robots. `close()` releases the pybullet client."""
 
     batch_steps = 8
@@ -359,67 +346,6 @@ class SimWorld:
         assert result is not None
         return result
 
-    # -- observation ----------------------------------------------------------------------------
-    def object_body(self, name: str) -> int:
-        return self.objects[name].body
-
-    def object_pose(self, name: str) -> Pose:
-        pos, orn = p.getBasePositionAndOrientation(
-            self.objects[name].body, physicsClientId=self.client
-        )
-        return Pose(x=pos[0], y=pos[1], z=pos[2], yaw=quat_yaw(orn))
-
-    def robot_pose(self, robot_id: str) -> Pose:
-        rig = self.robots[robot_id]
-        f = rig.pose(self.client)
-        z = rig.arm.mount[2] if rig.base is None and rig.arm is not None else 0.0
-        return Pose(x=f.x, y=f.y, z=z, yaw=f.yaw)
-
-    def holder_of(self, obj: str) -> str | None:
-        for rig in self.robots.values():
-            if rig.arm is not None and rig.arm.held is not None and rig.arm.held[0] == obj:
-                return rig.id
-        return None
-
-    def support_of(self, obj: str) -> str | None:
-        """What the object rests on: a receptacle object, a robot's tray or a place (in that
-        order of preference), or None (held, falling, or on the floor)."""
-        if self.holder_of(obj) is not None:
-            return None
-        best: tuple[int, str] | None = None
-        rank = {"object": 0, "robot": 1, "place": 2}
-        for cp in p.getContactPoints(bodyA=self.objects[obj].body, physicsClientId=self.client):
-            if cp[7][2] < 0.5:  # normal on the other body must point up: it carries the object
-                continue
-            kind_name = self._names.get(cp[2])
-            if kind_name is None:
-                continue
-            kind, name = kind_name
-            if kind == "robot" and self.robots[name].tray is None:
-                continue
-            if best is None or rank[kind] < best[0]:
-                best = (rank[kind], name)
-        return best[1] if best else None
-
-    def unexpected_contact(self, rig: RobotRig) -> str | None:
-        """The name of something a moving robot touches that it should not (furniture,
-        another robot, a loose object), or None."""
-        held = self.objects[rig.arm.held[0]].body if rig.arm and rig.arm.held else None
-        for body in rig.bodies:
-            for cp in p.getContactPoints(bodyA=body, physicsClientId=self.client):
-                other = cp[2]
-                if other in rig.bodies or other == self.floor or other == held:
-                    continue
-                if (
-                    rig.tray is not None
-                    and body == rig.tray.body
-                    and cp[3] in (rig.tray.tray_link, rig.tray.pusher_joint)
-                ):
-                    continue  # the load on its own tray
-                kind_name = self._names.get(other)
-                return kind_name[1] if kind_name else f"body {other}"
-        return None
-
     def hold_still(self, rig: RobotRig, part: str) -> None:
         c = self.client
         if part == "arm" and rig.arm is not None:
@@ -439,66 +365,6 @@ class SimWorld:
             )
         elif rig.base is not None:
             rig.base.command(c, rig.base.commanded)
-
-    def tray_contents(self, robot_id: str) -> list[str]:
-        return sorted(o for o in self.objects if self.support_of(o) == robot_id)
-
-    def drawer_open(self, place: str) -> bool | None:
-        pb = self.places[place]
-        if pb.drawer is None:
-            return None
-        q = p.getJointState(pb.body, pb.drawer.joint, physicsClientId=self.client)[0]
-        return bool(q > 0.5 * pb.drawer.travel)
-
-    def robot_info(self, robot_id: str) -> RobotInfo:
-        rig = self.robots[robot_id]
-        emb = rig.config.embodiment
-        return RobotInfo(
-            id=rig.id,
-            embodiment=emb,
-            capabilities=tuple(sorted(rig.capabilities)),
-            pose=self.robot_pose(robot_id),
-            place=rig.place,
-            reach=rig.reach if rig.base is None else (),
-            holding=rig.arm.held[0] if rig.arm and rig.arm.held else None,
-            tray=tuple(self.tray_contents(robot_id)) if rig.tray else (),
-            busy=tuple(sorted(m.part for m in self._active.values() if m.robot == robot_id)),
-        )
-
-    def object_info(self, name: str) -> ObjectInfo:
-        ob = self.objects[name]
-        return ObjectInfo(
-            name=name,
-            type=ob.type,
-            pose=self.object_pose(name),
-            on=self.support_of(name),
-            held_by=self.holder_of(name),
-            attrs=ob.attrs,
-        )
-
-    def place_info(self, name: str) -> PlaceInfo:
-        pb = self.places[name]
-        cfg = pb.config
-        attrs = dict(cfg.attrs)
-        is_open = self.drawer_open(name)
-        if is_open is not None:
-            attrs["open"] = is_open
-        return PlaceInfo(
-            name=name,
-            kind=cfg.kind,
-            pose=cfg.pose,
-            size=cfg.size,
-            attrs=attrs,
-            articulated=pb.drawer is not None,
-        )
-
-    def describe(self) -> WorldInfo:
-        return WorldInfo(
-            places=tuple(self.place_info(n) for n in self.places),
-            objects=tuple(self.object_info(n) for n in self.objects),
-            robots=tuple(self.robot_info(r) for r in self.robots),
-            sim_time=self.sim_time,
-        )
 
     def reaches(self, robot_id: str, target: str) -> bool:
         return manipulation.reaches(self, self.robots[robot_id], target)
