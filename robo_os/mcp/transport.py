@@ -7,8 +7,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import anyio
+import httpx2
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 __all__ = ["describe", "http_transport", "watched"]
 
@@ -62,7 +62,13 @@ async def watched(
 
 @asynccontextmanager
 async def http_transport(url: str, headers: Mapping[str, str]) -> AsyncIterator[Any]:
-    async with create_mcp_http_client(headers=dict(headers) or None) as http:
+    if not headers:
+        async with streamable_http_client(url) as streams:  # the SDK's own HTTP client
+            yield streams
+        return
+    # the SDK's default timeouts: a server may hold a response stream open for minutes
+    timeout = httpx2.Timeout(30.0, read=300.0)
+    async with httpx2.AsyncClient(headers=dict(headers), timeout=timeout) as http:
         async with streamable_http_client(url, http_client=http) as streams:
             yield streams
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+from typing import Any
 
 import pytest
 from mcp_helpers import HERE, skill_context
 from mcp_robot import ROBOT, SPECS, ScriptedAgent
 
 from robo_os.contracts import ErrorCode, SkillResult
+from robo_os.errors import ServiceUnavailableError
 from robo_os.mcp import McpServerConfig, McpSkill, McpSkillSource, RobotMcpServer
 from robo_os.skill import SkillContext, SkillRegistry, check_registry, skill
 
@@ -133,3 +135,38 @@ async def test_round_trip_over_streamable_http() -> None:
         (ROBOT, "wave", {"times": 4}),
         (ROBOT, "hold", {}),
     ]
+
+
+async def test_http_headers_reach_the_server() -> None:
+    """A server behind a bearer token: the fleet file's `headers` get through, their
+    absence is a clear connect error."""
+    import uvicorn
+
+    agent = ScriptedAgent()
+    app = RobotMcpServer(ROBOT, agent, agent.skills).http_app()
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (b"authorization", b"Bearer t0ken") not in scope["headers"]:
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b"no token"})
+            return
+        await app(scope, receive, send)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(guarded, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        with pytest.raises(ServiceUnavailableError, match="far"):
+            await McpSkillSource(McpServerConfig(name="far", url=url)).connect()
+        config = McpServerConfig(name="far", url=url, headers={"Authorization": "Bearer t0ken"})
+        async with McpSkillSource(config) as source:
+            wave = next(s for s in await source.skills() if s.name == "wave")
+            assert (await wave.run({"times": 1}, skill_context("wave"))).ok
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
