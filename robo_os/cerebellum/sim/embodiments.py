@@ -80,6 +80,12 @@ class ArmRig:
     """World yaw of the gripper when it grasped what it holds."""
     grip_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """The held object's centre from the end effector, in the grip-yaw frame."""
+    stow: tuple[float, ...] = ()
+    """This arm's stowed joints (its model's unless the embodiment chose others)."""
+
+    def __post_init__(self) -> None:
+        if not self.stow:
+            self.stow = self.model.stow
 
     def base_frame(self, robot: Frame2) -> tuple[Frame2, float]:
         x, y, z, yaw = self.mount
@@ -165,11 +171,16 @@ class Embodiment(Protocol):
 
 
 def _load_arm(
-    client: int, model: ArmModel, fixed: bool, pos: tuple[float, float, float], yaw: float
+    client: int,
+    model: ArmModel,
+    fixed: bool,
+    pos: tuple[float, float, float],
+    yaw: float,
+    stow: tuple[float, ...],
 ) -> int:
     p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=client)
     body = p.loadURDF(model.urdf, pos, yaw_quat(yaw), useFixedBase=fixed, physicsClientId=client)
-    for j, q in zip(model.arm_joints, model.stow, strict=True):
+    for j, q in zip(model.arm_joints, stow, strict=True):
         p.resetJointState(body, j, q, physicsClientId=client)
     for j in model.finger_joints:
         p.resetJointState(body, j, model.finger_open, physicsClientId=client)
@@ -235,22 +246,28 @@ class FixedArm:
     reaches that place (and `reach` places in range) and a carrier docked in front."""
 
     capabilities = frozenset({"manipulate", "camera"})
+    inset = 0.2
+    """Mount distance from the front edge: the base and elbow stay over the counter."""
+    stow = (0.0, -0.3, 0.0, -2.4, 0.0, 2.1, 0.785)
+    """Leaning over its own place: the hand (and its load) inside the place's footprint,
+    clear of robots docked in front."""
 
     def __init__(self, model: ArmModel = PANDA) -> None:
         self.model = model
 
     def spawn(self, world: Spawner, config: RobotConfig) -> RobotRig:
         place = world.place_body(config.at)
-        mount = place.frame.compose(place.depth / 2 - 0.12, 0.0, 3.14159265)
+        mount = place.frame.compose(place.depth / 2 - self.inset, 0.0, 3.14159265)
         body = _load_arm(
-            world.client, self.model, True, (mount.x, mount.y, place.height), mount.yaw
+            world.client, self.model, True, (mount.x, mount.y, place.height), mount.yaw, self.stow
         )
         arm = ArmRig(
             body,
             self.model,
             (0.0, 0.0, place.height, 0.0),
-            list(self.model.stow),
+            list(self.stow),
             self.model.finger_open,
+            stow=self.stow,
         )
         # overhead, off to one side of the arm so that the arm does not hide the surface
         camera = CameraMount(
@@ -402,7 +419,7 @@ class MobileManipulator:
         )
         mount = (0.1, 0.0, top)
         ax, ay = frame.to_world(mount[0], mount[1])
-        arm_body = _load_arm(c, self.model, False, (ax, ay, top), frame.yaw)
+        arm_body = _load_arm(c, self.model, False, (ax, ay, top), frame.yaw, self.model.stow)
         p.changeDynamics(arm_body, -1, mass=4.0, physicsClientId=c)
         for link in range(-1, p.getNumJoints(arm_body, physicsClientId=c)):
             p.setCollisionFilterPair(cart, arm_body, -1, link, 0, physicsClientId=c)

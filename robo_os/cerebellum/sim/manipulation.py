@@ -53,7 +53,7 @@ def _solve(
     assert rig.arm is not None
     frame, z = _arm_frame(world, rig)
     if math.hypot(target[0] - frame.x, target[1] - frame.y) > rig.arm.model.reach_m:
-        return IKSolution(tuple(rig.arm.model.stow), math.inf)
+        return IKSolution(tuple(rig.arm.stow), math.inf)
     return world.kinematics(rig.arm.model).solve(frame, z, target, yaw, seed)
 
 
@@ -182,7 +182,7 @@ def start_pick(
         Fingers(0.0, 0.35, f"closing on {obj}"),
         Attach(obj, world.object_body(obj), grip_yaw=yaw),
         MoveJoints(lift, f"lifting {obj}", speed=0.8),
-        MoveJoints(m.stow, f"stowing {obj}"),
+        MoveJoints(rig.arm.stow, f"stowing {obj}"),
     ]
     return PhaseController(rig, "arm", phases, obj=obj)
 
@@ -304,7 +304,7 @@ def start_place(
                 Fingers(m.finger_open, 0.3, f"releasing {obj}"),
                 Detach(),
                 MoveJoints(up, "retreating", speed=0.8),
-                MoveJoints(m.stow, "stowing the arm"),
+                MoveJoints(rig.arm.stow, "stowing the arm"),
                 Settle(obj, target),
             ]
             return PhaseController(rig, "arm", phases, obj=obj)
@@ -410,7 +410,7 @@ def start_operate(
         Detach(),
         Fingers(m.finger_open, 0.25, "letting go of the handle"),
         MoveJoints(joints[-1], "retreating"),
-        MoveJoints(m.stow, "stowing the arm"),
+        MoveJoints(rig.arm.stow, "stowing the arm"),
         _DrawerCheck(target, request.open),
     ]
     return PhaseController(rig, "arm", phases)

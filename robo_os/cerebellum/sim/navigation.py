@@ -52,6 +52,22 @@ def _near_arm(world: SimWorld, place: PlaceBody, dock: Frame2) -> bool:
     return False
 
 
+def _objects_in_reach(world: SimWorld, rig: RobotRig, place: PlaceBody, dock: Frame2) -> float:
+    """How many of the objects on the place an arm docked here would reach: a mobile
+    manipulator docks where it can work, whatever it came for."""
+    if rig.arm is None:
+        return 0.0
+    mx, my, _, _ = rig.arm.mount
+    ax, ay = dock.to_world(mx, my)
+    reach = 0.85 * rig.arm.model.reach_m
+    count = 0
+    for name in world.objects:
+        if world.support_of(name) == place.name:
+            q = world.object_pose(name)
+            count += math.hypot(q.x - ax, q.y - ay) <= reach
+    return float(count)
+
+
 def _dock_clear(world: SimWorld, rig: RobotRig, place: PlaceBody, dock: Frame2) -> bool:
     """The docked footprint stays on the floor and off every other place."""
     assert rig.base is not None
@@ -73,8 +89,10 @@ def _dock_clear(world: SimWorld, rig: RobotRig, place: PlaceBody, dock: Frame2) 
 def choose_slot(
     world: SimWorld, rig: RobotRig, place: PlaceBody, grid: OccupancyGrid | None = None
 ) -> Slot | None:
-    """The best free slot for this robot: a carrier prefers one a fixed arm can load;
-    others leave those free. Then the place's front, then the shorter trip."""
+    """The best free slot for this robot: a carrier prefers one a fixed arm can load; a
+    manipulator prefers the one from which it reaches most of the objects there, and
+    otherwise leaves the arm's slots to carriers. Then the place's front, its centre,
+    and the shorter trip."""
     if rig.base is None:
         return None
     here = rig.pose(world.client)
@@ -89,8 +107,10 @@ def choose_slot(
         if grid is not None and not grid.free(*slot.approach):
             continue
         near = _near_arm(world, place, dock)
+        work = -_objects_in_reach(world, rig, place, dock)
+        wanted = 0.0 if near == carries else 1.0
         key = (
-            0.0 if near == carries else 1.0,
+            *((wanted, work) if carries else (work, wanted)),
             0.0 if slot.side == "front" else 1.0,
             round(math.hypot(dock.x - place.frame.x, dock.y - place.frame.y), 2),
             math.hypot(dock.x - here.x, dock.y - here.y),
