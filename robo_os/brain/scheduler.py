@@ -231,7 +231,12 @@ class Scheduler:
             self.timeouts.invalidate()
 
     def robot_progress(self, robot: str, fields: dict[str, object]) -> None:
-        """An agent reported progress: an event of the task whose call the robot runs."""
+        """An agent reported progress: an event of the task whose call the robot runs.
+        The agent's own start/end bookkeeping (`current_subtask` set or cleared in the
+        same write, no progress value) is not progress."""
+        value, activity = fields.get("progress"), fields.get("activity")
+        if "current_subtask" in fields or not (isinstance(value, int | float) or activity):
+            return
         call_id = self.lanes.holder(robot)
         if call_id is None:
             return

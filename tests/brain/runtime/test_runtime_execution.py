@@ -305,6 +305,8 @@ async def test_agent_progress_becomes_a_task_event(
     await asyncio.wait_for(brain.scheduler.monitor.ready.wait(), WAIT_S)
     task = await brain.scheduler.submit(instruction="go")
     call = await f["r1"].next_call()
+    # the agent's own bookkeeping at the start of a call is not progress ...
+    await memory.update_robot("r1", current_subtask=call.call_id, activity="pick", progress=None)
     await memory.update_robot("r1", progress=0.5, activity="lifting the apple")
     cursor = "0-0"
     progress = None
@@ -313,6 +315,7 @@ async def test_agent_progress_becomes_a_task_event(
         assert events, "no progress event"
         cursor = events[-1].cursor
         progress = next((e for e in events if e.kind == TaskEventKind.subtask_progress), None)
+    # ... so the first progress event is the report
     assert (progress.subtask, progress.robot, progress.message) == ("a", "r1", "lifting the apple")
     assert progress.data["progress"] == 0.5 and progress.data["call_id"] == call.call_id
     f["r1"].finish(call.call_id)
