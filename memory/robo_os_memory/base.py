@@ -8,12 +8,16 @@ from .keys import Keys
 from .models import EntityKind
 from .scripts import RedisClient, ScriptEnv, Scripts
 
-__all__ = ["BLOCKING_READ_TIMEOUT_S", "BLOCK_MS", "MemoryBase"]
+__all__ = ["BLOCK_MS", "MemoryBase", "blocking_deadline"]
 
 BLOCK_MS = 5_000
 """How long one blocking read (XREAD BLOCK) waits before it is reissued."""
-BLOCKING_READ_TIMEOUT_S = BLOCK_MS / 1000 + 5.0
-"""Socket timeout of the pool that does blocking reads: one BLOCK_MS read plus margin."""
+
+
+def blocking_deadline(timeout_s: float | None) -> float | None:
+    """The deadline of one blocking read: BLOCK_MS, plus the usual deadline of a call
+    (Redis ends a BLOCK late by up to its timer tick)."""
+    return None if timeout_s is None else BLOCK_MS / 1000 + timeout_s
 
 
 class MemoryBase:
@@ -35,10 +39,16 @@ class MemoryBase:
         self._r: RedisClient = client
         self._keys = keys
         self._blocking: RedisClient = blocking
+        self._env = env
         self._scripts = Scripts(client, env)
         self.writer = writer
         self.heartbeat_interval_s = heartbeat_interval_s
         self.heartbeat_ttl_s = heartbeat_ttl_s
+
+    @property
+    def command_timeout_s(self) -> float | None:
+        """The deadline of one call to Redis (StoreUnavailableError after it)."""
+        return self._env.timeout_s
 
     @property
     def keys(self) -> Keys:

@@ -15,7 +15,7 @@ import logging
 
 from redis import exceptions as rexc
 
-from .base import BLOCK_MS
+from .base import BLOCK_MS, blocking_deadline
 from .errors import InvalidUpdateError, StoreUnavailableError
 from .keys import Keys
 from .scripts import RedisClient, Scripts
@@ -42,11 +42,15 @@ async def sweep(scripts: Scripts, *, by: str) -> tuple[int, int, int]:
     return int(now_ms), int(next_ms), int(marked)
 
 
-async def _wake_reader(r: RedisClient, keys: Keys, wake: asyncio.Event) -> None:
-    last = await r.xrevrange(keys.wake, count=1)
+async def _wake_reader(
+    r: RedisClient, keys: Keys, wake: asyncio.Event, timeout_s: float | None
+) -> None:
+    async with asyncio.timeout(timeout_s):
+        last = await r.xrevrange(keys.wake, count=1)
     position = str(last[0][0]) if last else "0-0"
     while True:
-        reply = await r.xread({keys.wake: position}, count=100, block=BLOCK_MS)
+        async with asyncio.timeout(blocking_deadline(timeout_s)):
+            reply = await r.xread({keys.wake: position}, count=100, block=BLOCK_MS)
         for _, entries in reply or ():
             position = entries[-1][0]
             wake.set()
@@ -60,13 +64,18 @@ async def _watch_once(
     by: str,
     max_wait_s: float,
     blocking: RedisClient,
+    timeout_s: float | None,
 ) -> None:
     wake = asyncio.Event()
-    reader = asyncio.create_task(_wake_reader(blocking, keys, wake), name="robo-os-liveness-wake")
+    reader = asyncio.create_task(
+        _wake_reader(blocking, keys, wake, timeout_s), name="robo-os-liveness-wake"
+    )
+    waiter: asyncio.Task[bool] | None = None
     try:
         while True:
             wake.clear()
             now_ms, next_ms, _ = await sweep(scripts, by=by)
+            # a timer to the earliest deadline, cut short when a new deadline appears
             timeout = (
                 max_wait_s
                 if next_ms < 0
@@ -81,9 +90,11 @@ async def _watch_once(
                 reader.result()  # re-raise what stopped the wake reader
                 raise StoreUnavailableError("liveness wake reader stopped")
     finally:
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError, rexc.RedisError):
-            await reader
+        for task in (reader, waiter):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, rexc.RedisError, TimeoutError):
+                    await task
 
 
 async def watch(
@@ -94,12 +105,21 @@ async def watch(
     by: str,
     max_wait_s: float,
     blocking: RedisClient,
+    timeout_s: float | None,
 ) -> None:
     backoff = 0.1
     while True:
         try:
-            await _watch_once(r, keys, scripts, by=by, max_wait_s=max_wait_s, blocking=blocking)
-        except (rexc.ConnectionError, rexc.TimeoutError, StoreUnavailableError) as e:
+            await _watch_once(
+                r,
+                keys,
+                scripts,
+                by=by,
+                max_wait_s=max_wait_s,
+                blocking=blocking,
+                timeout_s=timeout_s,
+            )
+        except (rexc.ConnectionError, rexc.TimeoutError, StoreUnavailableError, TimeoutError) as e:
             log.warning("liveness watcher lost redis (%s); retrying in %.1fs", e, backoff)
             # retry backoff after a failure, not synchronisation: nothing to wait on while
             # redis is unreachable
@@ -113,7 +133,7 @@ async def run_heartbeat(scripts: Scripts, robot_id: str, interval_s: float, ttl_
     while True:
         try:
             await heartbeat(scripts, robot_id, ttl_s, by=robot_id)
-        except (rexc.ConnectionError, rexc.TimeoutError) as e:
+        except (rexc.ConnectionError, rexc.TimeoutError, TimeoutError) as e:
             log.warning("heartbeat of %s failed (%s); trying again next beat", robot_id, e)
         # a cadence, not synchronisation: beat on a fixed grid so load does not drift it
         next_at += interval_s

@@ -8,6 +8,7 @@ and geo indexes in step.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
@@ -52,6 +53,8 @@ class ScriptEnv:
     entity_history_maxlen: int
     history_max_age_ms: int
     """0: no age limit."""
+    timeout_s: float | None = 5.0
+    """Deadline of one call to Redis; None: none."""
 
 
 def _error_from(e: rexc.ResponseError) -> MemoryStoreError:
@@ -83,14 +86,19 @@ def _error_from(e: rexc.ResponseError) -> MemoryStoreError:
 
 
 def map_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Turn connection-level redis errors into StoreUnavailableError (operator must act)."""
+    """Give a Memory method the memory's deadline and turn connection-level redis errors
+    into StoreUnavailableError (operator must act)."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        timeout_s: float | None = getattr(args[0], "command_timeout_s", None)
         try:
-            return await fn(*args, **kwargs)
+            async with asyncio.timeout(timeout_s):
+                return await fn(*args, **kwargs)
         except (rexc.ConnectionError, rexc.TimeoutError) as e:
             raise StoreUnavailableError(f"redis unavailable: {e}") from e
+        except TimeoutError as e:
+            raise StoreUnavailableError(f"redis did not answer within {timeout_s} s") from e
 
     return wrapper
 
@@ -117,6 +125,7 @@ class Scripts:
 
     async def run(self, name: str, by: str, args: Sequence[str | int | float]) -> Any:
         try:
-            return await self._scripts[name](keys=[], args=[self._setting, by, *args])
+            async with asyncio.timeout(self._env.timeout_s):
+                return await self._scripts[name](keys=[], args=[self._setting, by, *args])
         except rexc.ResponseError as e:
             raise _error_from(e) from e

@@ -12,6 +12,7 @@ instead of silently overwriting (ConflictError, VersionConflictError, LeaseLostE
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -24,7 +25,6 @@ from . import history as _history
 from . import leases as _leases
 from . import liveness as _liveness
 from . import spatial as _spatial
-from .base import BLOCKING_READ_TIMEOUT_S
 from .codec import decode_record
 from .errors import InvalidUpdateError, SchemaMismatchError, StoreUnavailableError
 from .keys import SCHEMA_VERSION, Keys
@@ -74,7 +74,9 @@ class Memory(RecordsAPI, MovesAPI):
 
         `url` is any redis-py URL: `redis://user:password@host:port/db` (ACL user),
         `rediss://...` (TLS; pass `ssl_ca_certs=`, `ssl_certfile=`, ... in
-        `redis_options`), `unix:///path.sock`. `heartbeat_ttl_s` (default 1.5 x the
+        `redis_options`), `unix:///path.sock`. `socket_timeout` (default 5 s; None: wait
+        forever) becomes the deadline of every call, after which it raises
+        StoreUnavailableError. `heartbeat_ttl_s` (default 1.5 x the
         interval) is how long a robot stays alive after its last heartbeat, so a dead
         robot is marked offline within two intervals. `entity_history_maxlen` bounds each
         entity's own history stream; `history_maxlen` the global change stream.
@@ -98,28 +100,33 @@ class Memory(RecordsAPI, MovesAPI):
             history_max_age_ms=0
             if history_max_age_s is None
             else max(1, round(history_max_age_s * 1000)),
+            timeout_s=redis_options.get("socket_timeout", 5.0),
         )
-        client: RedisClient = aioredis.from_url(url, decode_responses=True, **redis_options)
-        # redis-py cuts any read longer than socket_timeout (5 s by default) as a failure,
-        # and Redis ends a BLOCK late by up to its timer tick: blocking reads get their own
-        # pool whose timeout outlasts one BLOCK_MS read
-        blocking: RedisClient = aioredis.from_url(
-            url,
-            decode_responses=True,
-            **{
-                **redis_options,
-                "socket_timeout": max(
-                    redis_options.get("socket_timeout") or 0, BLOCKING_READ_TIMEOUT_S
-                ),
-            },
-        )
+        # Deadlines are ours (asyncio.timeout around each call), not redis-py's
+        # socket_timeout: on Python 3.11 redis-py sends under asyncio.wait_for when a
+        # socket timeout is set, and that wait_for can swallow a task's cancellation
+        # (CPython gh-86296), leaving a cancelled robot or watcher task running.
+        timeout_s: float | None = redis_options.pop("socket_timeout", 5.0)
+        options = {
+            "socket_connect_timeout": timeout_s or 5.0,
+            "socket_keepalive": True,
+            **redis_options,
+            "socket_timeout": None,
+        }
+        client: RedisClient = aioredis.from_url(url, decode_responses=True, **options)
+        # blocking reads (subscriptions, the liveness wake-up) hold a connection for up
+        # to BLOCK_MS: their own pool keeps them from starving ordinary calls
+        blocking: RedisClient = aioredis.from_url(url, decode_responses=True, **options)
         try:
-            # SET NX GET: store our version if the key space is new, else read theirs
-            stored = await client.set(keys.schema, str(SCHEMA_VERSION), nx=True, get=True)
-        except (rexc.ConnectionError, rexc.TimeoutError, rexc.ResponseError) as e:
+            async with asyncio.timeout(timeout_s):
+                # SET NX GET: store our version if the key space is new, else read theirs
+                stored = await client.set(keys.schema, str(SCHEMA_VERSION), nx=True, get=True)
+        except (rexc.ConnectionError, rexc.TimeoutError, rexc.ResponseError, TimeoutError) as e:
             await client.aclose()
             await blocking.aclose()
-            raise StoreUnavailableError(f"cannot use redis at {_safe_url(url)}: {e}") from e
+            raise StoreUnavailableError(
+                f"cannot use redis at {_safe_url(url)}: {e or f'no answer within {timeout_s} s'}"
+            ) from e
         if stored is not None and stored != str(SCHEMA_VERSION):
             await client.aclose()
             await blocking.aclose()
@@ -210,7 +217,14 @@ class Memory(RecordsAPI, MovesAPI):
         "$" means after the newest change when the subscription starts (`async with`,
         `await sub.start()` or the first iteration): start it before the changes you
         want to see. `sub.cursor` resumes it after a reconnect."""
-        return Subscription(self._blocking, self._keys, kinds=kinds, names=names, cursor=cursor)
+        return Subscription(
+            self._blocking,
+            self._keys,
+            kinds=kinds,
+            names=names,
+            cursor=cursor,
+            timeout_s=self._env.timeout_s,
+        )
 
     # -- leases ------------------------------------------------------------------
     @map_redis_errors
@@ -260,6 +274,7 @@ class Memory(RecordsAPI, MovesAPI):
             by=self.writer,
             max_wait_s=max(self.heartbeat_interval_s, 1.0),
             blocking=self._blocking,
+            timeout_s=self._env.timeout_s,
         )
 
     @map_redis_errors

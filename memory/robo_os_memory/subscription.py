@@ -3,18 +3,23 @@
 Without a name filter it reads the global stream and filters kinds here; with names it
 reads only those entities' own streams. "$" (the default cursor) is resolved to the
 newest change when the subscription starts: on `async with`, `await sub.start()`, or the
-first `__anext__`; start it before making the changes you want to see.
+first `__anext__`; start it before making the changes you want to see. A lost
+connection ends the iteration with StoreUnavailableError; `sub.cursor` resumes it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from .base import BLOCK_MS
+from redis import exceptions as rexc
+
+from .base import BLOCK_MS, blocking_deadline
 from .codec import decode_change
+from .errors import StoreUnavailableError
 from .history import check_cursor, entity_streams, id_key, latest_cursor
 from .keys import Keys
 from .models import Change, EntityKind
@@ -38,10 +43,12 @@ class Subscription:
         kinds: Iterable[EntityKind] | None,
         names: Iterable[str] | None,
         cursor: str,
+        timeout_s: float | None = 5.0,
     ) -> None:
-        """`r` is the memory's pool for blocking reads (its socket timeout outlasts one
-        BLOCK_MS read)."""
+        """`r` is the memory's pool for blocking reads; `timeout_s` the memory's deadline
+        of a call, added to each BLOCK_MS read's."""
         self._r = r
+        self._deadline = blocking_deadline(timeout_s)
         self._keys = keys
         self._kinds = {EntityKind(k) for k in kinds} if kinds is not None else None
         self._named = entity_streams(keys, self._kinds, list(names)) if names is not None else None
@@ -69,7 +76,15 @@ class Subscription:
         while not self._pending:
             if self._closed or not self._positions:
                 raise StopAsyncIteration
-            reply = await self._r.xread(self._positions, count=_COUNT, block=BLOCK_MS)
+            try:
+                async with asyncio.timeout(self._deadline):
+                    reply = await self._r.xread(self._positions, count=_COUNT, block=BLOCK_MS)
+            except (rexc.ConnectionError, rexc.TimeoutError) as e:
+                raise StoreUnavailableError(f"subscription lost redis at {self.cursor}: {e}") from e
+            except TimeoutError as e:
+                raise StoreUnavailableError(
+                    f"subscription: redis did not answer (at {self.cursor})"
+                ) from e
             self._take(reply or ())
         change = self._pending.popleft()
         self.cursor = change.cursor

@@ -181,3 +181,29 @@ async def test_idle_readers_outlive_the_socket_timeout(
     finally:
         await mem.close()
     assert not [r for r in caplog.records if "lost redis" in r.getMessage()]
+
+
+async def test_cancelling_readers_and_writers_always_stops_them(memory: Memory) -> None:
+    """A task cancelled in the middle of a memory call must end. (redis-py sends under
+    asyncio.wait_for when a socket timeout is set, which on Python 3.11 can swallow the
+    cancellation; the memory keeps its own deadlines instead.)"""
+    await memory.register_robot(RobotState(id="r1", embodiment="mobile"))
+
+    async def reader() -> None:
+        async for _ in memory.subscribe(kinds=[EntityKind.robot]):
+            pass
+
+    async def writer() -> None:
+        k = 0
+        while True:
+            k += 1
+            await memory.update_robot("r1", progress=k % 100 / 100)
+
+    for i in range(60):
+        task = asyncio.ensure_future(reader() if i % 2 else writer())
+        for _ in range(i % 6):  # cancel at a different point of the call each time
+            await asyncio.sleep(0)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=DEADLINE_S)
+        assert done, f"task {i} ignored its cancellation"
+        assert task.cancelled()
