@@ -1,0 +1,215 @@
+"""What an agent keeps besides the robot record: finished call results (so a call is never
+run twice, even across an agent restart) and an ordered writer that takes memory status
+writes off the skill's critical path.
+
+Keys (owner: the robot's agent; nothing else writes them):
+
+    {prefix}:agent:{robot}:result:{call_id}   string, JSON SkillResult, EX result_ttl_s
+    {prefix}:agent:{robot}:results            sorted set call_id -> finish time, EXPIRE result_ttl_s
+
+The index lets a restarted agent load its recent results in two round trips, so the hot
+path never asks Redis whether a call already ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis import exceptions as rexc
+from robo_os_memory.errors import MemoryStoreError
+
+from ..contracts import SkillCall, SkillResult
+from ..skill.context import CancelToken
+from .parts import parts_of
+from .robot import Robot
+
+__all__ = [
+    "CallResults",
+    "CallRun",
+    "StatusWriter",
+    "Tombstones",
+    "agent_keys",
+    "driver_place",
+    "driver_reach",
+    "stamped",
+]
+
+log = logging.getLogger(__name__)
+
+_REDIS_ERRORS = (rexc.RedisError, MemoryStoreError, OSError)
+
+
+def agent_keys(prefix: str, robot_id: str) -> tuple[str, str]:
+    """(result key prefix, index key) of one robot's agent."""
+    base = f"{prefix}:agent:{robot_id}"
+    return f"{base}:result:", f"{base}:results"
+
+
+class CallResults:
+    """Finished results by call id: in process (authoritative while the agent lives, it is
+    the only writer for its robot) and in Redis with a TTL (for the next incarnation)."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str,
+        robot_id: str,
+        *,
+        ttl_s: float,
+        max_kept: int = 10_000,
+    ) -> None:
+        self._r = redis
+        self._key, self._index = agent_keys(prefix, robot_id)
+        self.ttl_s = ttl_s
+        self.max_kept = max_kept
+        self._results: dict[str, SkillResult] = {}
+
+    def get(self, call_id: str) -> SkillResult | None:
+        return self._results.get(call_id)
+
+    def remember(self, call_id: str, result: SkillResult) -> None:
+        self._results[call_id] = result
+        if len(self._results) > self.max_kept:  # dicts keep insertion order: drop the oldest
+            del self._results[next(iter(self._results))]
+
+    async def load(self) -> int:
+        """Read the results a previous incarnation stored; returns how many."""
+        now = time.time()
+        pipe = self._r.pipeline(transaction=False)
+        pipe.zremrangebyscore(self._index, "-inf", now - self.ttl_s)
+        pipe.zrange(self._index, -self.max_kept, -1)
+        _, ids = await pipe.execute()
+        if not ids:
+            return 0
+        values = await self._r.mget([self._key + i for i in ids])
+        for call_id, raw in zip(ids, values, strict=True):
+            if raw is not None:
+                self._results[call_id] = SkillResult.model_validate_json(raw)
+        return len(self._results)
+
+    async def store(self, call_id: str, result: SkillResult) -> None:
+        ttl = max(1, round(self.ttl_s))
+        pipe = self._r.pipeline(transaction=False)
+        pipe.set(self._key + call_id, result.model_dump_json(), ex=ttl)
+        pipe.zadd(self._index, {call_id: time.time()})
+        pipe.zremrangebyscore(self._index, "-inf", time.time() - self.ttl_s)
+        pipe.expire(self._index, ttl)
+        await pipe.execute()
+
+
+Job = Callable[[], Awaitable[Any]]
+
+
+class StatusWriter:
+    """Runs memory writes one after another in a background task, in submission order.
+    Consecutive progress reports of one call collapse into the newest (a skill reporting
+    at 50 Hz costs a write per round trip, not 50). Failures are logged, never raised:
+    a Redis hiccup must not fail the skill that is moving the robot."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._jobs: deque[tuple[str | None, Job]] = deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"status-writer:{self.name}")
+
+    def submit(self, job: Job, *, coalesce: str | None = None) -> None:
+        """Queue `job`; with `coalesce`, it replaces a queued job of the same key that is
+        last in the queue."""
+        if coalesce is not None and self._jobs and self._jobs[-1][0] == coalesce:
+            self._jobs[-1] = (coalesce, job)
+        else:
+            self._jobs.append((coalesce, job))
+        self._idle.clear()
+        self._wake.set()
+
+    async def flush(self, timeout_s: float = 10.0) -> None:
+        """Wait until every queued write is done (or `timeout_s` passed)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._jobs:
+                _, job = self._jobs.popleft()
+                try:
+                    await job()
+                except _REDIS_ERRORS as e:
+                    log.warning("%s: memory write failed: %s", self.name, e)
+                except Exception:  # a bug in a write must not stop the writes after it
+                    log.exception("%s: memory write raised", self.name)
+            self._idle.set()
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        await self.flush(timeout_s)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+@dataclass
+class CallRun:
+    """One call the agent holds: its cancel token and the future its awaiters share."""
+
+    call: SkillCall
+    token: CancelToken
+    done: asyncio.Future[SkillResult]
+    concurrent: bool = False
+    started: bool = False
+
+
+@dataclass
+class Tombstones:
+    """Call ids cancelled before they arrived (a cancel can overtake its run)."""
+
+    size: int = 1024
+    ids: OrderedDict[str, str] = field(default_factory=OrderedDict)
+
+    def add(self, call_id: str, reason: str) -> None:
+        self.ids[call_id] = reason
+        while len(self.ids) > self.size:
+            self.ids.popitem(last=False)
+
+
+def stamped(result: SkillResult, started: float) -> SkillResult:
+    """`result` with start/finish times, unless the skill set them."""
+    if result.started_at is not None:
+        return result
+    return result.model_copy(update={"started_at": started, "finished_at": time.time()})
+
+
+async def driver_place(robot: Robot) -> str | None:
+    """Where the driver says the robot is: a `place` attribute, else its base's place."""
+    place = getattr(robot, "place", None)
+    if isinstance(place, str):
+        return place
+    base = parts_of(robot).base
+    if base is not None:
+        try:
+            return await base.place()
+        except Exception as e:  # a driver that cannot tell yet: the skills will update it
+            log.warning("robot %s: cannot read its place: %s", robot.id, e)
+    return None
+
+
+def driver_reach(robot: Robot) -> tuple[str, ...]:
+    """Places the driver says the robot reaches without moving (a `reach` attribute)."""
+    reach = getattr(robot, "reach", ())
+    return tuple(reach) if isinstance(reach, list | tuple) else ()
