@@ -66,7 +66,9 @@ def key() -> str:
 
 
 async def test_start_registers_robot_and_skills(make_agent: MakeAgent, memory: Memory) -> None:
-    agent = await make_agent(place="counter")
+    # the driver does not say where it is: the configured place is recorded
+    robot = FakeRobot(f"r-{key()}", capabilities=CAPS, place=None)
+    agent = await make_agent(robot, place="counter")
     state = await memory.get_robot(agent.id)
     assert state is not None
     assert state.status == RobotStatusValue.idle
