@@ -111,7 +111,13 @@ def _result_of(job: asyncio.Future[SkillResult], call: SkillCall) -> SkillResult
         return SkillResult.failure(ErrorCode.cancelled, f"{call.call_id} was cancelled in-process")
     exc = job.exception()
     if exc is None:
-        return job.result()
+        result = job.result()
+        if not isinstance(result, SkillResult):
+            return SkillResult.failure(
+                ErrorCode.internal,
+                f"agent of {call.robot} returned {type(result).__name__}, not a SkillResult",
+            )
+        return result
     if isinstance(exc, RobotUnavailableError | DeadlineExceeded):
         raise exc
     # Agents must not raise for skill failures; one that does has a bug we report as such.

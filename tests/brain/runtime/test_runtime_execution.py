@@ -340,3 +340,42 @@ async def test_cancel_while_planning(fleet, make_brain: MakeBrain) -> None:
     done = await brain.scheduler.cancel(task.id)
     assert done.status == TaskStatus.cancelled and done.subtasks == []
     assert f["r1"].runs == []
+
+
+async def test_a_bug_while_correcting_one_task_fails_only_that_task(
+    fleet, make_brain: MakeBrain
+) -> None:
+    f = await fleet("r1", "r2")
+    f["r1"].auto = lambda call: SkillResult.failure(ErrorCode.unreachable, "out of reach")
+    planner = ScriptedPlanner(
+        plans={"bad": plan(("a", "r1", "pick")), "good": plan(("a", "r2", "pick"))}
+    )
+
+    async def broken_reassign(subtask: Subtask, exclude: set[str]) -> Subtask | None:
+        raise RuntimeError("reassign bug")
+
+    planner.reassign = broken_reassign  # type: ignore[method-assign]
+    brain = await make_brain(planner, f)
+    bad = await brain.scheduler.submit(instruction="bad")
+    good = await brain.scheduler.submit(instruction="good")
+    call = await f["r2"].next_call()
+    failed = await brain.store.wait_terminal(bad.id, WAIT_S)
+    assert failed.status == TaskStatus.failed
+    assert failed.error.message == "internal error in the scheduler: RuntimeError: reassign bug"
+    f["r2"].finish(call.call_id)
+    assert (await brain.store.wait_terminal(good.id, WAIT_S)).status == TaskStatus.succeeded
+
+
+async def test_an_agent_answering_garbage_is_an_internal_failure(
+    fleet, make_brain: MakeBrain
+) -> None:
+    f = await fleet("r1")
+    f["r1"].auto = lambda call: "done!"  # type: ignore[return-value,arg-type]
+    brain = await make_brain(
+        ScriptedPlanner(plans={"go": plan(("a", "r1", "pick"))}), f, max_replans=0
+    )
+    task = await brain.scheduler.submit(instruction="go")
+    done = await brain.store.wait_terminal(task.id, WAIT_S)
+    assert done.status == TaskStatus.failed
+    assert done.subtasks[0].result.error == ErrorCode.internal
+    assert "returned str, not a SkillResult" in done.subtasks[0].result.message
