@@ -27,6 +27,13 @@ async def test_arm_loads_the_carrier_which_delivers(std: StdWorld) -> None:
     apple = await std.memory.get_object("apple")
     assert apple is not None and apple.on == "carrier1"
 
+    # the arm reaches the docked tray both ways: it can take the load back off
+    assert (await std.run("arm1", pick, object="apple")).ok
+    apple = await std.memory.get_object("apple")
+    assert apple is not None and apple.held_by == "arm1" and apple.on is None
+    assert (await std.run("arm1", place, object="apple", target="carrier1")).ok
+    assert std.world.support_of("apple") == "carrier1"
+
     early = await std.run("carrier1", deliver, object="apple", target="dining_table")
     assert early.error == ErrorCode.precondition_failed  # not there yet
 

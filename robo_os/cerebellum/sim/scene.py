@@ -18,7 +18,16 @@ from ...fleet import PlaceConfig
 from .geometry import Frame2, wrap_angle, yaw_quat
 from .planning import Obstacle
 
-__all__ = ["DOCK_GAP", "Drawer", "PlaceBody", "Slot", "build_place", "builtin_place_kinds"]
+__all__ = [
+    "DOCK_GAP",
+    "Drawer",
+    "PlaceBody",
+    "PlaceBuilder",
+    "PlaceKind",
+    "Slot",
+    "build_place",
+    "builtin_place_kinds",
+]
 
 DOCK_GAP = 0.04
 """Gap between a docked robot's front and the place's edge (m)."""
@@ -88,15 +97,18 @@ class _Part:
 
 PlaceGeometry = tuple[list[_Part], float, tuple[float, float, float, float]]
 """(boxes in the front frame, surface height, usable region)."""
-PlaceKind = Callable[[float, float, float], PlaceGeometry]
+PlaceBuilder = Callable[[float, float, float], PlaceGeometry]
+"""(depth, width, height) -> geometry in the front frame."""
 
-_COLOURS = {
-    "counter": (0.55, 0.6, 0.7, 1.0),
-    "table": (0.6, 0.42, 0.25, 1.0),
-    "shelf": (0.45, 0.32, 0.2, 1.0),
-    "sink": (0.8, 0.82, 0.85, 1.0),
-    "cabinet": (0.7, 0.65, 0.55, 1.0),
-}
+
+@dataclass(frozen=True)
+class PlaceKind:
+    """How one kind of place is built."""
+
+    build: PlaceBuilder
+    drawer: bool = False
+    """Articulated: a drawer slides out of the front (what `open`/`close` operate)."""
+    rgba: tuple[float, float, float, float] = (0.6, 0.6, 0.6, 1.0)
 
 
 def _region(depth: float, width: float, margin: float = 0.06) -> tuple[float, float, float, float]:
@@ -162,11 +174,11 @@ def _cabinet(depth: float, width: float, h: float) -> PlaceGeometry:
 def builtin_place_kinds() -> dict[str, PlaceKind]:
     """Geometry per place kind; an unknown kind is built as a counter."""
     return {
-        "counter": _counter,
-        "table": _table,
-        "shelf": _shelf,
-        "sink": _sink,
-        "cabinet": _cabinet,
+        "counter": PlaceKind(_counter, rgba=(0.55, 0.6, 0.7, 1.0)),
+        "table": PlaceKind(_table, rgba=(0.6, 0.42, 0.25, 1.0)),
+        "shelf": PlaceKind(_shelf, rgba=(0.45, 0.32, 0.2, 1.0)),
+        "sink": PlaceKind(_sink, rgba=(0.8, 0.82, 0.85, 1.0)),
+        "cabinet": PlaceKind(_cabinet, drawer=True, rgba=(0.7, 0.65, 0.55, 1.0)),
     }
 
 
@@ -234,8 +246,9 @@ def build_place(client: int, cfg: PlaceConfig, kinds: dict[str, PlaceKind]) -> P
     along_x = abs(math.cos(yaw - cfg.pose.yaw)) > 0.5
     depth, width = (cfg.size[0], cfg.size[1]) if along_x else (cfg.size[1], cfg.size[0])
     h = cfg.size[2]
-    parts, surface_z, region = kinds.get(cfg.kind, _counter)(depth, width, h)
-    rgba = _COLOURS.get(cfg.kind, (0.6, 0.6, 0.6, 1.0))
+    kind = kinds.get(cfg.kind) or kinds.get("counter") or PlaceKind(_counter)
+    parts, surface_z, region = kind.build(depth, width, h)
+    rgba = kind.rgba
     col = p.createCollisionShapeArray(
         [p.GEOM_BOX] * len(parts),
         halfExtents=[q.half for q in parts],
@@ -251,7 +264,7 @@ def build_place(client: int, cfg: PlaceConfig, kinds: dict[str, PlaceKind]) -> P
     )
     drawer: Drawer | None = None
     links: dict[str, list[object]] = {}
-    if cfg.kind == "cabinet":
+    if kind.drawer:
         links, drawer = _drawer_link(client, depth, width, h)
     body = p.createMultiBody(
         baseMass=0.0,
