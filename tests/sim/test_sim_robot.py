@@ -151,3 +151,26 @@ async def test_seed_memory_writes_the_world(make_world: MakeWorld, memory: Memor
     assert by_id["carrier1"].place == "dining_table" and by_id["carrier1"].reach == ()
     assert set(by_id["mm1"].capabilities) == {"navigate", "manipulate", "camera"}
     assert await memory.place_contents("kitchen_counter") == ["apple", "cup"]
+
+
+async def test_a_caller_going_away_leaves_nothing_moving(make_world: MakeWorld) -> None:
+    world = make_world(corridor())
+    robot = SimRobot(world.fleet.robots[0], LocalWorldClient(world))
+    assert robot.base is not None
+    reported = asyncio.Event()
+
+    async def on_pose(pose: Pose) -> None:
+        reported.set()
+
+    task = asyncio.create_task(
+        robot.base.move_to("east", on_pose=on_pose, progress_interval_s=0.01)
+    )
+    await asyncio.wait_for(reported.wait(), WAIT_S)
+    task.cancel()  # e.g. the skill hard-cancelled after its grace period
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    world.step(1)  # a drive takes seconds: only a cancelled motion ends on the next step
+    assert world.idle
+    stopped = await robot.pose()
+    world.step(240)
+    assert (await robot.pose()).distance_to(stopped) < 0.05

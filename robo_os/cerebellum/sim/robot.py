@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -49,6 +50,7 @@ class _Driver:
             )
         motion = await self.world.start(self.robot_id, request)
         cancelled = asyncio.ensure_future(cancel.wait()) if cancel is not None else None
+        waiting: asyncio.Future[MotionResult | None] | None = None
         try:
             while True:
                 slice_s = tick_s if on_tick is not None else None
@@ -67,12 +69,17 @@ class _Driver:
                     if on_tick is not None:
                         await on_tick()
                     continue
-                waiting.cancel()
                 reason = cancel.reason if cancel is not None else "cancelled"
                 return await self._stop(motion, MotionOutcome.cancelled, reason or "cancelled")
+        except BaseException:
+            # the caller is going away (a hard cancel) or a callback failed: leave nothing moving
+            with contextlib.suppress(Exception):
+                await self.world.cancel(motion)
+            raise
         finally:
-            if cancelled is not None:
-                cancelled.cancel()
+            for future in (cancelled, waiting):
+                if future is not None:
+                    future.cancel()
 
     async def _stop(self, motion: str, outcome: MotionOutcome, message: str) -> MotionResult:
         await self.world.cancel(motion)
