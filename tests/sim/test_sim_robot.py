@@ -40,6 +40,9 @@ async def test_parts_follow_the_embodiment(make_world: MakeWorld) -> None:
     assert carrier1.arm is None and carrier1.camera is None
     assert mm1.base and mm1.arm and mm1.camera and mm1.tray is None
     assert robots["carrier1"].capabilities == {"navigate", "carry"}
+    # what an agent reads to register a robot that has no base to ask
+    assert (robots["arm1"].place, robots["arm1"].reach) == ("kitchen_counter", ("kitchen_counter",))  # type: ignore[attr-defined]
+    assert (robots["mm1"].place, robots["mm1"].reach) == (None, ())  # type: ignore[attr-defined]
     state = await robots["arm1"].state()  # type: ignore[attr-defined]
     assert (state.place, state.reach, state.holding) == (
         "kitchen_counter",

@@ -229,6 +229,18 @@ class SimRobot:
     def config(self) -> RobotConfig:
         return self._config
 
+    @property
+    def place(self) -> str | None:
+        """Where a robot without a base is mounted; None for a mobile one (its
+        `base.place()` says where it is docked now)."""
+        return self._config.at if self.base is None else None
+
+    @property
+    def reach(self) -> tuple[str, ...]:
+        """Places a robot without a base reaches (its own and the configured `reach`);
+        a mobile robot reaches where it is docked, so none fixed."""
+        return (self._config.at, *self._config.reach) if self.base is None else ()
+
     async def connect(self) -> None:
         """Check that the world has this robot."""
         try:
