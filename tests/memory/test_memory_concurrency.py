@@ -38,7 +38,7 @@ async def test_twenty_read_modify_writers_lose_no_update(
     memory: Memory, clients: list[Memory]
 ) -> None:
     await memory.upsert_object(ObjectState(name="counter", attrs={"n": 0}))
-    per_writer = 25
+    per_writer = 10
     conflicts = 0
 
     async def writer(m: Memory) -> None:
