@@ -54,6 +54,7 @@ INSTRUCT = "instruct"
 """The skill name of a natural-language subtask (robot-side LLM mode)."""
 
 DEFAULT_RESULT_TTL_S = 86_400.0
+_CALL_FIELDS = ("current_subtask", "activity", "progress")
 
 
 class CerebellumAgent:
@@ -98,12 +99,17 @@ class CerebellumAgent:
         self.id = robot.id
         self.skills: dict[str, Skill] = {}
         self._results = CallResults(memory.redis, memory.keys.prefix, self.id, ttl_s=result_ttl_s)
-        self._writer = StatusWriter(f"agent:{self.id}")
+        self._writer = StatusWriter(
+            f"agent:{self.id}",
+            lambda fields: memory.update_robot(self.id, by=self.id, **fields),
+            written={"status": RobotStatusValue.idle, **dict.fromkeys(_CALL_FIELDS)},
+        )
         self._running: dict[str, CallRun] = {}
         self._cancelled = Tombstones()
         self._lock = asyncio.Lock()
         self._heartbeat: asyncio.Task[None] | None = None
         self._halt = asyncio.Event()
+        self._loggers: dict[str, logging.Logger] = {}
         self._started = False
         self._stopping = False
         self._log = logging.LoggerAdapter(log, {"robot": self.id})
@@ -323,7 +329,7 @@ class CerebellumAgent:
                 skill = self._resolve(sub)
                 if isinstance(skill, SkillResult):
                     return skill
-                self._status(coalesce=call.call_id, activity=f"{INSTRUCT}: {name}")
+                self._status(activity=f"{INSTRUCT}: {name}")
                 sub_deadline = min(deadline, time.monotonic() + skill.spec.timeout_s)
                 return await skill.run(
                     args,
@@ -420,23 +426,25 @@ class CerebellumAgent:
             if not track:
                 return
             activity = f"{call.skill}: {message}" if message else call.skill
-            self._status(coalesce=run.call.call_id, progress=fraction, activity=activity)
+            self._status(progress=fraction, activity=activity)
 
         return SkillContext(
             robot=self.robot,
             memory=self.memory,
             call=call,
             logger=logging.LoggerAdapter(
-                logging.getLogger(f"robo_os.skills.{call.skill}"),
-                {"robot": self.id, "call_id": call.call_id},
+                self._skill_logger(call.skill), {"robot": self.id, "call_id": call.call_id}
             ),
             deadline=deadline,
             cancel=run.token,
             progress_fn=progress,
         )
 
-    def _status(self, *, coalesce: str | None = None, **fields: Any) -> None:
-        memory, robot_id = self.memory, self.id
-        self._writer.submit(
-            lambda: memory.update_robot(robot_id, by=robot_id, **fields), coalesce=coalesce
-        )
+    def _skill_logger(self, skill: str) -> logging.Logger:
+        logger = self._loggers.get(skill)
+        if logger is None:
+            logger = self._loggers[skill] = logging.getLogger(f"robo_os.skills.{skill}")
+        return logger
+
+    def _status(self, **fields: Any) -> None:
+        self._writer.update(**fields)

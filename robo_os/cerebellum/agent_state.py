@@ -45,6 +45,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _REDIS_ERRORS = (rexc.RedisError, MemoryStoreError, OSError)
+_TRIM_EVERY = 256
+"""Stores between two trims of a robot's result index (expired ids, more than max_kept)."""
 
 
 def agent_keys(prefix: str, robot_id: str) -> tuple[str, str]:
@@ -71,6 +73,7 @@ class CallResults:
         self.ttl_s = ttl_s
         self.max_kept = max_kept
         self._results: dict[str, SkillResult] = {}
+        self._stores = 0
 
     def get(self, call_id: str) -> SkillResult | None:
         return self._results.get(call_id)
@@ -97,43 +100,80 @@ class CallResults:
 
     async def store(self, call_id: str, result: SkillResult) -> None:
         ttl = max(1, round(self.ttl_s))
+        now = time.time()
         pipe = self._r.pipeline(transaction=False)
         pipe.set(self._key + call_id, result.model_dump_json(), ex=ttl)
-        pipe.zadd(self._index, {call_id: time.time()})
-        pipe.zremrangebyscore(self._index, "-inf", time.time() - self.ttl_s)
-        pipe.expire(self._index, ttl)
+        pipe.zadd(self._index, {call_id: now})
+        self._stores += 1
+        if self._stores % _TRIM_EVERY == 1:  # the index's own upkeep, not every call's
+            pipe.zremrangebyscore(self._index, "-inf", now - self.ttl_s)
+            pipe.zremrangebyrank(self._index, 0, -self.max_kept - 1)
+            pipe.expire(self._index, ttl)
         await pipe.execute()
 
 
 Job = Callable[[], Awaitable[Any]]
+FieldsWriter = Callable[[dict[str, Any]], Awaitable[Any]]
 
 
 class StatusWriter:
-    """Runs memory writes one after another in a background task, in submission order.
-    Consecutive progress reports of one call collapse into the newest (a skill reporting
-    at 50 Hz costs a write per round trip, not 50). Failures are logged, never raised:
-    a Redis hiccup must not fail the skill that is moving the robot."""
+    """Runs memory writes one after another in a background task, in submission order,
+    after a short batching window (a skill starts, and its result goes back, before its
+    robot's `busy` is written). Robot-record updates queued back to back merge into one
+    write (later fields win), and one that changes nothing this writer wrote last is
+    dropped: a state that lasted less than the window (a skill that finished before its
+    `busy` was written, 50 progress reports) is not replayed.
+    Failures are logged, never raised: a Redis hiccup must not fail the skill that is
+    moving the robot."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        write_fields: FieldsWriter,
+        *,
+        batch_window_s: float = 0.002,
+        written: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
-        self._jobs: deque[tuple[str | None, Job]] = deque()
+        self._write_fields = write_fields
+        self.batch_window_s = batch_window_s
+        self._written: dict[str, Any] = dict(written or {})
+        """The record's fields as this writer last wrote them: an update that would
+        write the same values again (busy and back to idle within one window) is dropped."""
+        self._jobs: deque[Job | dict[str, Any]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"status-writer:{self.name}")
 
-    def submit(self, job: Job, *, coalesce: str | None = None) -> None:
-        """Queue `job`; with `coalesce`, it replaces a queued job of the same key that is
-        last in the queue."""
-        if coalesce is not None and self._jobs and self._jobs[-1][0] == coalesce:
-            self._jobs[-1] = (coalesce, job)
+    def update(self, **fields: Any) -> None:
+        """Queue an update of the robot's record."""
+        if self._jobs and isinstance(self._jobs[-1], dict):
+            self._jobs[-1].update(fields)
         else:
-            self._jobs.append((coalesce, job))
+            self._jobs.append(dict(fields))
+        self._kick()
+
+    def submit(self, job: Job) -> None:
+        """Queue any other write."""
+        self._jobs.append(job)
+        self._kick()
+
+    def _kick(self) -> None:
         self._idle.clear()
+        if self._timer is None and not self._wake.is_set():
+            # a batching window, not a wait for anything: the writer wakes after it, so
+            # what queued the write (a skill's first step, a reply on its way to the
+            # brain) goes first, and the updates of a call that ends within it merge
+            self._timer = asyncio.get_running_loop().call_later(self.batch_window_s, self._ring)
+
+    def _ring(self) -> None:
+        self._timer = None
         self._wake.set()
 
     async def flush(self, timeout_s: float = 10.0) -> None:
@@ -146,16 +186,28 @@ class StatusWriter:
             await self._wake.wait()
             self._wake.clear()
             while self._jobs:
-                _, job = self._jobs.popleft()
+                job = self._jobs.popleft()
                 try:
-                    await job()
+                    if isinstance(job, dict):
+                        await self._write_changed(job)
+                    else:
+                        await job()
                 except _REDIS_ERRORS as e:
                     log.warning("%s: memory write failed: %s", self.name, e)
                 except Exception:  # a bug in a write must not stop the writes after it
                     log.exception("%s: memory write raised", self.name)
             self._idle.set()
 
+    async def _write_changed(self, fields: dict[str, Any]) -> None:
+        if all(k in self._written and self._written[k] == v for k, v in fields.items()):
+            return
+        await self._write_fields(fields)
+        self._written.update(fields)
+
     async def close(self, timeout_s: float = 10.0) -> None:
+        if self._timer is not None:  # write what is queued now
+            self._timer.cancel()
+            self._ring()
         await self.flush(timeout_s)
         if self._task is not None:
             self._task.cancel()
