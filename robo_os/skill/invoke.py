@@ -184,7 +184,11 @@ class Skill:
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if job in done:
-                return _stamp(self._outcome(job, ctx), started)
+                result = self._outcome(job, ctx)
+                if ctx.cancel.cancelled and not result.ok:
+                    # it stopped because it was cancelled, whatever the motion reported
+                    result = result.model_copy(update={"error": ErrorCode.cancelled})
+                return _stamp(result, started)
             if cancelled in done:
                 code, why = ErrorCode.cancelled, ctx.cancel.reason or "cancelled"
             else:
@@ -222,9 +226,9 @@ class Skill:
         exc = None if job.cancelled() else job.exception()
         if not job.cancelled() and (exc is None or isinstance(exc, SkillAborted)):
             got = self._outcome(job, ctx)
-            if got.error in (ErrorCode.cancelled, ErrorCode.timeout):
-                return got.model_copy(update={"error": code})
-            return got  # it finished anyway, or failed for a reason of its own
+            # a failure after the stop request is the stop's doing, whatever the motion
+            # reported (a cut-off drive may say "unreachable"); a success stands
+            return got if got.ok else got.model_copy(update={"error": code})
         return SkillResult.failure(code, why)
 
     def _outcome(self, job: asyncio.Future[Any], ctx: SkillContext) -> SkillResult:

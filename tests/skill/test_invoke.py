@@ -104,6 +104,25 @@ async def test_cooperative_cancellation_mid_skill() -> None:
     assert stopped_cleanly.is_set()
 
 
+async def test_a_failure_after_a_cancel_is_reported_as_cancelled() -> None:
+    started = asyncio.Event()
+
+    @skill(capabilities={"navigate"})
+    async def drive(cancel: CancelToken) -> SkillResult:
+        """A drive whose motion reports being cut off as unreachable."""
+        started.set()
+        await cancel.wait()
+        return SkillResult.failure(ErrorCode.unreachable, "stopped 2 m short of the sink")
+
+    ctx = fake_context()
+    job = asyncio.create_task(as_skill(drive).run({}, ctx))
+    await asyncio.wait_for(started.wait(), WAIT_S)
+    ctx.cancel.cancel("user stop")
+    result = await asyncio.wait_for(job, WAIT_S)
+    assert result.error == ErrorCode.cancelled
+    assert result.message == "stopped 2 m short of the sink"
+
+
 async def test_a_skill_ignoring_cancel_is_stopped_within_the_grace() -> None:
     started = asyncio.Event()
     interrupted = asyncio.Event()
