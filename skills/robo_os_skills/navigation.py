@@ -16,7 +16,8 @@ from ._support import changed, failure_of, parts, pose_json
 __all__ = ["POSE_INTERVAL_S", "navigate_to"]
 
 POSE_INTERVAL_S = 0.15
-"""How often the robot's pose is written to memory while it drives (about 7 Hz)."""
+"""How often the robot's pose is written to memory while it drives (about 7 Hz); an
+agent may set another in the context's extras under `pose_interval_s`."""
 
 
 @skill(
@@ -41,18 +42,19 @@ async def navigate_to(ctx: SkillContext, target: PlaceName) -> SkillResult:
     total = max(start.distance_to(goal), 1e-6)
     await ctx.memory.update_robot(robot, place=None, pose=start, activity=f"driving to {target}")
 
+    done = [0.0]  # progress never goes back (a detour around furniture can move away)
+
     async def on_pose(pose: Pose) -> None:
         await ctx.memory.update_robot(robot, pose=pose)
-        await ctx.report_progress(
-            1.0 - min(pose.distance_to(goal) / total, 1.0), f"driving to {target}"
-        )
+        done[0] = max(done[0], 1.0 - min(pose.distance_to(goal) / total, 1.0))
+        await ctx.report_progress(done[0], f"driving to {target}")
 
     result = await base.move_to(
         target,
         cancel=ctx.cancel,
         deadline=ctx.deadline,
         on_pose=on_pose,
-        progress_interval_s=POSE_INTERVAL_S,
+        progress_interval_s=float(ctx.extras.get("pose_interval_s", POSE_INTERVAL_S)),
     )
     final = result.pose or await base.pose()
     docked = await base.place()

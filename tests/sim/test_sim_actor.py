@@ -32,7 +32,8 @@ async def test_world_actor_serves_several_robots(ray_runtime: object) -> None:
 
         drive, pick = await asyncio.wait_for(
             asyncio.gather(
-                carrier.base.move_to("kitchen_counter", on_pose=on_pose), arm.arm.pick("cup")
+                carrier.base.move_to("kitchen_counter", on_pose=on_pose, progress_interval_s=0.02),
+                arm.arm.pick("cup"),
             ),
             WAIT_S,
         )

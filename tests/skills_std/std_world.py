@@ -38,6 +38,7 @@ class StdWorld:
         cancel: CancelToken | None = None,
         progress: ProgressFn | None = None,
         timeout_s: float = WAIT_S,
+        extras: dict[str, Any] | None = None,
     ) -> SkillContext:
         call = SkillCall(call_id=uuid.uuid4().hex, robot=robot, skill=skill, args=args)
         return SkillContext(
@@ -48,6 +49,7 @@ class StdWorld:
             deadline=time.monotonic() + timeout_s,
             cancel=cancel or CancelToken(),
             progress_fn=progress,
+            extras=dict(extras or {}),
         )
 
     async def run(
@@ -58,11 +60,18 @@ class StdWorld:
         cancel: CancelToken | None = None,
         progress: ProgressFn | None = None,
         timeout_s: float = WAIT_S,
+        extras: dict[str, Any] | None = None,
         **args: Any,
     ) -> SkillResult:
         skill = as_skill(fn)
         ctx = self.context(
-            robot, skill.name, args, cancel=cancel, progress=progress, timeout_s=timeout_s
+            robot,
+            skill.name,
+            args,
+            cancel=cancel,
+            progress=progress,
+            timeout_s=timeout_s,
+            extras=extras,
         )
         return await skill.run(args, ctx)
 

@@ -10,8 +10,8 @@ import pybullet as p
 from robo_os_memory.models import Pose
 
 from ..parts import CameraImage
-from .embodiments import RobotRig
 from .png import encode_png
+from .rigs import RobotRig
 
 if TYPE_CHECKING:
     from .world import SimWorld

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import pybullet as p
 
 from ..parts import MotionOutcome, MotionResult
-from .embodiments import RobotRig
 from .geometry import Frame2, wrap_angle
 from .kinematics import IKSolution
 from .models import MotionRequest, Operate, Pick, Place, Unload
@@ -25,6 +24,7 @@ from .motions import (
     PusherTo,
     Settle,
 )
+from .rigs import RobotRig
 
 if TYPE_CHECKING:
     from .world import SimWorld

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import pybullet as p
 
 from ..parts import MotionOutcome, MotionResult
-from .embodiments import ArmRig, RobotRig
 from .geometry import Frame2, wrap_angle
+from .rigs import ArmRig, RobotRig
 
 if TYPE_CHECKING:
     from .world import SimWorld

@@ -12,11 +12,11 @@ import math
 from typing import TYPE_CHECKING
 
 from ..parts import MotionOutcome, MotionResult
-from .embodiments import RobotRig
 from .geometry import Frame2
 from .models import MotionRequest, Navigate
 from .motions import Leg, NavigateController
 from .planning import OccupancyGrid
+from .rigs import RobotRig
 from .scene import PlaceBody, Slot
 
 if TYPE_CHECKING:

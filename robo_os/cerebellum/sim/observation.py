@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import pybullet as p
 from robo_os_memory.models import Pose
 
-from .embodiments import RobotRig
 from .geometry import quat_yaw
 from .models import ObjectInfo, PlaceInfo, RobotInfo, WorldInfo
 from .objects import ObjectShape
+from .rigs import RobotRig
 from .scene import PlaceBody
 
 if TYPE_CHECKING:

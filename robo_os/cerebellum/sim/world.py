@@ -25,7 +25,7 @@ from ...settings import SimSettings
 from ..parts import CameraImage, MotionOutcome, MotionResult
 from . import camera as _camera
 from . import manipulation, navigation
-from .embodiments import Embodiment, RobotRig, builtin_embodiments
+from .embodiments import Embodiment, builtin_embodiments
 from .geometry import Frame2, yaw_quat
 from .kinematics import ArmModel, Kinematics
 from .models import (
@@ -40,6 +40,7 @@ from .motions import Controller
 from .objects import ObjectShape, builtin_object_shapes, rgba_of
 from .observation import ObjectBody, WorldView
 from .planning import OccupancyGrid
+from .rigs import RobotRig
 from .scene import PlaceBody, PlaceKind, Slot, build_place, builtin_place_kinds
 
 __all__ = ["ObjectBody", "SimWorld"]
