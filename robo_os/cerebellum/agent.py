@@ -286,6 +286,8 @@ class CerebellumAgent:
         started = time.time()
         if self._stopping:
             return SkillResult.failure(ErrorCode.cancelled, f"agent {self.id} is stopping")
+        if not self._started:
+            return SkillResult.failure(ErrorCode.robot_offline, f"agent {self.id} is not started")
         if self.llm is not None and self._wants_llm(call):
             return await self._instruct(run, self.llm, started)
         skill = self._resolve(call)

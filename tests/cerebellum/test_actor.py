@@ -12,10 +12,11 @@ import pytest
 from robo_os_memory import EntityKind, Memory, RobotStatusValue
 
 from robo_os.brain.dispatch import RayDispatcher
-from robo_os.cerebellum.actor import AgentConfig, spawn_agent, start_agent
+from robo_os.cerebellum.actor import AgentConfig, import_object, spawn_agent, start_agent
 from robo_os.contracts import ErrorCode, SkillCall
+from robo_os.errors import ConfigError
 from robo_os.fleet import RobotConfig
-from robo_os.settings import AgentSettings
+from robo_os.settings import AgentSettings, Settings
 
 WAIT_S = 120.0  # a cold actor start imports robo-os on a shared, busy machine
 TESTS = Path(__file__).resolve().parents[1]
@@ -138,3 +139,28 @@ async def test_actor_without_camera_and_a_robot_that_fails(
     actors.append(bad)
     result = await bad.run.remote(SkillCall(call_id="x", robot=broken.robot.id, skill="noop"))
     assert result.error == ErrorCode.robot_offline and "could not connect" in result.message
+
+
+def test_config_from_settings_and_import_paths() -> None:
+    robot = RobotConfig(id="arm1", embodiment="fixed_arm", at="counter")
+    with pytest.raises(ConfigError, match="ROBO_OS_REDIS__URL"):
+        AgentConfig.from_settings(Settings(), robot)
+    settings = Settings.model_validate(
+        {
+            "redis": {"url": "redis://h:1/0", "key_prefix": "tenant"},
+            "memory": {"heartbeat_interval_s": 0.5},
+            "agent": {"llm_subtasks": True},
+            "llm": {"base_url": "http://llm/v1", "model": "m"},
+        }
+    )
+    config = AgentConfig.from_settings(settings, robot, factory_options={"world": None})
+    assert (config.redis_url, config.key_prefix, config.heartbeat_interval_s) == (
+        "redis://h:1/0",
+        "tenant",
+        0.5,
+    )
+    assert config.agent.llm_subtasks and config.llm is not None and config.llm.model == "m"
+    assert config.robot_factory == "robo_os.cerebellum.drivers:build_robot"
+    assert import_object("robo_os.cerebellum.drivers:build_robot").__name__ == "build_robot"
+    with pytest.raises(ConfigError, match="cannot import"):
+        import_object("robo_os.cerebellum.drivers:nope")

@@ -222,6 +222,12 @@ async def test_stop_cancels_marks_stopped_and_closes(make_agent: MakeAgent, memo
     assert after.error == ErrorCode.cancelled and "stopping" in after.message
 
 
+async def test_a_call_before_start(memory: Memory) -> None:
+    agent = CerebellumAgent(FakeRobot("early"), memory, SkillRegistry(AGENT_SKILLS))
+    result = await agent.run(SkillCall(call_id="e1", robot="early", skill="noop"))
+    assert result.error == ErrorCode.robot_offline and "not started" in result.message
+
+
 async def test_a_robot_that_cannot_connect(memory: Memory) -> None:
     robot = FakeRobot("broken", fail_connect=True)
     agent = CerebellumAgent(robot, memory, SkillRegistry(AGENT_SKILLS))
