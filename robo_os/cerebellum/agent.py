@@ -36,8 +36,10 @@ from .agent_state import (
     CallRun,
     StatusWriter,
     Tombstones,
+    acquire_within,
     driver_place,
     driver_reach,
+    heartbeat_until,
     stamped,
 )
 from .robot import Robot
@@ -149,7 +151,10 @@ class CerebellumAgent:
             self.id, {n: s.model_dump(mode="json") for n, s in specs.items()}
         )
         self._writer.start()
-        self._heartbeat = asyncio.create_task(self._beat(), name=f"heartbeat:{self.id}")
+        self._heartbeat = asyncio.create_task(
+            heartbeat_until(self.memory, self.id, self.heartbeat_interval_s, self._halt),
+            name=f"heartbeat:{self.id}",
+        )
         self._started = True
         self._log.info(
             "agent %s started: %d skills (%s), %d stored results, node %s",
@@ -197,19 +202,6 @@ class CerebellumAgent:
             await self.robot.close()
         finally:
             self._log.info("agent %s stopped", self.id)
-
-    async def _beat(self) -> None:
-        """Heartbeat on a fixed cadence until `_halt` (a Redis error skips one beat)."""
-        loop = asyncio.get_running_loop()
-        next_at = loop.time()
-        while not self._halt.is_set():
-            try:
-                await self.memory.heartbeat(self.id)
-            except Exception as e:  # Redis away for a moment: the next beat tries again
-                self._log.warning("agent %s: heartbeat failed: %s", self.id, e)
-            next_at += self.heartbeat_interval_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._halt.wait(), max(0.0, next_at - loop.time()))
 
     # -- AgentHandle ---------------------------------------------------------------------
     async def run(self, call: SkillCall) -> SkillResult:
@@ -354,7 +346,7 @@ class CerebellumAgent:
         busy, run `body(deadline)`, mark it idle."""
         call = run.call
         deadline = time.monotonic() + timeout_s
-        if not await self._acquire(run, deadline):
+        if not await acquire_within(self._lock, run.token, deadline):
             if run.token.cancelled:
                 return stamped(
                     SkillResult.failure(ErrorCode.cancelled, run.token.reason or "cancelled"),
@@ -395,29 +387,6 @@ class CerebellumAgent:
             (result.finished_at or time.time()) - (result.started_at or started),
         )
         return result
-
-    async def _acquire(self, run: CallRun, deadline: float) -> bool:
-        if not self._lock.locked() and not run.token.cancelled:
-            await self._lock.acquire()  # free: returns at once
-            return True
-        waiter = asyncio.ensure_future(self._lock.acquire())
-        stop = asyncio.ensure_future(run.token.wait())
-        try:
-            await asyncio.wait(
-                {waiter, stop},
-                timeout=max(0.0, deadline - time.monotonic()),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            stop.cancel()
-        if waiter.done() and not waiter.cancelled() and not run.token.cancelled:
-            return True
-        waiter.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await waiter
-        if waiter.done() and not waiter.cancelled():
-            self._lock.release()  # it got the lock in the same instant it was given up
-        return False
 
     def _context(
         self, run: CallRun, deadline: float, *, track: bool = True, call: SkillCall | None = None

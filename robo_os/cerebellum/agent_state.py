@@ -24,6 +24,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis import exceptions as rexc
+from robo_os_memory import Memory
 from robo_os_memory.errors import MemoryStoreError
 
 from ..contracts import SkillCall, SkillResult
@@ -36,9 +37,11 @@ __all__ = [
     "CallRun",
     "StatusWriter",
     "Tombstones",
+    "acquire_within",
     "agent_keys",
     "driver_place",
     "driver_reach",
+    "heartbeat_until",
     "stamped",
 ]
 
@@ -265,3 +268,47 @@ def driver_reach(robot: Robot) -> tuple[str, ...]:
     """Places the driver says the robot reaches without moving (a `reach` attribute)."""
     reach = getattr(robot, "reach", ())
     return tuple(reach) if isinstance(reach, list | tuple) else ()
+
+
+async def acquire_within(lock: asyncio.Lock, token: CancelToken, deadline: float) -> bool:
+    """Take `lock` (FIFO), unless `token` is cancelled or `deadline` (monotonic) passes
+    first; True when it is held."""
+    if not lock.locked() and not token.cancelled:
+        await lock.acquire()  # free: returns at once
+        return True
+    waiter = asyncio.ensure_future(lock.acquire())
+    stop = asyncio.ensure_future(token.wait())
+    try:
+        await asyncio.wait(
+            {waiter, stop},
+            timeout=max(0.0, deadline - time.monotonic()),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        stop.cancel()
+    if waiter.done() and not waiter.cancelled() and not token.cancelled:
+        return True
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+    if waiter.done() and not waiter.cancelled():
+        lock.release()  # it got the lock in the same instant it was given up
+    return False
+
+
+async def heartbeat_until(
+    memory: Memory, robot_id: str, interval_s: float, halt: asyncio.Event
+) -> None:
+    """Heartbeat on a fixed cadence until `halt` is set (a Redis error skips one beat).
+    `halt`, not cancel(), ends it: redis-py 8 may swallow a cancel that lands while a
+    command is in flight."""
+    loop = asyncio.get_running_loop()
+    next_at = loop.time()
+    while not halt.is_set():
+        try:
+            await memory.heartbeat(robot_id)
+        except Exception as e:  # Redis away for a moment: the next beat tries again
+            log.warning("agent %s: heartbeat failed: %s", robot_id, e)
+        next_at += interval_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(halt.wait(), max(0.0, next_at - loop.time()))
