@@ -1,0 +1,232 @@
+"""`robo-os up`: everything one machine needs, started in order and stopped in reverse.
+
+1. Redis: `settings.redis.url`, or an embedded redis-server on a free port.
+2. Ray: joins `settings.ray.address`, or starts a local runtime (unless this process
+   already runs one, e.g. under a test session).
+3. The pybullet world as one Ray actor, and its state written into the shared memory.
+4. One cerebellum agent actor per robot of the fleet file.
+5. The brain: the FastAPI app (served by uvicorn in `run_stack`).
+
+`Stack` is also what the end-to-end tests start, so the demo and the tests share one path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError
+from .fleet import FleetConfig, load_fleet
+from .services import EmbeddedRedis
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from robo_os_memory import Memory
+
+    from .brain.interfaces import Planner
+
+__all__ = ["Stack", "run_stack"]
+
+log = logging.getLogger(__name__)
+
+
+def _ensure_token(settings: Settings) -> Settings:
+    """With auth on and no token configured, generate one and write it where the CLI
+    looks (`<state_dir>/api-token`, mode 0600)."""
+    if not settings.api.auth or settings.api.token is not None:
+        return settings
+    from pydantic import SecretStr
+
+    from .client import token_path
+
+    token = secrets.token_urlsafe(32)
+    path = token_path(settings)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+    except OSError as e:
+        raise ConfigError(f"cannot write the API token to {path}: {e} (set ROBO_OS_STATE_DIR or ROBO_OS_API__TOKEN)") from e
+    log.info("generated an API token in %s", path)
+    return settings.model_copy(update={"api": settings.api.model_copy(update={"token": SecretStr(token)})})
+
+
+class Stack:
+    """Redis, Ray, the simulated world, the agents and the brain app of one deployment."""
+
+    def __init__(self, settings: Settings, fleet: FleetConfig | None = None, *, data_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.fleet = fleet if fleet is not None else load_fleet(settings.fleet_file)
+        self.data_dir = data_dir
+        self.redis: EmbeddedRedis | None = None
+        self.memory: Memory | None = None
+        self.world: Any = None
+        self.agents: dict[str, Any] = {}
+        self.app: FastAPI | None = None
+        self._own_ray = False
+
+    async def start(self) -> FastAPI:
+        """Start everything but the HTTP server; return the brain app to serve."""
+        t0 = time.monotonic()
+        try:
+            await self._start_redis()
+            self.settings = _ensure_token(self.settings)
+            self._start_ray()  # in the main thread, so Ray can install its signal handlers
+            await self._start_memory()
+            await self._start_world()
+            await self._start_agents()
+        except BaseException:
+            await self.stop()
+            raise
+        from .brain.app import create_app
+
+        self.app = create_app(self.settings, memory=self.memory, planner_factory=self._planner_factory)
+        log.info(
+            "stack ready in %.1f s: %d robots (%s), Redis %s, Ray namespace %s",
+            time.monotonic() - t0, len(self.agents), ", ".join(self.agents),
+            self._redacted_redis_url(), self.settings.ray.namespace,
+        )
+        return self.app
+
+    def _redacted_redis_url(self) -> str:
+        url = self.settings.redis.url or ""
+        if "@" in url:
+            scheme, rest = url.split("://", 1)
+            return f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return url
+
+    async def _start_redis(self) -> None:
+        if self.settings.redis.url is not None:
+            return
+        directory = self.data_dir.expanduser() if self.data_dir else None
+        self.redis = await asyncio.to_thread(EmbeddedRedis(directory=directory, appendonly=directory is not None).start)
+        redis = self.settings.redis.model_copy(update={"url": self.redis.url})
+        self.settings = self.settings.model_copy(update={"redis": redis})
+        log.info("embedded Redis on %s%s", self.redis.url, f" (data in {directory})" if directory else "")
+
+    def _start_ray(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            return
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(
+            address=self.settings.ray.address or "local",
+            namespace=self.settings.ray.namespace,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        self._own_ray = True
+
+    async def _start_memory(self) -> None:
+        from robo_os_memory import Memory
+
+        assert self.settings.redis.url is not None
+        self.memory = await Memory.connect(
+            self.settings.redis.url,
+            prefix=self.settings.redis.key_prefix,
+            writer="robo-os",
+            heartbeat_interval_s=self.settings.memory.heartbeat_interval_s,
+            history_maxlen=self.settings.memory.history_maxlen,
+            history_max_age_s=self.settings.memory.history_max_age_s,
+        )
+
+    async def _start_world(self) -> None:
+        from .cerebellum.sim import RayWorldClient, seed_memory, start_world_actor
+
+        if not any(r.driver == "sim" for r in self.fleet.robots) and not self.fleet.scene.objects:
+            return
+        self.world = start_world_actor(self.fleet, self.settings.sim, namespace=self.settings.ray.namespace)
+        assert self.memory is not None
+        await seed_memory(self.memory, RayWorldClient(self.world), robots=False)
+
+    async def _start_agents(self) -> None:
+        from .cerebellum.actor import AgentConfig, start_agent
+        from .cerebellum.sim import RayWorldClient
+
+        options = {"world": RayWorldClient(self.world)} if self.world is not None else {}
+
+        async def one(rc: Any) -> tuple[str, Any]:
+            config = AgentConfig.from_settings(self.settings, rc, factory_options=options if rc.driver == "sim" else {})
+            handle = await start_agent(config, namespace=self.settings.ray.namespace)
+            return rc.id, handle
+
+        started = await asyncio.gather(*(one(rc) for rc in self.fleet.robots), return_exceptions=True)
+        for robot, result in zip(self.fleet.robots, started, strict=True):
+            if isinstance(result, BaseException):
+                raise ConfigError(f"robot {robot.id!r} did not start: {result}") from result
+            self.agents[result[0]] = result[1]
+
+    def _planner_factory(self, settings: Settings, memory: Memory) -> Planner:
+        from typing import cast
+
+        from .brain.catalogue import CatalogueSource
+        from .brain.planner import BrainPlanner
+
+        return BrainPlanner(cast(CatalogueSource, memory), settings.llm, images=self.camera_images)
+
+    async def camera_images(self) -> dict[str, bytes]:
+        """Every camera-carrying robot's current view (PNG), for vision planning."""
+        names = list(self.agents)
+        replies = await asyncio.gather(*(self.agents[n].camera_image.remote() for n in names), return_exceptions=True)
+        return {n: r for n, r in zip(names, replies, strict=True) if isinstance(r, bytes) and r}
+
+    async def stop(self) -> None:
+        """Stop what `start` started, in reverse order; safe after a partial start."""
+        import ray
+
+        if self.agents:
+            stops = [h.stop.remote() for h in self.agents.values()]
+            done = await asyncio.gather(*(asyncio.wait_for(asyncio.wrap_future(s.future()), 10) for s in stops), return_exceptions=True)
+            for name, out in zip(self.agents, done, strict=True):
+                if isinstance(out, BaseException):
+                    log.warning("agent %s did not stop cleanly: %s", name, out)
+            for h in self.agents.values():
+                ray.kill(h, no_restart=True)
+            self.agents.clear()
+        if self.world is not None:
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(self.world.close.remote().future()), 10)
+            except Exception as e:  # the actor is killed next either way
+                log.warning("world did not stop cleanly: %s", e)
+            ray.kill(self.world, no_restart=True)
+            self.world = None
+        if self.memory is not None:
+            await self.memory.close()
+            self.memory = None
+        if self._own_ray:
+            await asyncio.to_thread(ray.shutdown)
+            self._own_ray = False
+        if self.redis is not None:
+            await asyncio.to_thread(self.redis.stop)
+            self.redis = None
+
+
+def run_stack(settings: Settings, *, data_dir: Path | None = None) -> None:
+    """Run the whole stack until SIGINT/SIGTERM (what `robo-os up` does)."""
+    import uvicorn
+
+    async def main() -> None:
+        stack = Stack(settings, data_dir=data_dir)
+        app = await stack.start()
+        try:
+            config = uvicorn.Config(app, host=stack.settings.api.host, port=stack.settings.api.port, log_config=None, lifespan="on")
+            server = uvicorn.Server(config)
+            log.info(
+                "robo-os is up: http://%s:%d  (docs at /docs; `robo-os submit \"bring the apple to the dining table\" --wait`)",
+                stack.settings.api.host, stack.settings.api.port,
+            )
+            await server.serve()
+        finally:
+            await stack.stop()
+            log.info("robo-os stopped")
+
+    asyncio.run(main())

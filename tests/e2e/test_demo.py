@@ -1,0 +1,115 @@
+"""The whole path, with real parts only: HTTP → brain → plan → Ray → agents → pybullet
+physics → Redis memory. This is what `robo-os up` + `robo-os submit ... --wait` do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from robo_os.services import EmbeddedRedis, free_port
+from robo_os.settings import Settings
+from robo_os.stack import Stack
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "e2e-token"
+
+
+@pytest.fixture
+async def stack(redis_server: EmbeddedRedis, ray_runtime: object, tmp_path: object) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
+    settings = Settings(
+        redis={"url": redis_server.url, "key_prefix": f"e2e-{uuid.uuid4().hex[:8]}"},
+        ray={"namespace": f"e2e-{uuid.uuid4().hex[:8]}"},
+        api={"host": "127.0.0.1", "port": free_port(), "token": SecretStr(TOKEN)},
+        memory={"heartbeat_interval_s": 0.5},
+        state_dir=tmp_path,
+    )
+    st = Stack(settings)
+    app = await st.start()
+    # A socket that listens before uvicorn runs: requests queue in its backlog until the
+    # lifespan has started, so nothing has to wait for readiness.
+    sock = socket.create_server(("127.0.0.1", settings.api.port))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        url = f"http://127.0.0.1:{settings.api.port}"
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as client:
+            yield st, client
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
+        await st.stop()
+
+
+async def test_bring_the_apple_to_the_dining_table(stack: tuple[Stack, httpx.AsyncClient]) -> None:
+    st, client = stack
+    health = (await client.get("/healthz")).json()
+    assert health["status"] == "ok", health
+
+    robots = (await client.get("/v1/robots")).json()["robots"]
+    assert {r["id"] for r in robots} == {"arm1", "carrier1", "mm1"}
+    assert all(r["status"] == "idle" for r in robots)
+    skills = {s["name"] for s in (await client.get("/v1/skills")).json()["skills"]}
+    assert {"navigate_to", "pick", "place", "deliver", "look"} <= skills
+
+    apple = (await client.get("/v1/memory/objects/apple")).json()
+    assert apple["on"] == "kitchen_counter"
+    start_pose = apple["pose"]
+
+    r = await client.post("/v1/tasks", json={"instruction": "bring the apple to the dining table"})
+    assert r.status_code == 202, r.text
+    task_id = r.json()["id"]
+    assert r.json()["status"] in ("pending", "planning", "running")
+
+    task = (await client.get(f"/v1/tasks/{task_id}/wait", params={"timeout": 240}, timeout=260)).json()
+    assert task["status"] == "succeeded", task
+    assert task["subtasks"] and all(s["status"] == "succeeded" for s in task["subtasks"])
+    assert any(s["skill"] == "pick" and s["args"]["object"] == "apple" for s in task["subtasks"])
+
+    # memory says the apple is on the table, with a new pose, version and writer
+    apple = (await client.get("/v1/memory/objects/apple")).json()
+    assert apple["on"] == "dining_table" and apple["held_by"] is None
+    table = next(p for p in (await client.get("/v1/memory/places")).json()["places"] if p["name"] == "dining_table")
+    sx, sy = table["size"][0] / 2, table["size"][1] / 2
+    assert abs(apple["pose"]["x"] - table["pose"]["x"]) <= sx and abs(apple["pose"]["y"] - table["pose"]["y"]) <= sy
+    assert (apple["pose"]["x"], apple["pose"]["y"]) != (start_pose["x"], start_pose["y"])
+
+    # and physics agrees: the apple's body rests on the table top
+    from robo_os.cerebellum.sim import RayWorldClient
+
+    body = await RayWorldClient(st.world).object_info("apple")
+    assert body.pose.z > table["size"][2] - 0.05, body
+    assert abs(body.pose.x - table["pose"]["x"]) <= sx and abs(body.pose.y - table["pose"]["y"]) <= sy
+
+    # the event stream tells the story in order, and ends with the task
+    kinds = []
+    async with client.stream("GET", f"/v1/tasks/{task_id}/events") as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("data:"):
+                kinds.append(json.loads(line[5:])["kind"])
+    assert kinds[0] == "created" and kinds[-1] == "succeeded", kinds
+    assert kinds.index("planned") < kinds.index("subtask_started") < kinds.index("subtask_succeeded")
+
+
+async def test_bad_requests_are_named(stack: tuple[Stack, httpx.AsyncClient]) -> None:
+    _, client = stack
+    r = await client.post("/v1/tasks", json={"plan": {"subtasks": [
+        {"id": "s1", "robot": "arm9", "skill": "pick", "args": {"object": "apple"}},
+        {"id": "s2", "robot": "mm1", "skill": "fly", "args": {}, "depends_on": ["s1"]},
+    ]}})
+    assert r.status_code == 422, r.text
+    text = r.text
+    assert "arm9" in text and "fly" in text
+    assert (await client.post("/v1/tasks", json={})).status_code in (400, 422)
+    anon = httpx.AsyncClient(base_url=str(client.base_url))
+    async with anon:
+        assert (await anon.get("/v1/robots")).status_code == 401
