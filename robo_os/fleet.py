@@ -53,7 +53,11 @@ class RobotConfig(_Config):
     """The place the robot starts at (a fixed arm is mounted there)."""
     reach: list[str] = Field(default_factory=list)
     """Extra places a fixed arm reaches besides `at`."""
+    on_robot_node: bool = False
+    """Run the agent on the Ray node offering the custom resource `robot:<id>` (the
+    robot's own edge machine) instead of anywhere in the cluster."""
     options: dict[str, Any] = Field(default_factory=dict)
+    """Driver options, and `mcp:` servers whose tools become this robot's skills."""
 
 
 class SceneConfig(_Config):

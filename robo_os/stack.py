@@ -156,7 +156,7 @@ class Stack:
 
         async def one(rc: Any) -> tuple[str, Any]:
             config = AgentConfig.from_settings(self.settings, rc, factory_options=options if rc.driver == "sim" else {})
-            handle = await start_agent(config, namespace=self.settings.ray.namespace)
+            handle = await start_agent(config, namespace=self.settings.ray.namespace, on_robot_node=rc.on_robot_node)
             return rc.id, handle
 
         started = await asyncio.gather(*(one(rc) for rc in self.fleet.robots), return_exceptions=True)
