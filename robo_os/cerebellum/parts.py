@@ -121,7 +121,9 @@ class Base(Protocol):
     ) -> MotionResult:
         """Drive to a place's docking slot (a place name) or to a pose, around obstacles
         (never through them). `unreachable` when no path or no free slot exists;
-        `collision` when it is stopped by contact. The result's pose is where it ended."""
+        `collision` when it is stopped by contact. The result's pose is where it ended.
+        `on_pose` is called about every `progress_interval_s` while moving and always
+        once more with the pose it stopped at, however short the motion."""
         ...
 
 

@@ -117,9 +117,13 @@ class SimBase:
             async def tick() -> None:
                 await callback(await self.pose())
 
-        return await self._d.run(
+        result = await self._d.run(
             request, cancel=cancel, deadline=deadline, on_tick=tick, tick_s=progress_interval_s
         )
+        if on_pose is not None:
+            # the last report is the pose it stopped at, however fast the world ran
+            await on_pose(result.pose if result.pose is not None else await self.pose())
+        return result
 
 
 class SimGripper:
