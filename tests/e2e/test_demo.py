@@ -3,51 +3,21 @@ physics → Redis memory. This is what `robo-os up` + `robo-os submit ... --wait
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import uuid
-from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from pydantic import SecretStr
 
-from robo_os.services import EmbeddedRedis, free_port
-from robo_os.settings import Settings
 from robo_os.stack import Stack
+
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "e2e-token"
-
 
 @pytest.fixture
-async def stack(redis_server: EmbeddedRedis, ray_runtime: object, tmp_path: object) -> AsyncIterator[tuple[Stack, httpx.AsyncClient]]:
-    settings = Settings(
-        redis={"url": redis_server.url, "key_prefix": f"e2e-{uuid.uuid4().hex[:8]}"},
-        ray={"namespace": f"e2e-{uuid.uuid4().hex[:8]}"},
-        api={"host": "127.0.0.1", "port": free_port(), "token": SecretStr(TOKEN)},
-        memory={"heartbeat_interval_s": 0.5},
-        state_dir=tmp_path,
-    )
-    st = Stack(settings)
-    app = await st.start()
-    # A socket that listens before uvicorn runs: requests queue in its backlog until the
-    # lifespan has started, so nothing has to wait for readiness.
-    sock = socket.create_server(("127.0.0.1", settings.api.port))
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        url = f"http://127.0.0.1:{settings.api.port}"
-        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60) as client:
-            yield st, client
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
-        await st.stop()
+async def stack(make_stack: Any) -> tuple[Stack, httpx.AsyncClient]:
+    return await make_stack()
 
 
 async def test_bring_the_apple_to_the_dining_table(stack: tuple[Stack, httpx.AsyncClient]) -> None:

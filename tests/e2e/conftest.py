@@ -1,0 +1,64 @@
+"""A whole robo-os stack (the one `robo-os up` runs) served over real HTTP on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from fakes.openai_server import openai_server, openai_server_factory  # noqa: F401
+from robo_os.services import EmbeddedRedis, free_port
+from robo_os.settings import Settings
+from robo_os.stack import Stack
+
+TOKEN = "e2e-token"
+
+StackFactory = Callable[..., Awaitable[tuple[Stack, httpx.AsyncClient]]]
+
+
+@pytest.fixture
+async def make_stack(redis_server: EmbeddedRedis, ray_runtime: object, tmp_path: Path) -> AsyncIterator[StackFactory]:
+    async with AsyncExitStack() as exits:
+
+        async def make(**overrides: Any) -> tuple[Stack, httpx.AsyncClient]:
+            settings = Settings(
+                redis={"url": redis_server.url, "key_prefix": f"e2e-{uuid.uuid4().hex[:8]}"},
+                ray={"namespace": f"e2e-{uuid.uuid4().hex[:8]}"},
+                api={"host": "127.0.0.1", "port": free_port(), "token": SecretStr(TOKEN)},
+                memory={"heartbeat_interval_s": 0.5},
+                state_dir=tmp_path,
+                **overrides,
+            )
+            st = Stack(settings)
+            app = await st.start()
+            exits.push_async_callback(st.stop)
+            # A socket that listens before uvicorn runs: requests wait in its backlog until
+            # the lifespan has started, so nothing polls for readiness.
+            sock = socket.create_server(("127.0.0.1", settings.api.port))
+            exits.callback(sock.close)
+            server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
+            serving = asyncio.create_task(server.serve(sockets=[sock]))
+
+            async def shutdown() -> None:
+                server.should_exit = True
+                await serving
+
+            exits.push_async_callback(shutdown)
+            client = httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{settings.api.port}",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                timeout=60,
+            )
+            exits.push_async_callback(client.aclose)
+            return st, client
+
+        yield make
