@@ -8,12 +8,14 @@ asyncio driver (as the brain's RayDispatcher awaits them):
 
 - raw:   `await actor.ping.remote()` on a trivial async actor (num_cpus=0); the method
          returns the wall time it started at;
-- agent:   `await agent_actor.run.remote(SkillCall(...))` on an AgentActor whose robot is a
-         no-op fake; the skill returns the wall time it started at (inside the skill,
-         after lookup, argument validation, the robot lock and the busy status).
+- agent:   `await RayDispatcher.run(SkillCall(...))`, exactly what the brain does, on an
+         AgentActor whose robot is a no-op fake; the skill returns the wall time it
+         started at (inside the skill, after lookup, argument validation, the robot lock
+         and the busy status).
 
-- payload: `await actor.echo.remote(call)`, a trivial method that takes the same
-         SkillCall and returns a SkillResult: what Ray itself charges for the payload.
+- payload: `await actor.echo.remote(call)`, a trivial method that takes a SkillCall
+         object and returns a SkillResult object (pydantic pickled by Ray): what the
+         payload would cost without the dispatcher's JSON-mode wire format.
 
 For each it prints p50/p99 of "dispatch -> running" (method/skill start minus the time
 the call was issued) and of the round trip, and the ratios of the p50s (target for
@@ -37,6 +39,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import ray
 from robo_os_memory import Memory, Pose
 
+from robo_os.brain.dispatch import RayDispatcher
 from robo_os.cerebellum.actor import AgentConfig, start_agent
 from robo_os.contracts import SkillCall, SkillResult
 from robo_os.fleet import RobotConfig
@@ -93,7 +96,7 @@ def row(name: str, values: list[float]) -> str:
     return f"  {name:<26} p50 {p50:7.3f} ms   p99 {p99:7.3f} ms   mean {mean:7.3f} ms"
 
 
-async def measure(echo: Any, agent: Any, robot: str, n: int, warmup: int) -> dict[str, list[float]]:
+async def measure(echo: Any, dispatcher: RayDispatcher, robot: str, n: int, warmup: int) -> dict[str, list[float]]:
     kinds = ("raw", "payload", "agent")
     out: dict[str, list[float]] = {f"{k}_{m}": [] for k in kinds for m in ("start", "rtt")}
     for i in range(warmup + n):
@@ -103,7 +106,7 @@ async def measure(echo: Any, agent: Any, robot: str, n: int, warmup: int) -> dic
         t1 = time.time()
         same = await echo.echo.remote(call)
         t2 = time.time()
-        result = await agent.run.remote(call)
+        result = await dispatcher.run(call, timeout_s=10)
         t3 = time.time()
         if not result.ok:
             raise SystemExit(f"the agent failed the call: {result}")
@@ -142,19 +145,19 @@ async def main(n: int, warmup: int) -> None:
         )
         agent = await start_agent(config, namespace="bench")
         await echo.ping.remote()
-        got = await measure(echo, agent, robot.id, n, warmup)
+        got = await measure(echo, RayDispatcher("bench"), robot.id, n, warmup)
         print(f"dispatch benchmark: {n} calls of each kind (after {warmup} warm-up), interleaved")
         for metric, title in (("start", "dispatch -> running"), ("rtt", "round trip")):
             print(title)
             print(row("raw Ray actor method", got[f"raw_{metric}"]))
-            print(row("raw, SkillCall/SkillResult", got[f"payload_{metric}"]))
-            print(row("agent skill", got[f"agent_{metric}"]))
+            print(row("raw, pydantic payload", got[f"payload_{metric}"]))
+            print(row("brain -> agent skill", got[f"agent_{metric}"]))
         for metric, title in (("start", "dispatch -> running"), ("rtt", "round trip")):
             agent_p50 = pct(got[f"agent_{metric}"], 50)
             print(
                 f"ratio at p50, {title}: agent/raw {agent_p50 / pct(got[f'raw_{metric}'], 50):.2f}x"
                 f"{' (target <= 1.5x)' if metric == 'start' else ''},"
-                " agent/raw-with-the-same-payload"
+                " agent/raw-with-a-pydantic-payload"
                 f" {agent_p50 / pct(got[f'payload_{metric}'], 50):.2f}x"
             )
         memory = await Memory.connect(redis.url, prefix=prefix)

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..cerebellum.protocol import AgentHandle, agent_actor_name
+from ..cerebellum.protocol import AgentHandle, agent_actor_name, result_from_wire
 from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..errors import DeadlineExceeded, RobotUnavailableError, ServiceUnavailableError
 
@@ -191,10 +191,10 @@ class RayDispatcher:
 
         handle = await self._handle(call.robot)
         try:
-            ref = handle.run.remote(call)
+            ref = handle.run.remote(call.model_dump(mode="json"))
             # wait_for cancels only our local future on timeout; the actor call goes on
             # until the agent honours the cancel below.
-            result = await asyncio.wait_for(ref.as_future(), timeout_s)
+            result = await asyncio.wait_for(asyncio.wrap_future(ref.future()), timeout_s)
         except TimeoutError as e:
             await self._cancel_quietly(handle, call, "deadline exceeded")
             raise DeadlineExceeded(
@@ -213,17 +213,12 @@ class RayDispatcher:
                 f"agent of robot {call.robot!r} unreachable during {call.call_id}:"
                 f" {type(e).__name__}: {e}"
             ) from e
-        if not isinstance(result, SkillResult):
-            return SkillResult.failure(
-                ErrorCode.internal,
-                f"agent of {call.robot} returned {type(result).__name__}, not a SkillResult",
-            )
-        return result
+        return result_from_wire(result)
 
     async def _cancel_quietly(self, handle: Any, call: SkillCall, reason: str) -> None:
         try:
             await asyncio.wait_for(
-                handle.cancel.remote(call.call_id, reason).as_future(), self.cancel_timeout_s
+                asyncio.wrap_future(handle.cancel.remote(call.call_id, reason).future()), self.cancel_timeout_s
             )
         except Exception as e:  # best effort: the deadline error is what the caller needs
             log.warning("cancel of %s on %s failed: %s", call.call_id, call.robot, e)
@@ -235,7 +230,7 @@ class RayDispatcher:
             handle = await self._handle(robot)
             return bool(
                 await asyncio.wait_for(
-                    handle.cancel.remote(call_id, reason).as_future(), self.cancel_timeout_s
+                    asyncio.wrap_future(handle.cancel.remote(call_id, reason).future()), self.cancel_timeout_s
                 )
             )
         except (RobotUnavailableError, RayError, TimeoutError) as e:

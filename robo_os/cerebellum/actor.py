@@ -34,7 +34,7 @@ from ..skill.registry import SkillRegistry, discover
 from ..skill.spec import SkillSpec
 from .agent import CerebellumAgent
 from .parts import parts_of
-from .protocol import agent_actor_name
+from .protocol import WireCall, WireResult, agent_actor_name, call_from_wire
 
 if TYPE_CHECKING:
     from ..mcp.skillset import McpSkillSet
@@ -211,7 +211,19 @@ class AgentActor:
         assert self.agent is not None
         return self.agent
 
-    async def run(self, call: SkillCall) -> SkillResult:
+    async def run(self, call: SkillCall | WireCall) -> SkillResult | WireResult:
+        """Run a call. Given wire data (a JSON-mode dict, what RayDispatcher sends) it
+        answers wire data; given a SkillCall, a SkillResult."""
+        wire = not isinstance(call, SkillCall)
+        try:
+            parsed = call_from_wire(call)
+        except ValueError as e:
+            result = SkillResult.failure(ErrorCode.invalid_args, f"malformed skill call: {e}")
+        else:
+            result = await self._run(parsed)
+        return result.model_dump(mode="json") if wire else result
+
+    async def _run(self, call: SkillCall) -> SkillResult:
         try:
             agent = await self._agent()
         except Exception as e:  # the brain gets a result it can act on (reassign)

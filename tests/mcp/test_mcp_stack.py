@@ -101,7 +101,8 @@ def waiter_actor_class() -> Any:
         def __init__(self) -> None:
             self.calls: list[tuple[str, str, dict[str, Any]]] = []
 
-        async def run(self, call: SkillCall) -> SkillResult:
+        async def run(self, wire: dict[str, Any]) -> SkillResult:
+            call = SkillCall.model_validate(wire)  # RayDispatcher sends JSON-mode data
             self.calls.append((call.robot, call.skill, dict(call.args)))
             if call.skill == "pick" and call.args.get("object") != "cup":
                 return SkillResult.failure(ErrorCode.not_found, "no such object")

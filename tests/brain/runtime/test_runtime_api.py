@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import TOKEN
 from robo_os_memory import Memory
 from robo_os_memory.models import ObjectState, PlaceState, Pose
 from runtime_fakes import WAIT_S, ScriptedPlanner
+from runtime_support import TOKEN
 
 from robo_os.contracts import SkillResult
 

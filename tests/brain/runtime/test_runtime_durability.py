@@ -4,8 +4,8 @@ the same call id (the agent answers from its own record)."""
 
 from __future__ import annotations
 
-from conftest import MakeBrain
 from runtime_fakes import WAIT_S, ScriptedPlanner, plan
+from runtime_support import MakeBrain
 
 from robo_os.brain.store import TaskStore
 from robo_os.contracts import SubtaskStatus, TaskEventKind, TaskStatus

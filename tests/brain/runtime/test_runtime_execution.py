@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import MakeBrain
 from robo_os_memory import Memory
 from robo_os_memory.models import RobotStatusValue
 from runtime_fakes import WAIT_S, ScriptedPlanner, plan
+from runtime_support import MakeBrain
 
 from robo_os.brain.interfaces import PlanningOutcome
 from robo_os.contracts import (

@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import add_robots
 from robo_os_memory import Memory
 from runtime_fakes import WAIT_S, ScriptedPlanner, plan
+from runtime_support import add_robots
 
 from robo_os.brain.dispatch import RayDispatcher
 from robo_os.brain.scheduler import Scheduler
@@ -39,9 +39,10 @@ def gate_agent_class() -> Any:
                 self.started = asyncio.Queue()
             return self.started
 
-        async def run(self, call: SkillCall) -> Any:
-            from robo_os.contracts import SkillResult
+        async def run(self, wire: Any) -> Any:
+            from robo_os.contracts import SkillCall, SkillResult
 
+            call = SkillCall.model_validate(wire)  # RayDispatcher sends JSON-mode data
             self.runs.append(call.call_id)
             if call.call_id in self.results:
                 return self.results[call.call_id]

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import uvicorn
-from conftest import TOKEN, brain_settings
 from robo_os_memory import Memory
 from runtime_fakes import WAIT_S, ScriptedPlanner
+from runtime_support import TOKEN, brain_settings
 
 from robo_os.brain.app import create_app
 from robo_os.brain.dispatch import LocalDispatcher

@@ -5,10 +5,10 @@ explicit plan with the checker's problems, replan after a permanent failure."""
 from __future__ import annotations
 
 import httpx
-from conftest import TOKEN, brain_settings
 from robo_os_memory import Memory
 from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState
 from runtime_fakes import WAIT_S
+from runtime_support import TOKEN, brain_settings
 
 from robo_os.brain.app import create_app
 from robo_os.brain.dispatch import LocalDispatcher
