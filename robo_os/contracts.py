@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
 
 __all__ = [
+    "TERMINAL_TASK_STATUSES",
     "ErrorCode",
     "ObjectState",
     "PlaceState",
@@ -34,7 +35,6 @@ __all__ = [
     "TaskEvent",
     "TaskEventKind",
     "TaskStatus",
-    "TERMINAL_TASK_STATUSES",
 ]
 
 RobotStatus = RobotState

@@ -16,7 +16,7 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
-from robo_os.services import EmbeddedRedis  # noqa: E402
+from robo_os.services import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")

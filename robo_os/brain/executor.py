@@ -292,7 +292,7 @@ class TaskRunner(TaskState):
         except RobotUnavailableError as e:
             result = SkillResult.failure(ErrorCode.robot_offline, str(e))
             if not isinstance(e, LaneClosed):  # the dispatcher found the agent gone: tell everyone
-                self.d.on_robot_unavailable(flight.robot, str(e))
+                await self.d.on_robot_unavailable(flight.robot, str(e))
         except DeadlineExceeded as e:
             result = SkillResult.failure(ErrorCode.timeout, str(e))
         except asyncio.CancelledError:

@@ -16,6 +16,8 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from robo_os_memory.models import RobotStatusValue
+
 from ..contracts import (
     TERMINAL_TASK_STATUSES,
     Plan,
@@ -213,9 +215,15 @@ class Scheduler:
         return await self.store.get(task_id)
 
     # -- robots -----------------------------------------------------------------------------
-    def robot_unavailable(self, robot: str, reason: str) -> None:
-        """The dispatcher found the robot's agent gone."""
+    async def robot_unavailable(self, robot: str, reason: str) -> None:
+        """The dispatcher found the robot's agent gone. Memory is told at once (its
+        heartbeat may live on for a while), so that planning and reassignment, which read
+        memory, stop offering the robot; its next heartbeat, if it comes, brings it back."""
         self.allocator.mark_unavailable(robot)
+        try:
+            await self.memory.update_robot(robot, status=RobotStatusValue.offline, by="brain")
+        except Exception as e:  # memory down or robot unknown: the in-brain mark still holds
+            log.warning("robot=%s could not be marked offline in memory: %s", robot, e)
         self.robot_offline(robot, reason)
 
     def robot_offline(self, robot: str, reason: str) -> None:

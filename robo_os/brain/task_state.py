@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 __all__ = ["RunnerDeps", "TaskState"]
 
 
+async def _nothing(robot: str, reason: str) -> None:
+    return None
+
+
 @dataclass
 class RunnerDeps:
     store: TaskStore
@@ -43,7 +47,7 @@ class RunnerDeps:
     timeouts: SkillTimeouts
     settings: SchedulerSettings
     cancel_grace_s: float = 2.0
-    on_robot_unavailable: Callable[[str, str], None] = lambda robot, reason: None
+    on_robot_unavailable: Callable[[str, str], Awaitable[None]] = _nothing
 
 
 class TaskState:

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from ..errors import SkillDefinitionError
 
 __all__ = [
+    "DERIVED",
     "Atom",
     "Condition",
-    "DERIVED",
     "SymbolicState",
     "Unsatisfied",
     "apply_effects",

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fakes.openai_server import openai_server, openai_server_factory  # noqa: F401
 from pydantic import SecretStr
 
-from fakes.openai_server import openai_server, openai_server_factory  # noqa: F401
 from robo_os.services import EmbeddedRedis, free_port
 from robo_os.settings import Settings
 from robo_os.stack import Stack

@@ -11,7 +11,6 @@ import pytest
 
 from robo_os.stack import Stack
 
-
 pytestmark = pytest.mark.slow
 
 

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import pytest
-
 from fakes.openai_server import FakeOpenAIServer, Reply
 
 pytestmark = pytest.mark.slow

@@ -284,7 +284,7 @@ def test_bringing_something_to_a_robot_without_a_tray_means_handing_it_over() ->
     parsed = parse_instruction("bring the cup to mm1", cat)
     assert parsed.goal is not None and parsed.goal.groups == ((("holding", "mm1", "cup"),),)
     assert parsed.goal.held == ["cup"]
-    plan, final = plan_for("bring the cup to mm1")
+    _plan, final = plan_for("bring the cup to mm1")
     assert ("holding", "mm1", "cup") in final
 
 
