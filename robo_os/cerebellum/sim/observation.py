@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pybullet as p
-from robo_os_memory.models import Pose
+from robo_os_memory.models import AttrValue, Pose
 
 from .geometry import quat_yaw
 from .models import ObjectInfo, PlaceInfo, RobotInfo, WorldInfo
@@ -27,7 +27,7 @@ class ObjectBody:
     type: str
     body: int
     shape: ObjectShape
-    attrs: dict[str, object] = field(default_factory=dict)
+    attrs: dict[str, AttrValue] = field(default_factory=dict)
 
 
 class WorldView:
