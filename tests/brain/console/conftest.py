@@ -1,0 +1,66 @@
+"""Fixtures for the web console tests: the real brain app (real memory and task store in
+a private Redis) with one in-test robot, reached in process or over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import uvicorn
+from console_support import TOKEN, Brain, GatedAgent, OnePlanPlanner
+from robo_os_memory import Memory
+from robo_os_memory.models import Pose, RobotState
+
+from robo_os.brain.app import create_app
+from robo_os.brain.dispatch import LocalDispatcher
+from robo_os.settings import Settings
+
+
+@pytest.fixture
+async def brain(memory: Memory, redis_url: str, key_prefix: str) -> AsyncIterator[Brain]:
+    await memory.register_robot(
+        RobotState(
+            id="r1", embodiment="test", capabilities=("manipulate",), pose=Pose(x=0.0, y=0.0)
+        )
+    )
+    await memory.heartbeat("r1", ttl_s=600.0)
+    agent = GatedAgent()
+    settings = Settings(
+        redis={"url": redis_url, "key_prefix": key_prefix},
+        api={"token": TOKEN},
+        scheduler={"retry_backoff_s": 0.0, "rebalance": False},
+        agent={"cancel_grace_s": 1.0},
+    )
+    app = create_app(
+        settings,
+        memory=memory,
+        dispatcher=LocalDispatcher({"r1": agent}),
+        planner=OnePlanPlanner(),
+        watch_liveness=False,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://brain") as client:
+            try:
+                yield Brain(app, client, agent, memory)
+            finally:
+                agent.finish_all()
+
+
+@pytest.fixture
+async def served(brain: Brain) -> AsyncIterator[str]:
+    """The same app served by uvicorn on a free local port; yields its base URL."""
+    # Listening before uvicorn runs: connections wait in the backlog, nothing polls.
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(brain.app, log_config=None, lifespan="off"))
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        await serving
+        sock.close()
