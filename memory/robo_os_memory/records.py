@@ -7,8 +7,8 @@ history, contents set and spatial index in one atomic step.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from . import spatial as _spatial
 from .base import MemoryBase
@@ -27,6 +27,8 @@ _ROBOT_FIXED = {
 }
 _OBJECT_FIXED = {"name": "it names the record", "held_by": "use pick/place/transfer"}
 _PLACE_FIXED = {"name": "it names the record"}
+
+R = TypeVar("R", RobotState, ObjectState, PlaceState)
 
 
 class RecordsAPI(MemoryBase):
@@ -68,35 +70,64 @@ class RecordsAPI(MemoryBase):
         reply = await self._scripts.run("write", by or self.writer, args)
         return str(reply[1])
 
+    async def _upsert(
+        self, kind: EntityKind, model: type[R], record: R, name: str, by: str | None, **extra: Any
+    ) -> R:
+        data, _ = encode_record(record)
+        flat = await self._write(
+            kind, name, op="upsert", data=data, by=by, must_exist=False, replace=True, **extra
+        )
+        return decode_record(model, flat)
+
+    async def _update(
+        self,
+        kind: EntityKind,
+        model: type[R],
+        name: str,
+        fields: Mapping[str, Any],
+        *,
+        forbidden: Mapping[str, str],
+        by: str | None,
+        expected_version: int | None,
+        lease: Lease | None,
+    ) -> R:
+        data = validate_fields(model, dict(fields), forbidden=forbidden)
+        flat = await self._write(
+            kind,
+            name,
+            op="update",
+            data=data,
+            by=by,
+            must_exist=True,
+            replace=False,
+            expected_version=expected_version,
+            lease=lease,
+        )
+        return decode_record(model, flat)
+
+    async def _get(self, kind: EntityKind, model: type[R], name: str) -> R | None:
+        flat = await self._r.hgetall(self._keys.record(kind, name))
+        return decode_record(model, flat) if flat else None
+
+    async def _list(self, kind: EntityKind, model: type[R], key: Callable[[R], str]) -> list[R]:
+        return sorted((decode_record(model, f) for f in (await self._records(kind))[0]), key=key)
+
     # -- robots ----------------------------------------------------------------
     @map_redis_errors
     async def register_robot(self, robot: RobotState, *, by: str | None = None) -> RobotState:
         """Create or replace a robot record (status from `robot`, heartbeat now).
         What the robot holds is kept from memory (only moves change it)."""
-        data, _ = encode_record(robot)
-        flat = await self._write(
-            EntityKind.robot,
-            robot.id,
-            op="upsert",
-            data=data,
-            by=by,
-            must_exist=False,
-            replace=True,
-            heartbeat_ttl_s=self.heartbeat_ttl_s,
+        return await self._upsert(
+            EntityKind.robot, RobotState, robot, robot.id, by, heartbeat_ttl_s=self.heartbeat_ttl_s
         )
-        return decode_record(RobotState, flat)
 
     @map_redis_errors
     async def get_robot(self, robot_id: str) -> RobotState | None:
-        flat = await self._r.hgetall(self._keys.record(EntityKind.robot, robot_id))
-        return decode_record(RobotState, flat) if flat else None
+        return await self._get(EntityKind.robot, RobotState, robot_id)
 
     @map_redis_errors
     async def list_robots(self) -> list[RobotState]:
-        return sorted(
-            (decode_record(RobotState, f) for f in (await self._records(EntityKind.robot))[0]),
-            key=lambda r: r.id,
-        )
+        return await self._list(EntityKind.robot, RobotState, lambda x: x.id)
 
     @map_redis_errors
     async def update_robot(
@@ -110,19 +141,16 @@ class RecordsAPI(MemoryBase):
     ) -> RobotState:
         """Update some fields (pose, place, status, current_subtask, ...); raises
         NotFoundError for an unknown robot. One round trip (pose at 10 Hz is fine)."""
-        data = validate_fields(RobotState, fields, forbidden=_ROBOT_FIXED)
-        flat = await self._write(
+        return await self._update(
             EntityKind.robot,
+            RobotState,
             robot_id,
-            op="update",
-            data=data,
+            fields,
+            forbidden=_ROBOT_FIXED,
             by=by,
-            must_exist=True,
-            replace=False,
             expected_version=expected_version,
             lease=lease,
         )
-        return decode_record(RobotState, flat)
 
     @map_redis_errors
     async def set_robot_skills(self, robot_id: str, specs: dict[str, dict[str, Any]]) -> None:
@@ -153,29 +181,15 @@ class RecordsAPI(MemoryBase):
     async def upsert_object(self, obj: ObjectState, *, by: str | None = None) -> ObjectState:
         """Create or replace an object. `held_by` is kept from memory (only moves change
         it); an object held by a robot cannot be given an `on` (ConflictError)."""
-        data, _ = encode_record(obj)
-        flat = await self._write(
-            EntityKind.object,
-            obj.name,
-            op="upsert",
-            data=data,
-            by=by,
-            must_exist=False,
-            replace=True,
-        )
-        return decode_record(ObjectState, flat)
+        return await self._upsert(EntityKind.object, ObjectState, obj, obj.name, by)
 
     @map_redis_errors
     async def get_object(self, name: str) -> ObjectState | None:
-        flat = await self._r.hgetall(self._keys.record(EntityKind.object, name))
-        return decode_record(ObjectState, flat) if flat else None
+        return await self._get(EntityKind.object, ObjectState, name)
 
     @map_redis_errors
     async def list_objects(self) -> list[ObjectState]:
-        return sorted(
-            (decode_record(ObjectState, f) for f in (await self._records(EntityKind.object))[0]),
-            key=lambda o: o.name,
-        )
+        return await self._list(EntityKind.object, ObjectState, lambda x: x.name)
 
     @map_redis_errors
     async def update_object(
@@ -189,33 +203,20 @@ class RecordsAPI(MemoryBase):
     ) -> ObjectState:
         """Update pose, on, type, attrs (merged: the keys given replace those keys only),
         ...; raises NotFoundError. `held_by` changes only through pick/place/transfer."""
-        data = validate_fields(ObjectState, fields, forbidden=_OBJECT_FIXED)
-        flat = await self._write(
+        return await self._update(
             EntityKind.object,
+            ObjectState,
             name,
-            op="update",
-            data=data,
+            fields,
+            forbidden=_OBJECT_FIXED,
             by=by,
-            must_exist=True,
-            replace=False,
             expected_version=expected_version,
             lease=lease,
         )
-        return decode_record(ObjectState, flat)
 
     @map_redis_errors
     async def upsert_place(self, place: PlaceState, *, by: str | None = None) -> PlaceState:
-        data, _ = encode_record(place)
-        flat = await self._write(
-            EntityKind.place,
-            place.name,
-            op="upsert",
-            data=data,
-            by=by,
-            must_exist=False,
-            replace=True,
-        )
-        return decode_record(PlaceState, flat)
+        return await self._upsert(EntityKind.place, PlaceState, place, place.name, by)
 
     @map_redis_errors
     async def update_place(
@@ -228,31 +229,24 @@ class RecordsAPI(MemoryBase):
         **fields: Any,
     ) -> PlaceState:
         """Update pose, size, kind, attrs (merged); raises NotFoundError."""
-        data = validate_fields(PlaceState, fields, forbidden=_PLACE_FIXED)
-        flat = await self._write(
+        return await self._update(
             EntityKind.place,
+            PlaceState,
             name,
-            op="update",
-            data=data,
+            fields,
+            forbidden=_PLACE_FIXED,
             by=by,
-            must_exist=True,
-            replace=False,
             expected_version=expected_version,
             lease=lease,
         )
-        return decode_record(PlaceState, flat)
 
     @map_redis_errors
     async def get_place(self, name: str) -> PlaceState | None:
-        flat = await self._r.hgetall(self._keys.record(EntityKind.place, name))
-        return decode_record(PlaceState, flat) if flat else None
+        return await self._get(EntityKind.place, PlaceState, name)
 
     @map_redis_errors
     async def list_places(self) -> list[PlaceState]:
-        return sorted(
-            (decode_record(PlaceState, f) for f in (await self._records(EntityKind.place))[0]),
-            key=lambda p: p.name,
-        )
+        return await self._list(EntityKind.place, PlaceState, lambda x: x.name)
 
     @map_redis_errors
     async def place_contents(self, place: str) -> list[str]:
