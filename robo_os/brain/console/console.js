@@ -187,13 +187,17 @@ function el(tag, props = {}, ...children) {
     if (key.includes("-")) node.setAttribute(key, String(value));
     else node[key] = value;
   }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined).map((c) => (c instanceof Node ? c : String(c))));
+  const kept = children.flat().filter((c) => c !== null && c !== undefined);
+  node.append(...kept.map((c) => (c instanceof Node ? c : String(c))));
   return node;
 }
 
 const dash = (value) => (value === null || value === undefined || value === "" ? "—" : value);
 const clock = (ts = Date.now() / 1000) => new Date(ts * 1000).toLocaleTimeString();
-const badge = (value) => el("span", { className: `status s-${/^[a-z_]+$/.test(value) ? value : "other"}` }, String(value));
+const badge = (value) => {
+  const kind = /^[a-z_]+$/.test(value) ? value : "other"; // statuses are snake_case words
+  return el("span", { className: `status s-${kind}` }, String(value));
+};
 
 function delay(ms, signal) {
   return new Promise((resolve) => {
@@ -251,16 +255,21 @@ function guarded(source, fn) {
       return out;
     } catch (err) {
       if (signal.aborted || err.name === "AbortError") return undefined;
-      if (err instanceof ApiError && err.status === 401) signOut(`The brain refused the token: ${err.message}`);
+      if (err instanceof ApiError && err.status === 401) {
+        signOut(`The brain refused the token: ${err.message}`);
+        return undefined;
+      }
       // fetch fails with a TypeError when the brain cannot be reached at all
-      else setProblem(source, `${source}: ${err instanceof TypeError ? `cannot reach the brain (${err.message})` : err.message}`);
+      const why = err instanceof TypeError ? `cannot reach the brain (${err.message})` : err.message;
+      setProblem(source, `${source}: ${why}`);
       return undefined;
     }
   };
 }
 
 const loadWorld = guarded("fleet", async (signal) => {
-  const [r, o, p] = await Promise.all([API.robots, API.objects, API.places].map((route) => session.client.call(route, { signal })));
+  const routes = [API.robots, API.objects, API.places];
+  const [r, o, p] = await Promise.all(routes.map((route) => session.client.call(route, { signal })));
   const byKey = (key) => (a, b) => String(a[key]).localeCompare(String(b[key]));
   ui.robots.replaceChildren(...r.robots.sort(byKey("id")).map(robotRow));
   ui.objects.replaceChildren(...o.objects.sort(byKey("name")).map(objectRow));
@@ -271,7 +280,8 @@ function robotRow(r) {
   let progress = "—";
   if (typeof r.progress === "number") {
     const pct = Math.round(Math.min(1, Math.max(0, r.progress)) * 100);
-    progress = el("span", { className: "progress" }, el("progress", { max: 100, value: pct, "aria-hidden": "true" }), ` ${pct}%`);
+    const bar = el("progress", { max: 100, value: pct, "aria-hidden": "true" }); // the text says it
+    progress = el("span", { className: "progress" }, bar, ` ${pct}%`);
   }
   return el("tr", {},
     el("th", { scope: "row" }, r.id, el("div", { className: "muted" }, r.embodiment)),
@@ -300,11 +310,13 @@ function placeRow(p) {
 const loadTasks = guarded("tasks", async (signal) => {
   const { tasks } = await session.client.call(API.tasks, { query: { limit: 50 }, signal });
   const rows = tasks.map((t) => el("tr", { "data-task": t.id },
-    el("th", { scope: "row" }, el("a", { href: `#task=${encodeURIComponent(t.id)}`, className: "task-link" }, t.id)),
+    el("th", { scope: "row" },
+      el("a", { href: `#task=${encodeURIComponent(t.id)}`, className: "task-link" }, t.id)),
     el("td", { className: "instruction" }, dash(t.instruction)),
     el("td", {}, badge(t.status)),
     el("td", {}, clock(t.created_at))));
-  ui.tasks.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 4 }, "No tasks yet."))]));
+  const none = el("tr", {}, el("td", { colSpan: 4 }, "No tasks yet."));
+  ui.tasks.replaceChildren(...(rows.length ? rows : [none]));
   markSelected();
 });
 
@@ -324,16 +336,21 @@ const loadTask = guarded("task", async (signal, taskId) => {
 
 function renderTask(task) {
   ui.taskTitle.textContent = `Task ${task.id}`;
+  const facts = ` · created ${clock(task.created_at)} · ${task.model_calls} model call(s)`
+    + ` · ${task.replans} replan(s)`;
   ui.taskSummary.replaceChildren(badge(task.status), " ", task.instruction ?? "(explicit plan)",
-    el("span", { className: "muted" }, ` · created ${clock(task.created_at)} · ${task.model_calls} model call(s) · ${task.replans} replan(s)`));
+    el("span", { className: "muted" }, facts));
   ui.taskError.hidden = !task.error;
   if (task.error) {
-    ui.taskError.replaceChildren(el("p", {}, task.error.message),
-      el("ul", {}, task.error.problems.map((p) => el("li", {}, el("code", {}, p.code), " ", p.subtask ? `(${p.subtask}) ` : "", p.message))));
+    const problem = (p) =>
+      el("li", {}, el("code", {}, p.code), p.subtask ? ` (${p.subtask})` : "", ` ${p.message}`);
+    const list = el("ul", {}, task.error.problems.map(problem));
+    ui.taskError.replaceChildren(el("p", {}, task.error.message), list);
   }
   ui.cancel.disabled = TERMINAL.has(task.status) || session.cancelling === task.id;
   const rows = task.subtasks.map(subtaskRow);
-  ui.subtasks.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colSpan: 8 }, "No plan yet."))]));
+  const none = el("tr", {}, el("td", { colSpan: 8 }, "No plan yet."));
+  ui.subtasks.replaceChildren(...(rows.length ? rows : [none]));
 }
 
 function subtaskRow(s) {
@@ -366,6 +383,7 @@ async function followTask(taskId, signal) {
   let cursor = null;
   const follow = guarded("events", async () => {
     for await (const sse of session.client.events(taskId, cursor, signal)) {
+      if (signal.aborted) return true; // events parsed before another task was selected
       cursor = sse.id;
       const event = JSON.parse(sse.data);
       appendEvent(event);
@@ -414,14 +432,15 @@ const loadHealth = async (signal) => {
   let body;
   try {
     body = await session.client.call(API.health, { signal, alsoOk: [503] });
-  } catch (err) {
+  } catch {
     if (!signal.aborted) ui.health.replaceChildren("health: ", badge("unreachable"));
     return;
   }
   ui.health.replaceChildren("health: ", badge(body.status));
   ui.healthParts.replaceChildren(...["redis", "dispatcher", "planner", "scheduler"].flatMap((part) => {
     const { ok, ...detail } = body[part] ?? {};
-    const text = Object.entries(detail).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
+    const shown = (v) => (typeof v === "object" ? JSON.stringify(v) : v);
+    const text = Object.entries(detail).map(([k, v]) => `${k}: ${shown(v)}`).join(", ");
     return [el("dt", {}, part), el("dd", {}, badge(ok ? "ok" : "failing"), text ? ` ${text}` : "")];
   }));
 };
@@ -431,6 +450,11 @@ function select(taskId) {
   session.follow?.abort();
   session.selected = taskId;
   ui.task.hidden = !taskId;
+  // Nothing of the previous task stays on screen under the new one's name.
+  ui.taskTitle.textContent = `Task ${taskId}`;
+  ui.taskSummary.replaceChildren("Loading…");
+  ui.taskError.hidden = true;
+  ui.cancel.disabled = true;
   ui.events.replaceChildren();
   ui.subtasks.replaceChildren();
   markSelected();
@@ -522,7 +546,9 @@ function main() {
     await submit(session.stop.signal, instruction);
     button.disabled = false;
   });
-  ui.cancel.addEventListener("click", () => session.selected && cancel(session.stop.signal, session.selected));
+  ui.cancel.addEventListener("click", () => {
+    if (session.selected) cancel(session.stop.signal, session.selected);
+  });
   window.addEventListener("hashchange", selectFromHash);
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) start(token);
