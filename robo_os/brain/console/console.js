@@ -382,13 +382,18 @@ function appendEvent(e) {
 async function followTask(taskId, signal) {
   let cursor = null;
   const follow = guarded("events", async () => {
-    for await (const sse of session.client.events(taskId, cursor, signal)) {
-      if (signal.aborted) return true; // events parsed before another task was selected
-      cursor = sse.id;
-      const event = JSON.parse(sse.data);
-      appendEvent(event);
-      refreshTask();
-      if (TERMINAL.has(event.kind)) return true;
+    try {
+      for await (const sse of session.client.events(taskId, cursor, signal)) {
+        if (signal.aborted) return true; // events parsed before another task was selected
+        cursor = sse.id;
+        const event = JSON.parse(sse.data);
+        appendEvent(event);
+        refreshTask();
+        if (TERMINAL.has(event.kind)) return true;
+      }
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return true; // loadTask says so
+      throw err;
     }
     return false; // ended without the terminal event: see what the task says
   });
