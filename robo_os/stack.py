@@ -221,7 +221,7 @@ def run_stack(settings: Settings, *, data_dir: Path | None = None) -> None:
             config = uvicorn.Config(app, host=stack.settings.api.host, port=stack.settings.api.port, log_config=None, lifespan="on")
             server = uvicorn.Server(config)
             log.info(
-                "robo-os is up: http://%s:%d  (docs at /docs; `robo-os submit \"bring the apple to the dining table\" --wait`)",
+                "robo-os is up: http://%s:%d  (console at /console/, API docs at /docs; try `robo-os submit \"bring the apple to the dining table\" --wait`)",
                 stack.settings.api.host, stack.settings.api.port,
             )
             await server.serve()

@@ -13,7 +13,7 @@ export const API = Object.freeze({
   robots: { method: "GET", path: "/v1/robots" },
   objects: { method: "GET", path: "/v1/memory/objects" },
   places: { method: "GET", path: "/v1/memory/places" },
-  changes: { method: "GET", path: "/v1/memory/changes", query: ["cursor", "kind", "name", "count"] },
+  changes: { method: "GET", path: "/v1/memory/changes", query: ["cursor", "kind", "name", "count", "wait_s"] },
   tasks: { method: "GET", path: "/v1/tasks", query: ["limit"] },
   task: { method: "GET", path: "/v1/tasks/{task_id}" },
   submit: { method: "POST", path: "/v1/tasks" },
@@ -24,13 +24,12 @@ export const API = Object.freeze({
 /** Task statuses (and event kinds) after which nothing changes. */
 export const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
-/** A name no entity has: a name-filtered read of the change feed that matches nothing
- *  answers no changes and the feed's newest cursor, where following starts. */
-export const NO_ENTITY = "robo-os-console:no-such-entity";
+/** The change feed's cursor for "from now on". */
+export const LATEST = "latest";
 
 const WORLD_KINDS = ["robot", "object", "place"];
 const CHANGES_PAGE = 1000;
-const CHANGES_POLL_MS = 1000; // the change feed pages but does not block: ask again after this
+const CHANGES_WAIT_S = 25; // long poll: the brain holds the request until a change or this
 const TASKS_POLL_MS = 5000; // nothing announces new tasks: the list is re-read this often
 const HEALTH_POLL_MS = 10000;
 const RETRY_MS = 3000;
@@ -163,9 +162,9 @@ export class Client {
     }
   }
 
-  /** The memory change feed's newest cursor (see NO_ENTITY). */
+  /** The memory change feed's newest cursor. */
   async tailCursor(signal) {
-    const page = await this.call(API.changes, { query: { name: NO_ENTITY, count: 1 }, signal });
+    const page = await this.call(API.changes, { query: { cursor: LATEST, count: 1 }, signal });
     return page.cursor;
   }
 }
@@ -414,7 +413,7 @@ async function followMemory(signal) {
       cursor = await session.client.tailCursor(signal);
       await loadWorld(signal); // read after the cursor: nothing between the two is missed
     }
-    const query = { cursor, kind: WORLD_KINDS, count: CHANGES_PAGE };
+    const query = { cursor, kind: WORLD_KINDS, count: CHANGES_PAGE, wait_s: CHANGES_WAIT_S };
     const page = await session.client.call(API.changes, { query, signal });
     cursor = page.cursor;
     if (page.changes.length) refreshWorld();
@@ -422,7 +421,7 @@ async function followMemory(signal) {
     return page.changes.length === CHANGES_PAGE;
   });
   while (!signal.aborted) {
-    if (!(await read(signal))) await pause(CHANGES_POLL_MS, signal);
+    if ((await read(signal)) === undefined) await pause(RETRY_MS, signal); // failed: back off
   }
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -122,7 +123,7 @@ async def memory_changes(
         str | None,
         Query(
             description="Read what changed after this cursor (the `cursor` of the"
-            " previous page); empty: from the oldest kept."
+            " previous page); empty: from the oldest kept; `latest`: from now on."
         ),
     ] = None,
     kind: Annotated[
@@ -132,10 +133,48 @@ async def memory_changes(
         list[str] | None, Query(description="Only these entities (repeatable).")
     ] = None,
     count: Annotated[int, Query(ge=1, le=5000)] = 500,
+    wait_s: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=60,
+            description="Long poll: when nothing changed after the cursor yet, wait up to"
+            " this long for the first change (a blocking read, not a loop).",
+        ),
+    ] = 0.0,
 ) -> ChangesPage:
     """The memory's change feed, oldest first, resumable with the returned cursor."""
-    after = parse_cursor(cursor)
+    if cursor is not None and cursor.strip() == "latest":
+        after = await rt.memory.latest_cursor()
+    else:
+        after = parse_cursor(cursor)
     changes, next_cursor = await rt.memory.changes_since(
         "0" if after == "0-0" else after, kinds=kind, names=name, count=count
     )
+    if not changes and wait_s > 0:
+        if await _first_change(rt, next_cursor, kind, name, wait_s):
+            changes, next_cursor = await rt.memory.changes_since(
+                next_cursor, kinds=kind, names=name, count=count
+            )
     return ChangesPage(changes=changes, cursor=next_cursor)
+
+
+async def _first_change(
+    rt: BrainRuntime,
+    cursor: str,
+    kinds: list[EntityKind] | None,
+    names: list[str] | None,
+    wait_s: float,
+) -> bool:
+    """Block on the memory's change stream after `cursor` until a matching change or
+    `wait_s`; True when one came."""
+    sub = rt.memory.subscribe(kinds=kinds, names=names, cursor=cursor)
+    try:
+        async with asyncio.timeout(wait_s):
+            async for _ in sub:
+                return True
+    except TimeoutError:
+        return False
+    finally:
+        await sub.aclose()
+    return False

@@ -4,6 +4,7 @@ behaviour it relies on holds. Plus what console.js must never do with data."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -67,21 +68,20 @@ async def test_health_is_open(brain: Brain) -> None:
 
 
 async def test_the_change_feed_starts_at_its_newest_change(brain: Brain) -> None:
-    """The console finds where to follow the feed from with a name-filtered read that
-    matches nothing (NO_ENTITY): no changes, and the newest cursor."""
+    """The console follows the feed from `cursor=latest`: no changes, the newest cursor;
+    then exactly what changed after it."""
     mem = brain.memory
     for i in range(5):
         await mem.upsert_object(ObjectState(name=f"cup{i}"))
-    no_entity = js_string_constant(JS, "NO_ENTITY")
+    latest = js_string_constant(JS, "LATEST")
     r = await brain.client.get(
-        "/v1/memory/changes", params={"name": no_entity, "count": 1}, headers=AUTH
+        "/v1/memory/changes", params={"cursor": latest, "count": 1}, headers=AUTH
     )
     assert r.status_code == 200
     tail = r.json()
     assert tail["changes"] == []
     assert tail["cursor"] == await mem.latest_cursor()
 
-    # What the console's poll reads next: exactly what changed after that point.
     await mem.update_robot("r1", activity="pick apple: lifting", progress=0.5)
     await mem.upsert_object(ObjectState(name="apple"))
     query = [("cursor", tail["cursor"]), ("count", "1000")]
@@ -95,6 +95,28 @@ async def test_the_change_feed_starts_at_its_newest_change(brain: Brain) -> None
         "/v1/memory/changes", params=[("cursor", page["cursor"]), *query[1:]], headers=AUTH
     )
     assert again.json()["changes"] == []
+
+
+async def test_the_change_feed_long_polls(brain: Brain) -> None:
+    """With `wait_s`, a read that finds nothing new blocks until the next change (of the
+    kinds asked for) instead of answering empty; with nothing happening it answers empty
+    when the wait is over."""
+    mem = brain.memory
+    tail = (
+        await brain.client.get("/v1/memory/changes", params={"cursor": "latest"}, headers=AUTH)
+    ).json()
+    query = {"cursor": tail["cursor"], "kind": "object", "wait_s": 30}
+    waiting = asyncio.create_task(
+        brain.client.get("/v1/memory/changes", params=query, headers=AUTH)
+    )
+    await mem.update_robot("r1", activity="not an object: the long poll keeps waiting")
+    await mem.upsert_object(ObjectState(name="kettle"))
+    page = (await asyncio.wait_for(waiting, 30)).json()
+    assert [(c["kind"], c["name"]) for c in page["changes"]] == [("object", "kettle")]
+
+    quiet = {"cursor": page["cursor"], "kind": "place", "wait_s": 0.2}
+    empty = (await brain.client.get("/v1/memory/changes", params=quiet, headers=AUTH)).json()
+    assert empty["changes"] == [] and empty["cursor"] == page["cursor"]
 
 
 FORBIDDEN = {
