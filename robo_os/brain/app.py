@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI
 from ..errors import ConfigError
 from .auth import require_token
 from .handlers import install_error_handlers
-from .routes import health_router, tasks_router, world_router
+from .routes import health_router, metrics_router, tasks_router, world_router
 from .routes.console import router as console_router
 from .runtime import BrainRuntime
 from .scheduler import Scheduler
@@ -112,6 +112,7 @@ def create_app(
     auth = [Depends(require_token)]
     app.include_router(tasks_router, dependencies=auth)
     app.include_router(world_router, dependencies=auth)
+    app.include_router(metrics_router, dependencies=auth)
     app.include_router(health_router)
     app.include_router(console_router)  # static page; it sends the token on every API call
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from robo_os_memory import Memory
 from robo_os_memory.models import ObjectState, PlaceState, Pose
@@ -35,6 +36,14 @@ async def test_every_v1_route_needs_the_token_and_health_and_docs_do_not(fleet, 
         ("GET", "/v1/skills"),
         ("GET", "/v1/memory/objects"),
         ("GET", "/v1/memory/changes"),
+        ("GET", "/v1/metrics"),
+        # and every other /v1 route the app has, so a new route cannot forget auth
+        *[
+            (m, re.sub(r"{[^}]+}", "x", route.path))
+            for route in api.app.routes
+            if getattr(route, "path", "").startswith("/v1")
+            for m in sorted(getattr(route, "methods", None) or ())
+        ],
     ]:
         r = await api.client.request(method, path)
         assert r.status_code == 401, path
