@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .errors import RoboOSError
@@ -17,7 +18,10 @@ from .settings import Settings, load_settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="robo-os: plan with an LLM, run a fleet of robots over Ray, share memory in Redis.", no_args_is_help=True)
+app = typer.Typer(
+    help="robo-os: plan with an LLM, run a fleet of robots over Ray, share memory in Redis.",
+    no_args_is_help=True,
+)
 task_app = typer.Typer(help="Inspect and control tasks.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
 
@@ -43,23 +47,43 @@ def _client(url: str | None) -> Any:
     return RoboOSClient.from_settings(_settings(), url)
 
 
-UrlOpt = Annotated[str | None, typer.Option("--url", help="Brain API URL (default: from settings, http://127.0.0.1:8000).")]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option("--url", help="Brain API URL (default: from settings, http://127.0.0.1:8000)."),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print raw JSON.")]
 
 
 @app.command()
 def up(
-    config: Annotated[Path | None, typer.Option("--config", "-c", help="Fleet and scene YAML file (default: the embedded household demo).")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Fleet and scene YAML file (default: the embedded household demo).",
+        ),
+    ] = None,
     host: Annotated[str | None, typer.Option(help="API bind address (ROBO_OS_API__HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="API port (ROBO_OS_API__PORT).")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Keep the embedded Redis's data (AOF) here, so a restart resumes tasks.")] = None,
-    real_time: Annotated[bool, typer.Option("--real-time", help="Pace the simulation to the wall clock.")] = False,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Keep the embedded Redis's data (AOF) here, so a restart resumes tasks.",
+        ),
+    ] = None,
+    real_time: Annotated[
+        bool, typer.Option("--real-time", help="Pace the simulation to the wall clock.")
+    ] = False,
 ) -> None:
     """Start Redis (embedded unless ROBO_OS_REDIS__URL), Ray, the simulated fleet and the brain API."""
     settings = _settings(config)
     updates: dict[str, Any] = {}
     if host is not None or port is not None:
-        updates["api"] = settings.api.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
+        updates["api"] = settings.api.model_copy(
+            update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+        )
     if real_time:
         updates["sim"] = settings.sim.model_copy(update={"real_time": True})
     settings = settings.model_copy(update=updates)
@@ -72,7 +96,10 @@ def up(
 def _print_task(task: dict[str, Any]) -> None:
     status = task.get("status", "?")
     colour = {"succeeded": "green", "failed": "red", "cancelled": "yellow"}.get(status, "cyan")
-    console.print(f"task [bold]{task.get('id')}[/bold]: [{colour}]{status}[/{colour}]  {task.get('instruction') or ''}")
+    instruction = escape(task.get("instruction") or "")
+    console.print(
+        f"task [bold]{task.get('id')}[/bold]: [{colour}]{status}[/{colour}]  {instruction}"
+    )
     subtasks = task.get("subtasks") or []
     if subtasks:
         table = Table(show_header=True, header_style="bold")
@@ -84,23 +111,38 @@ def _print_task(task: dict[str, Any]) -> None:
             if result.get("error"):
                 msg = f"{result['error']}: {msg}"
             table.add_row(
-                s.get("id", ""), s.get("robot", ""), s.get("skill", ""),
-                json.dumps(s.get("args", {})), ",".join(s.get("depends_on", [])),
-                s.get("status", ""), msg[:80],
+                s.get("id", ""),
+                s.get("robot", ""),
+                s.get("skill", ""),
+                json.dumps(s.get("args", {})),
+                ",".join(s.get("depends_on", [])),
+                s.get("status", ""),
+                msg[:80],
             )
         console.print(table)
     error = task.get("error")
     if error:
-        console.print(f"[red]error:[/red] {error.get('message')}")
+        console.print(f"[red]error:[/red] {escape(str(error.get('message')))}")
         for p in error.get("problems", []):
-            console.print(f"  - [{p.get('code')}] {p.get('message')}")
+            code, message = escape(f"[{p.get('code')}]"), escape(str(p.get("message")))
+            console.print(f"  - {code} {message}")
 
 
 @app.command()
 def submit(
-    instruction: Annotated[str | None, typer.Argument(help="What to do, in natural language.")] = None,
-    plan: Annotated[Path | None, typer.Option("--plan", help="Submit an explicit plan (JSON file with {\"subtasks\": [...]}).")] = None,
-    wait: Annotated[bool, typer.Option("--wait", "-w", help="Wait until the task ends; exit 1 unless it succeeded.")] = False,
+    instruction: Annotated[
+        str | None, typer.Argument(help="What to do, in natural language.")
+    ] = None,
+    plan: Annotated[
+        Path | None,
+        typer.Option(
+            "--plan", help='Submit an explicit plan (JSON file with {"subtasks": [...]}).'
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", "-w", help="Wait until the task ends; exit 1 unless it succeeded."),
+    ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 300.0,
     url: UrlOpt = None,
     as_json: JsonOpt = False,
@@ -132,13 +174,21 @@ def task_get(task_id: str, url: UrlOpt = None, as_json: JsonOpt = False) -> None
 
 
 @task_app.command("list")
-def task_list(status: Annotated[str | None, typer.Option(help="Only tasks with this status.")] = None, url: UrlOpt = None) -> None:
+def task_list(
+    status: Annotated[str | None, typer.Option(help="Only tasks with this status.")] = None,
+    url: UrlOpt = None,
+) -> None:
     """Recent tasks."""
     with _client(url) as client:
         tasks = client.tasks(status)
     table = Table("id", "status", "instruction", "subtasks")
     for t in tasks:
-        table.add_row(t.get("id", ""), t.get("status", ""), (t.get("instruction") or "")[:60], str(len(t.get("subtasks") or [])))
+        table.add_row(
+            t.get("id", ""),
+            t.get("status", ""),
+            (t.get("instruction") or "")[:60],
+            str(len(t.get("subtasks") or [])),
+        )
     console.print(table)
 
 
@@ -156,7 +206,9 @@ def task_watch(task_id: str, url: UrlOpt = None) -> None:
     with _client(url) as client:
         for event in client.events(task_id):
             who = " ".join(x for x in (event.get("subtask"), event.get("robot")) if x)
-            console.print(f"{event.get('kind'):<20} {who:<16} {event.get('message', '')}")
+            console.print(
+                f"{event.get('kind'):<20} {who:<16} {escape(str(event.get('message', '')))}"
+            )
 
 
 @app.command()
@@ -170,14 +222,23 @@ def robots(url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     table = Table("id", "embodiment", "status", "place", "holding", "capabilities", "doing")
     for r in rows:
         table.add_row(
-            r.get("id", ""), r.get("embodiment", ""), r.get("status", ""), r.get("place") or "",
-            r.get("holding") or "", ",".join(r.get("capabilities", [])), r.get("activity") or "",
+            r.get("id", ""),
+            r.get("embodiment", ""),
+            r.get("status", ""),
+            r.get("place") or "",
+            r.get("holding") or "",
+            ",".join(r.get("capabilities", [])),
+            r.get("activity") or "",
         )
     console.print(table)
 
 
 @app.command()
-def objects(name: Annotated[str | None, typer.Argument(help="One object's record.")] = None, url: UrlOpt = None, as_json: JsonOpt = False) -> None:
+def objects(
+    name: Annotated[str | None, typer.Argument(help="One object's record.")] = None,
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Where the objects are now (place, pose, held by)."""
     with _client(url) as client:
         rows = [client.object(name)] if name else client.objects()
@@ -187,8 +248,20 @@ def objects(name: Annotated[str | None, typer.Argument(help="One object's record
     table = Table("name", "type", "on", "held by", "pose", "version", "updated by")
     for o in rows:
         pose = o.get("pose") or {}
-        where = f"({pose.get('x', 0):.2f}, {pose.get('y', 0):.2f}, {pose.get('z', 0):.2f})" if pose else ""
-        table.add_row(o.get("name", ""), o.get("type", ""), o.get("on") or "", o.get("held_by") or "", where, str(o.get("version", "")), o.get("updated_by", ""))
+        where = (
+            f"({pose.get('x', 0):.2f}, {pose.get('y', 0):.2f}, {pose.get('z', 0):.2f})"
+            if pose
+            else ""
+        )
+        table.add_row(
+            o.get("name", ""),
+            o.get("type", ""),
+            o.get("on") or "",
+            o.get("held_by") or "",
+            where,
+            str(o.get("version", "")),
+            o.get("updated_by", ""),
+        )
     console.print(table)
 
 
@@ -198,7 +271,14 @@ def config(show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False
     settings = _settings()
     data = settings.model_dump(mode="json")
     if show_secrets:
-        data = json.loads(json.dumps(settings.model_dump(mode="python"), default=lambda v: v.get_secret_value() if hasattr(v, "get_secret_value") else str(v)))
+        data = json.loads(
+            json.dumps(
+                settings.model_dump(mode="python"),
+                default=lambda v: (
+                    v.get_secret_value() if hasattr(v, "get_secret_value") else str(v)
+                ),
+            )
+        )
     console.print_json(json.dumps(data))
 
 
@@ -221,5 +301,5 @@ def main() -> None:
     try:
         app()
     except RoboOSError as e:
-        err_console.print(f"[red]error:[/red] {e}")
+        err_console.print(f"[red]error:[/red] {escape(str(e))}")
         sys.exit(2)
