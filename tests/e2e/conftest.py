@@ -26,7 +26,9 @@ StackFactory = Callable[..., Awaitable[tuple[Stack, httpx.AsyncClient]]]
 
 
 @pytest.fixture
-async def make_stack(redis_server: EmbeddedRedis, ray_runtime: object, tmp_path: Path) -> AsyncIterator[StackFactory]:
+async def make_stack(
+    redis_server: EmbeddedRedis, ray_runtime: object, tmp_path: Path
+) -> AsyncIterator[StackFactory]:
     async with AsyncExitStack() as exits:
 
         async def make(**overrides: Any) -> tuple[Stack, httpx.AsyncClient]:
