@@ -12,12 +12,17 @@ from sim_scenes import WAIT_S, decode_png, household
 
 from robo_os.cerebellum.parts import MotionOutcome
 from robo_os.cerebellum.sim import RayWorldClient, SimRobot, start_world_actor
+from robo_os.settings import SimSettings
 from robo_os.skill.context import CancelToken
 
 
 async def test_world_actor_serves_several_robots(ray_runtime: object) -> None:
     fleet = household()
-    handle = start_world_actor(fleet, name=f"sim-world-{uuid.uuid4().hex[:8]}")
+    # Paced to the wall clock: how far a robot gets between two of the test's reads
+    # must not depend on how fast this machine happens to step the physics.
+    handle = start_world_actor(
+        fleet, SimSettings(real_time=True), name=f"sim-world-{uuid.uuid4().hex[:8]}"
+    )
     try:
         client = RayWorldClient(handle)
         robots = {r.id: SimRobot(r, client) for r in fleet.robots}

@@ -71,7 +71,7 @@ async def test_move_to_reports_poses_and_arrives(make_world: MakeWorld) -> None:
 
 
 async def test_cancel_stops_the_robot_promptly(make_world: MakeWorld) -> None:
-    world = make_world(corridor())
+    world = make_world(corridor(), real_time=True)  # mid-drive whatever the machine's speed
     robot = SimRobot(world.fleet.robots[0], LocalWorldClient(world))
     assert robot.base is not None
     cancel = CancelToken()
@@ -157,7 +157,7 @@ async def test_seed_memory_writes_the_world(make_world: MakeWorld, memory: Memor
 
 
 async def test_a_caller_going_away_leaves_nothing_moving(make_world: MakeWorld) -> None:
-    world = make_world(corridor())
+    world = make_world(corridor(), real_time=True)  # mid-drive whatever the machine's speed
     robot = SimRobot(world.fleet.robots[0], LocalWorldClient(world))
     assert robot.base is not None
     reported = asyncio.Event()
