@@ -4,6 +4,7 @@ point (`robo_os_skills:SKILLS`) exactly as a third-party plug-in would be.
 | skill | capabilities | what it does |
 |---|---|---|
 | navigate_to(target) | navigate | drive to a place and dock there |
+| navigate_to_pose(x, y, yaw?) | navigate | drive to a pose on the floor |
 | pick(object) | manipulate | grasp an object within reach |
 | place(object, target) | manipulate | put the held object on a place or a robot's tray |
 | put_in(object, container) | manipulate | put the held object into a receptacle (bowl) |
@@ -20,7 +21,7 @@ from typing import Any
 from .articulation import close_place, open_place
 from .carrying import deliver
 from .manipulation import pick, place, put_in
-from .navigation import navigate_to
+from .navigation import navigate_to, navigate_to_pose
 from .perception import look
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "deliver",
     "look",
     "navigate_to",
+    "navigate_to_pose",
     "open_place",
     "pick",
     "place",
@@ -37,6 +39,7 @@ __all__ = [
 
 SKILLS: list[Callable[..., Any]] = [
     navigate_to,
+    navigate_to_pose,
     pick,
     place,
     put_in,

@@ -1,4 +1,4 @@
-"""navigate_to: drive to a place."""
+"""navigate_to (a place) and navigate_to_pose (a pose): drive there around obstacles."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from robo_os.skill.refs import PlaceName
 
 from ._support import changed, failure_of, parts, pose_json
 
-__all__ = ["POSE_INTERVAL_S", "navigate_to"]
+__all__ = ["POSE_INTERVAL_S", "navigate_to", "navigate_to_pose"]
 
 POSE_INTERVAL_S = 0.15
 """How often the robot's pose is written to memory while it drives (about 7 Hz); an
@@ -31,26 +31,49 @@ async def navigate_to(ctx: SkillContext, target: PlaceName) -> SkillResult:
     Args:
         target: The place to go to.
     """
-    base = parts(ctx, "base").base
-    assert base is not None
-    robot = ctx.robot_id
     place = await ctx.memory.get_place(target)
     if place is None:
         return SkillResult.failure(ErrorCode.not_found, f"no place named {target!r}")
-    goal = place.pose
+    return await _drive(ctx, target, place.pose, target)
+
+
+@skill(
+    capabilities={"navigate"},
+    timeout_s=120.0,
+    effects=["not at(robot, *)"],
+)
+async def navigate_to_pose(ctx: SkillContext, x: float, y: float, yaw: float = 0.0) -> SkillResult:
+    """Drive to a pose on the floor (metres, radians in the world frame), planning a path
+    around furniture and robots. The robot ends at no place (it docks only with
+    navigate_to).
+
+    Args:
+        x: Target x in metres.
+        y: Target y in metres.
+        yaw: Heading at the goal in radians.
+    """
+    goal = Pose(x=x, y=y, yaw=yaw)
+    return await _drive(ctx, goal, goal, f"({x:.2f}, {y:.2f})")
+
+
+async def _drive(ctx: SkillContext, goal: str | Pose, goal_pose: Pose, label: str) -> SkillResult:
+    """Drive to a place (docking there) or a pose, writing the pose to memory as it goes."""
+    base = parts(ctx, "base").base
+    assert base is not None
+    robot = ctx.robot_id
     start = await base.pose()
-    total = max(start.distance_to(goal), 1e-6)
-    await ctx.memory.update_robot(robot, place=None, pose=start, activity=f"driving to {target}")
+    total = max(start.distance_to(goal_pose), 1e-6)
+    await ctx.memory.update_robot(robot, place=None, pose=start, activity=f"driving to {label}")
 
     done = [0.0]  # progress never goes back (a detour around furniture can move away)
 
     async def on_pose(pose: Pose) -> None:
         await ctx.memory.update_robot(robot, pose=pose)
-        done[0] = max(done[0], 1.0 - min(pose.distance_to(goal) / total, 1.0))
-        await ctx.report_progress(done[0], f"driving to {target}")
+        done[0] = max(done[0], 1.0 - min(pose.distance_to(goal_pose) / total, 1.0))
+        await ctx.report_progress(done[0], f"driving to {label}")
 
     result = await base.move_to(
-        target,
+        goal,
         cancel=ctx.cancel,
         deadline=ctx.deadline,
         on_pose=on_pose,
@@ -62,11 +85,11 @@ async def navigate_to(ctx: SkillContext, target: PlaceName) -> SkillResult:
     await _carry_along(ctx, final)
     if not result.ok:
         return failure_of(result, pose=final.model_dump(), place=docked)
-    await ctx.report_progress(1.0, f"at {target}")
+    await ctx.report_progress(1.0, f"at {label}")
     return SkillResult.success(
-        f"{robot} is at {target}",
-        data={"place": target, "pose": pose_json(result) or final.model_dump(), "t": time.time()},
-        changes=[changed("robot", robot, place=target, pose=final.model_dump())],
+        f"{robot} is at {label}",
+        data={"place": docked, "pose": pose_json(result) or final.model_dump(), "t": time.time()},
+        changes=[changed("robot", robot, place=docked, pose=final.model_dump())],
     )
 
 

@@ -7,8 +7,8 @@ import asyncio
 import time
 from typing import Any
 
-from robo_os_memory import EntityKind
-from robo_os_skills import navigate_to
+from robo_os_memory import EntityKind, Pose
+from robo_os_skills import navigate_to, navigate_to_pose
 from std_world import WAIT_S, StdWorld
 
 from robo_os.contracts import ErrorCode
@@ -42,6 +42,20 @@ async def test_navigate_docks_and_memory_follows(std: StdWorld) -> None:
     assert len(poses) >= 4  # written while driving, not only at the end
     assert progress == sorted(progress) and progress[-1] == 1.0 and len(progress) >= 3
     assert result.changes[0].fields["place"] == "kitchen_counter"
+
+
+async def test_navigate_to_a_pose_on_the_floor(std: StdWorld) -> None:
+    start = std.world.robot_pose("carrier1")
+    result = await std.run("carrier1", navigate_to_pose, x=0.0, y=-0.8, yaw=0.0)
+    assert result.ok, result
+    info = std.world.robot_info("carrier1")
+    assert info.pose.distance_to(Pose(x=0.0, y=-0.8)) < 0.15  # it really drove there
+    assert info.pose.distance_to(start) > 2.0 and info.place is None
+    record = await std.memory.get_robot("carrier1")
+    assert record is not None and record.place is None
+    assert record.pose is not None and record.pose.distance_to(info.pose) < 0.02
+    inside = await std.run("carrier1", navigate_to_pose, x=2.2, y=0.0)  # inside the counter
+    assert inside.error == ErrorCode.unreachable, inside
 
 
 async def test_navigate_fails_for_bad_targets_and_armless_bases(std: StdWorld) -> None:
