@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
+from robo_os_skills import SKILLS
 
 from robo_os.brain.catalogue import Catalogue
 from robo_os.fleet import load_fleet
 from robo_os.skill.refs import ENTITY_KEY
+from robo_os.skill.schema import build_spec
 from robo_os.skill.spec import SkillSpec
 
 CORPUS_DIR = Path("/work/shared/llm-outputs")
@@ -35,61 +37,10 @@ def _args(**props: list[str]) -> dict[str, Any]:
 
 
 STANDARD_SKILLS: dict[str, SkillSpec] = {
-    "navigate_to": SkillSpec(
-        name="navigate_to",
-        description="Drive to a place.",
-        capabilities=("navigate",),
-        args_schema=_args(target=["place"]),
-        effects=("not at(robot, *)", "at(robot, target)"),
-    ),
-    "pick": SkillSpec(
-        name="pick",
-        description="Grasp an object the robot can reach.",
-        capabilities=("manipulate",),
-        args_schema=_args(object=["object"]),
-        preconditions=("hand_empty(robot)", "on(object, ?from)", "reaches(robot, ?from)"),
-        effects=("not on(object, ?from)", "not hand_empty(robot)", "holding(robot, object)"),
-    ),
-    "place": SkillSpec(
-        name="place",
-        description="Put the held object on a place, or on another robot's tray.",
-        capabilities=("manipulate",),
-        args_schema=_args(object=["object"], target=["place", "robot"]),
-        preconditions=("holding(robot, object)", "reaches(robot, target)"),
-        effects=("not holding(robot, object)", "hand_empty(robot)", "on(object, target)"),
-    ),
-    "deliver": SkillSpec(
-        name="deliver",
-        description="Unload an object from the robot's tray at the place where it is.",
-        capabilities=("carry",),
-        args_schema=_args(object=["object"], target=["place"]),
-        preconditions=("on(object, robot)", "at(robot, target)"),
-        effects=("not on(object, robot)", "on(object, target)"),
-    ),
-    "look": SkillSpec(
-        name="look",
-        description="Take a camera image of a place or object and report what is seen.",
-        capabilities=("camera",),
-        args_schema=_args(target=["place", "object", "robot"]),
-        concurrent=True,
-    ),
-    "open": SkillSpec(
-        name="open",
-        description="Open an articulated place (a cabinet).",
-        capabilities=("manipulate",),
-        args_schema=_args(target=["place"]),
-        preconditions=("not open(target)", "hand_empty(robot)", "reaches(robot, target)"),
-        effects=("open(target)",),
-    ),
-    "close": SkillSpec(
-        name="close",
-        description="Close an articulated place.",
-        capabilities=("manipulate",),
-        args_schema=_args(target=["place"]),
-        preconditions=("open(target)", "hand_empty(robot)", "reaches(robot, target)"),
-        effects=("not open(target)",),
-    ),
+    spec.name: spec for spec in (build_spec(fn, source="robo-os-skills") for fn in SKILLS)
 }
+"""The real standard library's specs (skills/robo_os_skills), so the planner is tested
+against the symbolic model the robots actually run."""
 
 EMBODIMENT_CAPS: dict[str, tuple[str, ...]] = {
     "fixed_arm": ("manipulate", "camera"),

@@ -32,7 +32,7 @@ async def test_catalogue_and_state_from_live_memory(memory: Memory) -> None:
     await seed(memory)
     cat = await Catalogue.from_memory(memory)
     assert list(cat.robots) == ["arm1", "carrier1", "mm1"]
-    assert sorted(cat.offered["carrier1"]) == ["deliver", "navigate_to"]
+    assert sorted(cat.offered["carrier1"]) == ["deliver", "navigate_to", "navigate_to_pose"]
     assert cat.robots_for("pick") == ["arm1", "mm1"]
     assert cat.entity_params("place") == {"object": ["object"], "target": ["place", "robot"]}
     state = symbolic_state(cat)
