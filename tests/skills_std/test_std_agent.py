@@ -26,7 +26,7 @@ async def test_agents_register_sim_robots_and_run_the_relay(std: StdWorld) -> No
         assert set(arm1.skills) == {"pick", "place", "put_in", "look", "open", "close"}
         assert (carrier1.place, set(carrier1.skills)) == (
             "dining_table",
-            {"navigate_to", "deliver"},
+            {"navigate_to", "navigate_to_pose", "deliver"},
         )
         assert mm1.place == "shelf" and "navigate_to" in mm1.skills and "pick" in mm1.skills
 

@@ -48,6 +48,7 @@ def test_every_standard_skill_conforms_and_is_the_entry_point() -> None:
     specs = {as_skill(s).name: as_skill(s).spec for s in SKILLS}
     assert set(specs) == {
         "navigate_to",
+        "navigate_to_pose",
         "pick",
         "place",
         "put_in",
