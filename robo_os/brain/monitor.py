@@ -39,16 +39,20 @@ class RobotMonitor:
         on_progress: Callable[[str, dict[str, object]], None] | None = None,
         watch_liveness: bool = False,
         max_backoff_s: float = 5.0,
+        own_writer: str | None = None,
     ) -> None:
         """`on_offline(robot, reason)`; `on_online(robot, registered)` where
         `registered` is True when the robot (re-)registered (its skills may differ);
-        `on_progress(robot, fields)` when an agent reports progress/activity."""
+        `on_progress(robot, fields)` when an agent reports progress/activity.
+        `own_writer`: the `by` of this brain's own writes; an offline it wrote itself
+        was already acted on (with the real reason) and is not reported again."""
         self.memory = memory
         self.on_offline = on_offline
         self.on_online = on_online
         self.on_progress = on_progress
         self.watch_liveness = watch_liveness
         self.max_backoff_s = max_backoff_s
+        self.own_writer = own_writer
         self._jobs: list[asyncio.Task[None]] = []
         self.ready = asyncio.Event()
         """Set once the change feed is being read (tests wait on it)."""
@@ -105,7 +109,13 @@ class RobotMonitor:
     def _handle(self, change: Change) -> None:
         status = change.fields.get("status")
         try:
-            if change.op in ("offline", "delete") or (
+            if (
+                change.op in ("update", "upsert")
+                and status in _GONE
+                and change.by == self.own_writer
+            ):
+                pass  # this brain marked it offline itself and already moved its work
+            elif change.op in ("offline", "delete") or (
                 change.op in ("update", "upsert") and status in _GONE
             ):
                 reason = (
@@ -116,7 +126,11 @@ class RobotMonitor:
                 self.on_offline(change.name, reason)
             elif change.op in ("online", "upsert") or (change.op == "update" and status in _LIVE):
                 self.on_online(change.name, change.op == "upsert")
-            if change.op == "update" and self.on_progress is not None and _PROGRESS & change.fields.keys():
+            if (
+                change.op == "update"
+                and self.on_progress is not None
+                and _PROGRESS & change.fields.keys()
+            ):
                 self.on_progress(change.name, dict(change.fields))
         except Exception:  # one bad handler call must not stop the feed
             log.exception("robot monitor: handling %s %s failed", change.op, change.name)

@@ -86,8 +86,11 @@ class Scheduler:
             cancel_grace_s=cancel_grace_s,
             on_robot_unavailable=self.robot_unavailable,
         )
+        self.writer = f"brain-{secrets.token_hex(3)}"
+        """`by` of this brain's writes to memory."""
         self.monitor = RobotMonitor(
             memory,
+            own_writer=self.writer,
             on_offline=self.robot_offline,
             on_online=self.robot_online,
             on_progress=self.robot_progress,
@@ -221,7 +224,7 @@ class Scheduler:
         memory, stop offering the robot; its next heartbeat, if it comes, brings it back."""
         self.allocator.mark_unavailable(robot)
         try:
-            await self.memory.update_robot(robot, status=RobotStatusValue.offline, by="brain")
+            await self.memory.update_robot(robot, status=RobotStatusValue.offline, by=self.writer)
         except Exception as e:  # memory down or robot unknown: the in-brain mark still holds
             log.warning("robot=%s could not be marked offline in memory: %s", robot, e)
         self.robot_offline(robot, reason)
