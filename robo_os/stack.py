@@ -166,12 +166,9 @@ class Stack:
             self.agents[result[0]] = result[1]
 
     def _planner_factory(self, settings: Settings, memory: Memory) -> Planner:
-        from typing import cast
+        from .brain.app import default_planner_factory
 
-        from .brain.catalogue import CatalogueSource
-        from .brain.planner import BrainPlanner
-
-        return BrainPlanner(cast(CatalogueSource, memory), settings.llm, images=self.camera_images)
+        return default_planner_factory(settings, memory, images=self.camera_images)
 
     async def camera_images(self) -> dict[str, bytes]:
         """Every camera-carrying robot's current view (PNG), for vision planning."""

@@ -42,14 +42,20 @@ PlannerFactory = Callable[["Settings", "Memory"], "Planner | Awaitable[Planner]"
 """Builds the planner once memory is open (called by the lifespan)."""
 
 
-def default_planner_factory(settings: Settings, memory: Memory) -> Planner:
-    """The brain's planner (LLM when configured, else the embedded search planner)."""
+def default_planner_factory(
+    settings: Settings,
+    memory: Memory,
+    *,
+    images: Callable[[], Awaitable[dict[str, bytes]]] | None = None,
+) -> Planner:
+    """The brain's planner (LLM when configured, else the embedded search planner);
+    `images` supplies the robots' camera views for vision models."""
     from .catalogue import CatalogueSource
     from .planner import BrainPlanner
 
     # Memory satisfies CatalogueSource at run time; its decorated methods type as
     # Awaitable rather than Coroutine, which the protocol spells out.
-    return BrainPlanner(cast(CatalogueSource, memory), settings.llm)
+    return BrainPlanner(cast(CatalogueSource, memory), settings.llm, images=images)
 
 
 def create_app(
