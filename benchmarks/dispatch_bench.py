@@ -39,7 +39,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 import ray
 from robo_os_memory import Memory, Pose
 
-from robo_os.brain.dispatch import RayDispatcher
+from robo_os.brain.runtime.dispatch import RayDispatcher
 from robo_os.cerebellum.actor import AgentConfig, start_agent
 from robo_os.contracts import SkillCall, SkillResult
 from robo_os.fleet import RobotConfig

@@ -41,17 +41,17 @@ from fakes.openai_server import FakeOpenAIServer, Reply
 from planning_world import STANDARD_SKILLS, StaticWorld, offered_skills
 from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState
 
-from robo_os.brain.catalogue import Catalogue
-from robo_os.brain.checker import check_plan_data
-from robo_os.brain.embedded import EmbeddedPlanner
-from robo_os.brain.instructions import parse_instruction
-from robo_os.brain.parsing import parse_answer
-from robo_os.brain.planner import BrainPlanner
-from robo_os.brain.prompts import planning_messages
-from robo_os.brain.world import symbolic_state
+from robo_os.brain.planning.catalogue import Catalogue
+from robo_os.brain.planning.checker import check_plan_data
+from robo_os.brain.planning.embedded import EmbeddedPlanner
+from robo_os.brain.planning.instructions import parse_instruction
+from robo_os.brain.planning.parsing import parse_answer
+from robo_os.brain.planning.planner import BrainPlanner
+from robo_os.brain.planning.prompts import planning_messages
 from robo_os.settings import LLMSettings
 from robo_os.skill.refs import ENTITY_KEY
 from robo_os.skill.spec import SkillSpec
+from robo_os.symbolic.state import symbolic_state
 
 N_PLACES, N_OBJECTS = 20, 200
 KINDS = ["cup", "mug", "apple", "book", "bowl", "sponge", "plate", "box"]

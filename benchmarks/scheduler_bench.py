@@ -31,10 +31,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from robo_os_memory import Memory, Pose, RobotState
 
-from robo_os.brain.dispatch import LocalDispatcher
-from robo_os.brain.interfaces import PlanningOutcome
-from robo_os.brain.scheduler import Scheduler
-from robo_os.brain.store import TaskStore
+from robo_os.brain.planning.interface import PlanningOutcome
+from robo_os.brain.runtime.dispatch import LocalDispatcher
+from robo_os.brain.runtime.scheduler import Scheduler
+from robo_os.brain.runtime.store import TaskStore
 from robo_os.contracts import (
     Plan,
     PlanProblem,

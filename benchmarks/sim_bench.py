@@ -22,11 +22,11 @@ import itertools
 import logging
 import time
 
-from robo_os.cerebellum.parts import MotionResult
-from robo_os.cerebellum.sim import LocalWorldClient, Navigate, Pick, Place, SimRobot, SimWorld
-from robo_os.cerebellum.sim.models import MotionRequest
 from robo_os.fleet import FleetConfig, RobotConfig, load_fleet
 from robo_os.settings import SimSettings
+from robo_os.sim import LocalWorldClient, Navigate, Pick, Place, SimRobot, SimWorld
+from robo_os.sim.models import MotionRequest
+from robo_os.skill.parts import MotionResult
 
 ROUTES: dict[str, list[str]] = {
     "carrier1": ["kitchen_counter", "dining_table"],

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
     from robo_os_memory import Memory
 
-    from .brain.interfaces import Planner
+    from .brain.planning.interface import Planner
 
 __all__ = ["Stack", "run_stack"]
 
@@ -140,7 +140,7 @@ class Stack:
         )
 
     async def _start_world(self) -> None:
-        from .cerebellum.sim import RayWorldClient, seed_memory, start_world_actor
+        from .sim import RayWorldClient, seed_memory, start_world_actor
 
         if not any(r.driver == "sim" for r in self.fleet.robots) and not self.fleet.scene.objects:
             return
@@ -150,7 +150,7 @@ class Stack:
 
     async def _start_agents(self) -> None:
         from .cerebellum.actor import AgentConfig, start_agent
-        from .cerebellum.sim import RayWorldClient
+        from .sim import RayWorldClient
 
         options = {"world": RayWorldClient(self.world)} if self.world is not None else {}
 

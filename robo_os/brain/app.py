@@ -19,20 +19,20 @@ from typing import TYPE_CHECKING, Any, cast
 from fastapi import Depends, FastAPI
 
 from ..errors import ConfigError
-from .auth import require_token
-from .handlers import install_error_handlers
-from .routes import health_router, metrics_router, tasks_router, world_router
-from .routes.console import router as console_router
-from .runtime import BrainRuntime
-from .scheduler import Scheduler
-from .store import TaskStore
+from .api.auth import require_token
+from .api.deps import BrainRuntime
+from .api.handlers import install_error_handlers
+from .api.routes import health_router, metrics_router, tasks_router, world_router
+from .api.routes.console import router as console_router
+from .runtime.scheduler import Scheduler
+from .runtime.store import TaskStore
 
 if TYPE_CHECKING:
     from robo_os_memory import Memory
 
     from ..cerebellum.protocol import Dispatcher
     from ..settings import Settings
-    from .interfaces import Planner
+    from .planning.interface import Planner
 
 __all__ = ["PlannerFactory", "create_app", "default_planner_factory"]
 
@@ -50,8 +50,8 @@ def default_planner_factory(
 ) -> Planner:
     """The brain's planner (LLM when configured, else the embedded search planner);
     `images` supplies the robots' camera views for vision models."""
-    from .catalogue import CatalogueSource
-    from .planner import BrainPlanner
+    from .planning.catalogue import CatalogueSource
+    from .planning.planner import BrainPlanner
 
     # Memory satisfies CatalogueSource at run time; its decorated methods type as
     # Awaitable rather than Coroutine, which the protocol spells out.
@@ -164,7 +164,7 @@ async def _open(
         )
         stack.push_async_callback(store.close)
     if dispatcher is None:
-        from .dispatch import RayDispatcher
+        from .runtime.dispatch import RayDispatcher
 
         # ray.init blocks for seconds; keep the loop free meanwhile.
         dispatcher = await asyncio.to_thread(RayDispatcher.open, settings.ray)

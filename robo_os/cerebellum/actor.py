@@ -30,10 +30,10 @@ from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..errors import ConfigError
 from ..fleet import RobotConfig
 from ..settings import AgentSettings, LLMSettings, Settings
+from ..skill.parts import parts_of
 from ..skill.registry import SkillRegistry, discover
 from ..skill.spec import SkillSpec
 from .agent import CerebellumAgent
-from .parts import parts_of
 from .protocol import WireCall, WireResult, agent_actor_name, call_from_wire
 
 if TYPE_CHECKING:

@@ -30,6 +30,7 @@ from ..settings import AgentSettings
 from ..skill.context import CancelToken, SkillContext
 from ..skill.invoke import Skill
 from ..skill.registry import SkillRegistry
+from ..skill.robot import Robot
 from ..skill.spec import SkillSpec
 from .agent_state import (
     CallResults,
@@ -42,7 +43,6 @@ from .agent_state import (
     heartbeat_until,
     stamped,
 )
-from .robot import Robot
 from .routing import resolve_skill, wants_instruction
 
 if TYPE_CHECKING:

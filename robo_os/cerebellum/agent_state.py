@@ -29,8 +29,8 @@ from robo_os_memory.errors import MemoryStoreError
 
 from ..contracts import SkillCall, SkillResult
 from ..skill.context import CancelToken
-from .parts import parts_of
-from .robot import Robot
+from ..skill.parts import parts_of
+from ..skill.robot import Robot
 
 __all__ = [
     "CallResults",

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import ConfigError, UnknownNameError
 from ..fleet import RobotConfig
-from .robot import Robot
+from ..skill.robot import Robot
 
 __all__ = ["DriverFactory", "DriverRegistry", "DriverResources", "build_robot", "default_drivers"]
 
@@ -24,7 +24,7 @@ class DriverResources:
     """What drivers may need besides their config (the sim driver needs the world)."""
 
     world: Any | None = None
-    """A `robo_os.cerebellum.sim.client.WorldClient`, for `driver: sim`."""
+    """A `robo_os.sim.client.WorldClient`, for `driver: sim`."""
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -32,8 +32,8 @@ DriverFactory = Callable[[RobotConfig, DriverResources], Robot]
 
 
 def _sim_driver(config: RobotConfig, resources: DriverResources) -> Robot:
-    from .sim.client import WorldClient
-    from .sim.robot import SimRobot
+    from ..sim.client import WorldClient
+    from ..sim.robot import SimRobot
 
     if not isinstance(resources.world, WorldClient):
         raise ConfigError(

@@ -29,7 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError, SkillDefinitionError
-from ..skill.symbolic import parse_conditions
+from ..symbolic.conditions import parse_conditions
 
 __all__ = ["DEFAULT_MCP_CAPABILITY", "McpServerConfig", "McpToolConfig", "mcp_servers_from_options"]
 

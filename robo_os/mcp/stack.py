@@ -97,7 +97,7 @@ async def open_stack_server(
     a robot that published no skills, ServiceUnavailableError when Ray cannot be joined."""
     from robo_os_memory import Memory
 
-    from ..brain.dispatch import RayDispatcher
+    from ..brain.runtime.dispatch import RayDispatcher
 
     url = redis_url or settings.redis.url
     if url is None:

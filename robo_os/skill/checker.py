@@ -21,11 +21,11 @@ from jsonschema.exceptions import SchemaError
 
 from ..contracts import SkillResult
 from ..errors import SkillDefinitionError
+from ..symbolic.conditions import DERIVED, Condition, parse_conditions
 from .invoke import as_skill
 from .refs import ENTITY_KEY
 from .registry import SkillRegistry
 from .schema import RESERVED_PARAMS
-from .symbolic import DERIVED, Condition, parse_conditions
 
 __all__ = ["MAX_TIMEOUT_S", "PREDICATES", "CheckProblem", "check_registry", "check_skill"]
 

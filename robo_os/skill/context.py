@@ -14,7 +14,7 @@ from ..contracts import ErrorCode, SkillCall
 if TYPE_CHECKING:
     from robo_os_memory import Memory
 
-    from ..cerebellum.robot import Robot
+    from .robot import Robot
 
 __all__ = ["CancelToken", "SkillAborted", "SkillContext"]
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from ..errors import SkillDefinitionError
-from .symbolic import Condition, parse_conditions
+from ..symbolic.conditions import Condition, parse_conditions
 
 __all__ = ["SKILL_ATTR", "SkillMeta", "get_skill_meta", "skill"]
 
@@ -66,7 +66,7 @@ def skill(
     name: defaults to the function's name. description: defaults to the docstring's
     first paragraph. capabilities: what the robot must offer (`navigate`,
     `manipulate`, `carry`, `camera`, ...). timeout_s: default deadline of one call.
-    preconditions/effects: symbolic conditions (see `robo_os.skill.symbolic`) the
+    preconditions/effects: symbolic conditions (see `robo_os.symbolic.conditions`) the
     brain uses to check and search plans. concurrent: the agent may run this skill
     while another one runs (e.g. `look`).
     """

@@ -27,13 +27,13 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 from robo_os_memory import Memory
 
-from ..cerebellum.robot import Robot
 from ..contracts import SkillCall
 from ..errors import SkillDefinitionError
+from ..symbolic.conditions import Condition
 from .context import CancelToken, SkillContext
 from .decorator import SkillMeta, get_skill_meta
+from .robot import Robot
 from .spec import SkillSpec
-from .symbolic import Condition
 
 __all__ = [
     "INJECTABLE",

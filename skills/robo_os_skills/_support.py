@@ -8,9 +8,9 @@ from typing import Any
 
 from robo_os_memory import Lease, LeaseHeldError, LeaseLostError
 
-from robo_os.cerebellum.parts import MotionOutcome, MotionResult, Parts, parts_of
 from robo_os.contracts import ErrorCode, SkillResult, StateChange
 from robo_os.skill.context import SkillAborted, SkillContext
+from robo_os.skill.parts import MotionOutcome, MotionResult, Parts, parts_of
 
 __all__ = [
     "ERROR_OF",

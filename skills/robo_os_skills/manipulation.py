@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from robo_os_memory import ConflictError, Lease
 
-from robo_os.cerebellum.parts import Arm, Gripper, MotionResult
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.skill.context import SkillAborted, SkillContext
 from robo_os.skill.decorator import skill
+from robo_os.skill.parts import Arm, Gripper, MotionResult
 from robo_os.skill.refs import ObjectName, PlaceOrRobotName
 
 from ._support import changed, failure_of, lease, parts, pose_json

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from robo_os_memory import EntityKind, Memory, RobotStatusValue
 
-from robo_os.brain.dispatch import RayDispatcher
+from robo_os.brain.runtime.dispatch import RayDispatcher
 from robo_os.cerebellum.actor import AgentConfig, import_object, spawn_agent, start_agent
 from robo_os.contracts import ErrorCode, SkillCall
 from robo_os.errors import ConfigError

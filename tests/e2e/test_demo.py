@@ -63,7 +63,7 @@ async def test_bring_the_apple_to_the_dining_table(stack: tuple[Stack, httpx.Asy
     assert (apple["pose"]["x"], apple["pose"]["y"]) != (start_pose["x"], start_pose["y"])
 
     # and physics agrees: the apple's body rests on the table top
-    from robo_os.cerebellum.sim import RayWorldClient
+    from robo_os.sim import RayWorldClient
 
     body = await RayWorldClient(st.world).object_info("apple")
     assert body.pose.z > table["size"][2] - 0.05, body

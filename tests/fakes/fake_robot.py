@@ -16,10 +16,10 @@ from typing import Any
 
 from robo_os_memory.models import Pose
 
-from robo_os.cerebellum.parts import CameraImage
 from robo_os.contracts import SkillCall
 from robo_os.fleet import RobotConfig
 from robo_os.skill.context import CancelToken, SkillContext
+from robo_os.skill.parts import CameraImage
 
 __all__ = ["FakeCamera", "FakeRobot", "build_fake_robot", "fake_context", "tiny_png"]
 
@@ -56,7 +56,7 @@ class FakeCamera:
 
 
 class FakeRobot:
-    """Implements `robo_os.cerebellum.robot.Robot`; records its lifecycle calls."""
+    """Implements `robo_os.skill.robot.Robot`; records its lifecycle calls."""
 
     def __init__(
         self,

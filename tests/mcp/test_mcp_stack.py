@@ -17,7 +17,7 @@ from robo_os_memory import Memory
 from robo_os_memory.models import RobotState
 from typer.testing import CliRunner
 
-from robo_os.brain.dispatch import LocalDispatcher
+from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.cerebellum.protocol import agent_actor_name
 from robo_os.contracts import ErrorCode, SkillCall, SkillResult
 from robo_os.errors import ConfigError, UnknownNameError

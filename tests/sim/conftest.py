@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from robo_os.cerebellum.sim import SimWorld
 from robo_os.fleet import FleetConfig
 from robo_os.settings import SimSettings
+from robo_os.sim import SimWorld
 
 
 @pytest.fixture

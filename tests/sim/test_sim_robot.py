@@ -13,11 +13,11 @@ from robo_os_memory.models import Pose
 from sim_scenes import WAIT_S, corridor, household
 
 from robo_os.cerebellum.drivers import DriverRegistry, build_robot, default_drivers
-from robo_os.cerebellum.parts import Arm, Base, Camera, Gripper, MotionOutcome, Tray, parts_of
-from robo_os.cerebellum.robot import Robot
-from robo_os.cerebellum.sim import LocalWorldClient, SimRobot, SimWorld, seed_memory
 from robo_os.errors import ConfigError
+from robo_os.sim import LocalWorldClient, SimRobot, SimWorld, seed_memory
 from robo_os.skill.context import CancelToken
+from robo_os.skill.parts import Arm, Base, Camera, Gripper, MotionOutcome, Tray, parts_of
+from robo_os.skill.robot import Robot
 
 MakeWorld = Callable[..., SimWorld]
 

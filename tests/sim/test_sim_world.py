@@ -14,10 +14,10 @@ import pytest
 from robo_os_memory.models import Pose
 from sim_scenes import corridor, decode_png, household
 
-from robo_os.cerebellum.parts import MotionOutcome
-from robo_os.cerebellum.sim import Navigate, Operate, Pick, Place, SimWorld, Unload
 from robo_os.errors import ConfigError
 from robo_os.fleet import FleetConfig
+from robo_os.sim import Navigate, Operate, Pick, Place, SimWorld, Unload
+from robo_os.skill.parts import MotionOutcome
 
 MakeWorld = Callable[..., SimWorld]
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fakes.fake_robot import FakeRobot, fake_context
 
-from robo_os.cerebellum.robot import Robot
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.errors import SkillDefinitionError
 from robo_os.skill import CancelToken, Skill, SkillAborted, SkillContext, SkillSpec, as_skill, skill
+from robo_os.skill.robot import Robot
 
 WAIT_S = 30.0
 

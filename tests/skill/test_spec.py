@@ -10,11 +10,11 @@ import pytest
 from pydantic import BaseModel
 from robo_os_memory import Memory
 
-from robo_os.cerebellum.robot import Robot
 from robo_os.contracts import SkillCall, SkillResult
 from robo_os.errors import SkillDefinitionError
 from robo_os.skill import CancelToken, Skill, build_spec, parse_docstring, skill
 from robo_os.skill.refs import ENTITY_KEY, ObjectName, PlaceOrRobotName
+from robo_os.skill.robot import Robot
 
 if TYPE_CHECKING:  # hints naming it still resolve: the SDK knows the context types
     from robo_os.skill.context import SkillContext

@@ -12,9 +12,9 @@ from typing import Any
 
 from robo_os_memory import Memory
 
-from robo_os.cerebellum.sim import SimRobot, SimWorld
 from robo_os.contracts import SkillCall, SkillResult
 from robo_os.fleet import FleetConfig, load_fleet
+from robo_os.sim import SimRobot, SimWorld
 from robo_os.skill.context import CancelToken, ProgressFn, SkillContext
 from robo_os.skill.invoke import as_skill
 

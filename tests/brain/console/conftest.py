@@ -15,7 +15,7 @@ from robo_os_memory import Memory
 from robo_os_memory.models import Pose, RobotState
 
 from robo_os.brain.app import create_app
-from robo_os.brain.dispatch import LocalDispatcher
+from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.settings import Settings
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from robo_os_memory import Memory
 
-from robo_os.brain.interfaces import PlanningOutcome
+from robo_os.brain.planning.interface import PlanningOutcome
 from robo_os.contracts import (
     ErrorCode,
     Plan,
@@ -44,7 +44,7 @@ class Brain:
 
 
 def console_text(name: str) -> str:
-    return resources.files("robo_os.brain.console").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("robo_os.brain.api.console").joinpath(name).read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)

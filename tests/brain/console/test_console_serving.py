@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 from console_support import TOKEN, Brain, console_text
 
-from robo_os.brain.routes.console import CONSOLE_FILES, CONSOLE_PACKAGE
+from robo_os.brain.api.routes.console import CONSOLE_FILES, CONSOLE_PACKAGE
 
 TYPES = {
     "index.html": "text/html; charset=utf-8",

@@ -7,7 +7,7 @@ import pytest
 from fakes.openai_server import openai_server, openai_server_factory  # noqa: F401  (fixtures)
 from planning_world import corpus_catalogue
 
-from robo_os.brain.catalogue import Catalogue
+from robo_os.brain.planning.catalogue import Catalogue
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from typing import Any
 from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
 from robo_os_skills import SKILLS
 
-from robo_os.brain.catalogue import Catalogue
+from robo_os.brain.planning.catalogue import Catalogue
 from robo_os.fleet import load_fleet
 from robo_os.skill.refs import ENTITY_KEY
 from robo_os.skill.schema import build_spec

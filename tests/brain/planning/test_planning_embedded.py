@@ -16,16 +16,16 @@ from planning_world import (
 )
 from robo_os_memory.models import RobotState
 
-from robo_os.brain.catalogue import Catalogue
-from robo_os.brain.checker import check_plan
-from robo_os.brain.embedded import EmbeddedPlanner, partial_order
-from robo_os.brain.instructions import parse_instruction
-from robo_os.brain.planner import BrainPlanner
-from robo_os.brain.search import ground, search
-from robo_os.brain.world import symbolic_state
+from robo_os.brain.planning.catalogue import Catalogue
+from robo_os.brain.planning.checker import check_plan
+from robo_os.brain.planning.embedded import EmbeddedPlanner, partial_order
+from robo_os.brain.planning.instructions import parse_instruction
+from robo_os.brain.planning.planner import BrainPlanner
 from robo_os.contracts import Plan, SkillResult, Subtask, SubtaskState, SubtaskStatus
 from robo_os.settings import LLMSettings
-from robo_os.skill.symbolic import Atom
+from robo_os.symbolic.conditions import Atom
+from robo_os.symbolic.search import ground, search
+from robo_os.symbolic.state import symbolic_state
 
 
 def plan_for(instruction: str, **world: Any) -> tuple[Plan, list[Atom]]:

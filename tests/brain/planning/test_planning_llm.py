@@ -15,8 +15,8 @@ import pytest
 from fakes.openai_server import FakeOpenAIServer, Reply
 from planning_world import StaticWorld
 
-from robo_os.brain.llm import LLMPool
-from robo_os.brain.planner import BrainPlanner
+from robo_os.brain.planning.llm import LLMPool
+from robo_os.brain.planning.planner import BrainPlanner
 from robo_os.contracts import ErrorCode, SkillResult, SubtaskState, SubtaskStatus
 from robo_os.errors import ModelUnavailableError
 from robo_os.settings import LLMEndpointSettings, LLMSettings

@@ -9,11 +9,11 @@ from fakes.openai_server import FakeOpenAIServer, Reply
 from planning_world import household_records, offered_skills
 from robo_os_memory import Memory
 
-from robo_os.brain.catalogue import Catalogue
-from robo_os.brain.planner import BrainPlanner
-from robo_os.brain.world import symbolic_state
+from robo_os.brain.planning.catalogue import Catalogue
+from robo_os.brain.planning.planner import BrainPlanner
 from robo_os.contracts import Subtask
 from robo_os.settings import LLMSettings
+from robo_os.symbolic.state import symbolic_state
 
 
 async def seed(memory: Memory, **world: Any) -> None:

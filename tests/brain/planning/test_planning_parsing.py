@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from robo_os.brain.parsing import is_placeholder, parse_answer
+from robo_os.brain.planning.parsing import is_placeholder, parse_answer
 
 PLAN = {
     "subtasks": [

@@ -10,9 +10,9 @@ from typing import Any
 
 from planning_world import household_catalogue
 
-from robo_os.brain.checker import check_plan_data
-from robo_os.brain.parsing import parse_answer
-from robo_os.brain.world import symbolic_state
+from robo_os.brain.planning.checker import check_plan_data
+from robo_os.brain.planning.parsing import parse_answer
+from robo_os.symbolic.state import symbolic_state
 
 GOOD: dict[str, Any] = {
     "subtasks": [

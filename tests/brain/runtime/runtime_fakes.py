@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from robo_os.brain.interfaces import PlanningOutcome
+from robo_os.brain.planning.interface import PlanningOutcome
 from robo_os.contracts import (
     ErrorCode,
     Plan,

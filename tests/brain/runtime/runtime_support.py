@@ -11,9 +11,9 @@ from robo_os_memory import Memory
 from robo_os_memory.models import Pose, RobotState
 from runtime_fakes import ScriptedAgent
 
-from robo_os.brain.dispatch import LocalDispatcher
-from robo_os.brain.scheduler import Scheduler
-from robo_os.brain.store import TaskStore
+from robo_os.brain.runtime.dispatch import LocalDispatcher
+from robo_os.brain.runtime.scheduler import Scheduler
+from robo_os.brain.runtime.store import TaskStore
 
 
 async def add_robots(memory: Memory, *ids: str, ttl_s: float = 600.0) -> None:

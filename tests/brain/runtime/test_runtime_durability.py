@@ -7,7 +7,7 @@ from __future__ import annotations
 from runtime_fakes import WAIT_S, ScriptedPlanner, plan
 from runtime_support import MakeBrain
 
-from robo_os.brain.store import TaskStore
+from robo_os.brain.runtime.store import TaskStore
 from robo_os.contracts import SubtaskStatus, TaskEventKind, TaskStatus
 
 

@@ -10,7 +10,7 @@ from robo_os_memory.models import RobotStatusValue
 from runtime_fakes import WAIT_S, ScriptedPlanner, plan
 from runtime_support import MakeBrain
 
-from robo_os.brain.interfaces import PlanningOutcome
+from robo_os.brain.planning.interface import PlanningOutcome
 from robo_os.contracts import (
     ErrorCode,
     Plan,

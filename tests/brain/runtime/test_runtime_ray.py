@@ -11,9 +11,9 @@ from robo_os_memory import Memory
 from runtime_fakes import WAIT_S, ScriptedPlanner, plan
 from runtime_support import add_robots
 
-from robo_os.brain.dispatch import RayDispatcher
-from robo_os.brain.scheduler import Scheduler
-from robo_os.brain.store import TaskStore
+from robo_os.brain.runtime.dispatch import RayDispatcher
+from robo_os.brain.runtime.scheduler import Scheduler
+from robo_os.brain.runtime.store import TaskStore
 from robo_os.cerebellum.protocol import agent_actor_name
 from robo_os.contracts import SkillCall, TaskEventKind, TaskStatus
 from robo_os.errors import DeadlineExceeded, RobotUnavailableError

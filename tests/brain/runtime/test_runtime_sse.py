@@ -16,7 +16,7 @@ from runtime_fakes import WAIT_S, ScriptedPlanner
 from runtime_support import TOKEN, brain_settings
 
 from robo_os.brain.app import create_app
-from robo_os.brain.dispatch import LocalDispatcher
+from robo_os.brain.runtime.dispatch import LocalDispatcher
 
 PLAN = {"subtasks": [{"id": "a", "robot": "r1", "skill": "pick", "args": {"obj": "apple"}}]}
 

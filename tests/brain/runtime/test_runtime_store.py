@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
-from robo_os.brain.store import TaskConflict, TaskMeta, TaskStore
+from robo_os.brain.runtime.store import TaskConflict, TaskMeta, TaskStore
 from robo_os.contracts import Task, TaskEvent, TaskEventKind, TaskStatus
 from robo_os.errors import NotFoundError
 

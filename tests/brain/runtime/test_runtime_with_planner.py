@@ -11,7 +11,7 @@ from runtime_fakes import WAIT_S
 from runtime_support import TOKEN, brain_settings
 
 from robo_os.brain.app import create_app
-from robo_os.brain.dispatch import LocalDispatcher
+from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.skill.registry import discover
 

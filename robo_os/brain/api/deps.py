@@ -1,0 +1,38 @@
+"""What the REST routes reach: the parts the app's lifespan opened or was given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from ...errors import ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from robo_os_memory import Memory
+
+    from ...cerebellum.protocol import Dispatcher
+    from ...settings import Settings
+    from ..planning.interface import Planner
+    from ..runtime.scheduler import Scheduler
+    from ..runtime.store import TaskStore
+
+__all__ = ["BrainRuntime", "get_runtime"]
+
+
+@dataclass
+class BrainRuntime:
+    settings: Settings
+    memory: Memory
+    store: TaskStore
+    dispatcher: Dispatcher
+    planner: Planner
+    scheduler: Scheduler
+
+
+def get_runtime(request: Request) -> BrainRuntime:
+    runtime: BrainRuntime | None = getattr(request.app.state, "runtime", None)
+    if runtime is None:
+        raise ServiceUnavailableError("the brain is starting or stopping")
+    return runtime

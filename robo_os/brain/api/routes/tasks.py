@@ -1,0 +1,113 @@
+"""/v1/tasks: submit, read, list, cancel, follow (SSE) and wait."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi.responses import StreamingResponse
+
+from ....contracts import Task, TaskStatus
+from ..deps import BrainRuntime, get_runtime
+from ..events import parse_cursor, task_event_stream
+from ..schemas import ErrorBody, SubmitTask, TaskList
+
+__all__ = ["router"]
+
+Runtime = Annotated[BrainRuntime, Depends(get_runtime)]
+_errors: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorBody, "description": "Missing or wrong bearer token."},
+    404: {"model": ErrorBody, "description": "No such task."},
+}
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=_errors)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Task,
+    responses={
+        422: {
+            "model": ErrorBody,
+            "description": "Malformed body, or the explicit plan failed the checks"
+            " (each problem named).",
+        }
+    },
+)
+async def submit_task(body: SubmitTask, rt: Runtime) -> Task:
+    """Accept a task: an instruction the brain plans, or an explicit plan (checked exactly
+    like a planned one before it is accepted). Answers at once; follow it with
+    `/events` or `/wait`."""
+    return await rt.scheduler.submit(instruction=body.instruction, plan=body.plan)
+
+
+@router.get("", response_model=TaskList)
+async def list_tasks(
+    rt: Runtime,
+    status_: Annotated[
+        TaskStatus | None, Query(alias="status", description="Only tasks with this status.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> TaskList:
+    """Recent tasks, newest first."""
+    return TaskList(tasks=await rt.store.recent(status_, limit))
+
+
+@router.get("/{task_id}", response_model=Task)
+async def get_task(task_id: str, rt: Runtime) -> Task:
+    """The task: status, the plan with each subtask's robot, status, attempts and result,
+    and the error (with the problems) when it failed."""
+    return await rt.store.get(task_id)
+
+
+@router.post("/{task_id}/cancel", response_model=Task)
+async def cancel_task(task_id: str, rt: Runtime) -> Task:
+    """Cancel the task; its running skills are asked to stop. Answers once it ended (or
+    after the cancel grace period); a task that already ended is returned unchanged."""
+    return await rt.scheduler.cancel(task_id)
+
+
+@router.get(
+    "/{task_id}/wait",
+    response_model=Task,
+    responses={200: {"description": "The task, terminal unless the timeout passed first."}},
+)
+async def wait_task(
+    task_id: str,
+    rt: Runtime,
+    # `timeout` is the query parameter's public name.
+    timeout: Annotated[float, Query(ge=0, le=300, description="Seconds to wait at most.")] = 30.0,  # noqa: ASYNC109
+) -> Task:
+    """Long poll: answers when the task is terminal or when `timeout` passes, whichever
+    comes first (a blocking read on the task's event stream; nothing polls)."""
+    return await rt.store.wait_terminal(task_id, timeout)
+
+
+@router.get(
+    "/{task_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "Server-Sent Events: `id` is the cursor, `event` the kind,"
+            " `data` a TaskEvent.",
+        }
+    },
+)
+async def task_events(
+    task_id: str,
+    rt: Runtime,
+    cursor: Annotated[
+        str | None, Query(description="Resume after this event id (same as Last-Event-ID).")
+    ] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """The task's events from the start (or after the cursor), then live, until the task
+    ends. Reconnect with `Last-Event-ID` to continue where the stream stopped."""
+    after = parse_cursor(cursor if cursor is not None else last_event_id)
+    await rt.store.get(task_id)  # 404 before the stream starts
+    return StreamingResponse(
+        task_event_stream(rt.store, task_id, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

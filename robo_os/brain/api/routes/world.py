@@ -1,0 +1,180 @@
+"""/v1/robots, /v1/skills and /v1/memory: the fleet and the world as the memory holds them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from robo_os_memory.models import EntityKind, ObjectState, PlaceState, RobotState
+
+from ....errors import NotFoundError
+from ..deps import BrainRuntime, get_runtime
+from ..events import parse_cursor
+from ..schemas import (
+    ChangesPage,
+    ErrorBody,
+    ObjectList,
+    ObjectView,
+    PlaceList,
+    RobotList,
+    SkillEntry,
+    SkillList,
+)
+
+__all__ = ["router"]
+
+Runtime = Annotated[BrainRuntime, Depends(get_runtime)]
+router = APIRouter(
+    prefix="/v1",
+    responses={401: {"model": ErrorBody, "description": "Missing or wrong bearer token."}},
+)
+_404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "Not in memory."}}
+
+
+@router.get("/robots", response_model=RobotList, tags=["fleet"])
+async def list_robots(rt: Runtime) -> RobotList:
+    """Every registered robot: capabilities, skills, pose, place, status, what it does."""
+    return RobotList(robots=await rt.memory.list_robots())
+
+
+@router.get("/robots/{robot_id}", response_model=RobotState, tags=["fleet"], responses=_404)
+async def get_robot(robot_id: str, rt: Runtime) -> RobotState:
+    robot = await rt.memory.get_robot(robot_id)
+    if robot is None:
+        raise NotFoundError(f"no robot {robot_id!r}")
+    return robot
+
+
+@router.get("/skills", response_model=SkillList, tags=["fleet"])
+async def list_skills(rt: Runtime) -> SkillList:
+    """The skill catalogue: each skill's spec (arguments schema, capabilities,
+    preconditions, effects, timeout) and the robots that offer it."""
+    by_robot = await rt.memory.robot_skills()
+    specs: dict[str, dict[str, Any]] = {}
+    robots: dict[str, list[str]] = {}
+    for robot_id in sorted(by_robot):
+        for name, spec in sorted(by_robot[robot_id].items()):
+            specs.setdefault(name, {**spec, "name": name})
+            robots.setdefault(name, []).append(robot_id)
+    return SkillList(
+        skills=[SkillEntry.model_validate({**specs[n], "robots": robots[n]}) for n in sorted(specs)]
+    )
+
+
+def _place_of(
+    obj: ObjectState,
+    robots: Mapping[str, RobotState],
+    places: Mapping[str, PlaceState],
+    objects: Mapping[str, ObjectState],
+    depth: int = 0,
+) -> str | None:
+    """The place an object is at: where it rests, or where whatever holds or carries it is."""
+    if depth > 8:
+        return None
+    holder = obj.held_by or (obj.on if obj.on in robots else None)
+    if holder is not None:
+        robot = robots.get(holder)
+        return robot.place if robot is not None else None
+    if obj.on is None:
+        return None
+    if obj.on in places:
+        return obj.on
+    inner = objects.get(obj.on)  # in or on a receptacle
+    return _place_of(inner, robots, places, objects, depth + 1) if inner is not None else None
+
+
+@router.get("/memory/objects", response_model=ObjectList, tags=["memory"])
+async def list_objects(rt: Runtime) -> ObjectList:
+    """Every object: where it is now (place, what it rests on, who holds it, pose)."""
+    robots, objects, places = await rt.memory.snapshot()
+    r = {x.id: x for x in robots}
+    o = {x.name: x for x in objects}
+    p = {x.name: x for x in places}
+    return ObjectList(
+        objects=[ObjectView(**obj.model_dump(), place=_place_of(obj, r, p, o)) for obj in objects]
+    )
+
+
+@router.get("/memory/objects/{name}", response_model=ObjectView, tags=["memory"], responses=_404)
+async def get_object(name: str, rt: Runtime) -> ObjectView:
+    """One object: its place, pose, what it rests on, who holds it, version and writer."""
+    robots, objects, places = await rt.memory.snapshot()
+    o = {x.name: x for x in objects}
+    obj = o.get(name)
+    if obj is None:
+        raise NotFoundError(f"no object {name!r} in memory")
+    return ObjectView(
+        **obj.model_dump(),
+        place=_place_of(obj, {x.id: x for x in robots}, {x.name: x for x in places}, o),
+    )
+
+
+@router.get("/memory/places", response_model=PlaceList, tags=["memory"])
+async def list_places(rt: Runtime) -> PlaceList:
+    return PlaceList(places=await rt.memory.list_places())
+
+
+@router.get("/memory/changes", response_model=ChangesPage, tags=["memory"])
+async def memory_changes(
+    rt: Runtime,
+    cursor: Annotated[
+        str | None,
+        Query(
+            description="Read what changed after this cursor (the `cursor` of the"
+            " previous page); empty: from the oldest kept; `latest`: from now on."
+        ),
+    ] = None,
+    kind: Annotated[
+        list[EntityKind] | None, Query(description="Only these kinds (repeatable).")
+    ] = None,
+    name: Annotated[
+        list[str] | None, Query(description="Only these entities (repeatable).")
+    ] = None,
+    count: Annotated[int, Query(ge=1, le=5000)] = 500,
+    wait_s: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=60,
+            description="Long poll: when nothing changed after the cursor yet, wait up to"
+            " this long for the first change (a blocking read, not a loop).",
+        ),
+    ] = 0.0,
+) -> ChangesPage:
+    """The memory's change feed, oldest first, resumable with the returned cursor."""
+    if cursor is not None and cursor.strip() == "latest":
+        after = await rt.memory.latest_cursor()
+    else:
+        after = parse_cursor(cursor)
+    changes, next_cursor = await rt.memory.changes_since(
+        "0" if after == "0-0" else after, kinds=kind, names=name, count=count
+    )
+    if not changes and wait_s > 0:
+        if await _first_change(rt, next_cursor, kind, name, wait_s):
+            changes, next_cursor = await rt.memory.changes_since(
+                next_cursor, kinds=kind, names=name, count=count
+            )
+    return ChangesPage(changes=changes, cursor=next_cursor)
+
+
+async def _first_change(
+    rt: BrainRuntime,
+    cursor: str,
+    kinds: list[EntityKind] | None,
+    names: list[str] | None,
+    wait_s: float,
+) -> bool:
+    """Block on the memory's change stream after `cursor` until a matching change or
+    `wait_s`; True when one came."""
+    sub = rt.memory.subscribe(kinds=kinds, names=names, cursor=cursor)
+    try:
+        async with asyncio.timeout(wait_s):
+            async for _ in sub:
+                return True
+    except TimeoutError:
+        return False
+    finally:
+        await sub.aclose()
+    return False

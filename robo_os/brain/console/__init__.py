@@ -1,2 +1,0 @@
-"""The web console's static files (index.html, console.js, console.css), served by
-`robo_os.brain.routes.console` and read with importlib.resources."""

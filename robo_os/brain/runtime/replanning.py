@@ -1,0 +1,199 @@
+"""Planning and replanning of one task: the part of `TaskRunner` that talks to the Planner
+and adopts (or refuses) what it returns."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ...contracts import (
+    PlanProblem,
+    SubtaskStatus,
+    Task,
+    TaskEvent,
+    TaskEventKind,
+    TaskStatus,
+)
+from ..planning.interface import PlanningOutcome
+from .plan_ops import states_from_plan, structural_problems
+from .store import TaskMeta
+
+if TYPE_CHECKING:
+    from .executor import TaskRunner
+
+__all__ = ["Replanner"]
+
+log = logging.getLogger(__name__)
+
+
+class Replanner:
+    """Plans and replans for one TaskRunner, through the runner's state and writes."""
+
+    def __init__(self, runner: TaskRunner) -> None:
+        self.r = runner
+
+    async def plan_task(self) -> bool:
+        """Plan the instruction; True when there is a plan to run."""
+        instruction = self.r.task.instruction
+        if not instruction:
+            await self.r.finish(TaskStatus.failed, "the task has neither an instruction nor a plan")
+            return False
+        await self.r.update(
+            lambda t, m: (
+                t.model_copy(update={"status": TaskStatus.planning}),
+                [self.r.event(TaskEventKind.planning, instruction)],
+            )
+        )
+        t0 = time.monotonic()
+        try:
+            outcome = await self.r._interruptible(
+                self.r.d.planner.plan(self.r.task.id, instruction)
+            )
+        except Exception as e:  # a planner bug fails this task only
+            log.exception("task %s: planner raised", self.r.task.id)
+            await self.r.finish(TaskStatus.failed, f"the planner failed: {type(e).__name__}: {e}")
+            return False
+        if outcome is None:
+            await self.r.finish(TaskStatus.cancelled, self.r.cancel_reason or "cancelled")
+            return False
+        return await self._adopt(outcome, time.monotonic() - t0, failure=None)
+
+    async def replan_task(self) -> bool:
+        """Replace the rest of the task after permanent failures; True to go on."""
+        failure = "; ".join(self.r.failures)
+        limit = self.r.d.settings.max_replans
+        if self.r.task.replans >= limit:
+            await self.r.finish(
+                TaskStatus.failed, f"{failure} (no replans left: max_replans={limit})"
+            )
+            return False
+        await self.r.update(
+            lambda t, m: (
+                t,
+                [
+                    self.r.event(
+                        TaskEventKind.planning, f"replanning after: {failure}", replan=t.replans + 1
+                    )
+                ],
+            )
+        )
+        t0 = time.monotonic()
+        try:
+            outcome = await self.r._interruptible(
+                self.r.d.planner.replan(
+                    self.r.task.id,
+                    self.r.task.instruction,
+                    self.r.meta.goal,
+                    list(self.r.task.subtasks),
+                    failure,
+                )
+            )
+        except Exception as e:
+            log.exception("task %s: planner raised while replanning", self.r.task.id)
+            await self.r.finish(
+                TaskStatus.failed, f"{failure}; replanning failed: {type(e).__name__}: {e}"
+            )
+            return False
+        if outcome is None:
+            await self.r.finish(TaskStatus.cancelled, self.r.cancel_reason or "cancelled")
+            return False
+        return await self._adopt(outcome, time.monotonic() - t0, failure=failure)
+
+    async def _adopt(self, outcome: PlanningOutcome, took: float, *, failure: str | None) -> bool:
+        plan = outcome.plan
+        calls = outcome.model_calls
+        prefix = f"{failure}; replanning" if failure else "planning"
+        if plan is None or plan.error:
+            problems = list(outcome.problems)
+            reason = (plan.error if plan is not None else None) or outcome.message or "no plan"
+            if (
+                plan is not None
+                and plan.error
+                and not any(p.code == "infeasible" for p in problems)
+            ):
+                problems.append(PlanProblem(code="infeasible", message=plan.error))
+            await self._reject(f"{prefix} failed: {reason}", problems, calls)
+            return False
+        existing = {s.id for s in self.r.task.subtasks}
+        failed_ids = [s.id for s in self.r.task.subtasks if s.status == SubtaskStatus.failed]
+        if not plan.subtasks:
+            # The planner sees the goal already reached from the current state.
+            await self.r.update(self._adopting([], outcome, took, failure, failed_ids))
+            await self.r.finish(TaskStatus.succeeded, "nothing left to do: the goal already holds")
+            return False
+        done = {s.id for s in self.r.task.subtasks if s.status == SubtaskStatus.succeeded}
+        problems = structural_problems(plan.subtasks, done=done)
+        problems += [
+            PlanProblem(
+                code="duplicate_id",
+                message=f"subtask id {s.id!r} is already used in this task",
+                subtask=s.id,
+            )
+            for s in plan.subtasks
+            if s.id in existing
+        ]
+        if problems:
+            await self._reject(f"{prefix} produced an unusable plan", problems, calls)
+            return False
+        await self.r.update(self._adopting(plan.subtasks, outcome, took, failure, failed_ids))
+        self.r.failures.clear()
+        self.r.not_before.clear()
+        return True
+
+    def _adopting(
+        self,
+        subtasks: list[Any],
+        outcome: PlanningOutcome,
+        took: float,
+        failure: str | None,
+        failed_ids: list[str],
+    ) -> Callable[[Task, TaskMeta], tuple[Task, list[TaskEvent]]]:
+        from ...contracts import Plan
+
+        new_states = states_from_plan(Plan(subtasks=subtasks))
+
+        def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
+            subs = [
+                s.model_copy(update={"status": SubtaskStatus.skipped})
+                if s.status == SubtaskStatus.pending
+                else s
+                for s in task.subtasks
+            ]
+            update: dict[str, Any] = {
+                "status": TaskStatus.running,
+                "subtasks": subs + new_states,
+                "model_calls": task.model_calls + outcome.model_calls,
+            }
+            if failure is not None:
+                update["replans"] = task.replans + 1
+                meta.resolved_failures = sorted(set(meta.resolved_failures) | set(failed_ids))
+            if outcome.goal is not None:
+                meta.goal = outcome.goal
+            meta.planner = outcome.planner or meta.planner
+            kind = TaskEventKind.replanned if failure is not None else TaskEventKind.planned
+            ev = self.r.event(
+                kind,
+                outcome.message or f"{len(new_states)} subtasks",
+                planner=outcome.planner,
+                subtasks=[s.id for s in new_states],
+                model_calls=outcome.model_calls,
+                duration_s=round(took, 3),
+                **({"failure": failure} if failure else {}),
+            )
+            return task.model_copy(update=update), [ev]
+
+        return mutate
+
+    async def _reject(self, message: str, problems: list[PlanProblem], calls: int) -> None:
+        def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
+            ev = self.r.event(
+                TaskEventKind.plan_rejected,
+                message,
+                problems=[p.model_dump(mode="json") for p in problems],
+            )
+            return task.model_copy(update={"model_calls": task.model_calls + calls}), [ev]
+
+        await self.r.update(mutate)
+        await self.r.finish(TaskStatus.failed, message, problems)

@@ -1,0 +1,275 @@
+"""The brain's task runtime: intake, one runner per active task, per-robot lanes shared by
+all tasks, robot liveness, resume after a restart, cancel.
+
+    scheduler = Scheduler(store, memory, dispatcher, planner, settings.scheduler)
+    await scheduler.start()            # resumes every active task found in Redis
+    task = await scheduler.submit(instruction="bring the apple to the table")
+    task = await scheduler.cancel(task.id)
+    await scheduler.close()            # stops runners; tasks stay as stored
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from robo_os_memory.models import RobotStatusValue
+
+from ...contracts import (
+    TERMINAL_TASK_STATUSES,
+    Plan,
+    PlanProblem,
+    Task,
+    TaskEvent,
+    TaskEventKind,
+    TaskStatus,
+)
+from ...errors import InvalidPlanError, UserError
+from .allocation import Allocator, SkillTimeouts
+from .executor import RunnerDeps, TaskRunner
+from .lanes import RobotLanes
+from .monitor import RobotMonitor
+from .plan_ops import merge_problems, states_from_plan, structural_problems
+from .store import TaskMeta, TaskStore
+from .tasks_util import cancel_and_wait
+
+if TYPE_CHECKING:
+    from robo_os_memory import Memory
+
+    from ...cerebellum.protocol import Dispatcher
+    from ...settings import SchedulerSettings
+    from ..planning.interface import Planner
+
+__all__ = ["Scheduler", "new_task_id"]
+
+log = logging.getLogger(__name__)
+
+MAX_INSTRUCTION_CHARS = 4000
+
+
+def new_task_id() -> str:
+    return secrets.token_hex(6)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: TaskStore,
+        memory: Memory,
+        dispatcher: Dispatcher,
+        planner: Planner,
+        settings: SchedulerSettings,
+        *,
+        cancel_grace_s: float = 2.0,
+        suspect_s: float = 5.0,
+        watch_liveness: bool = False,
+    ) -> None:
+        self.store = store
+        self.memory = memory
+        self.dispatcher = dispatcher
+        self.planner = planner
+        self.settings = settings
+        self.lanes = RobotLanes()
+        self.allocator = Allocator(memory, planner, self.lanes, suspect_s=suspect_s)
+        self.timeouts = SkillTimeouts(memory, override_s=settings.default_timeout_s)
+        self.deps = RunnerDeps(
+            store=store,
+            dispatcher=dispatcher,
+            planner=planner,
+            lanes=self.lanes,
+            allocator=self.allocator,
+            timeouts=self.timeouts,
+            settings=settings,
+            cancel_grace_s=cancel_grace_s,
+            on_robot_unavailable=self.robot_unavailable,
+        )
+        self.writer = f"brain-{secrets.token_hex(3)}"
+        """`by` of this brain's writes to memory."""
+        self.monitor = RobotMonitor(
+            memory,
+            own_writer=self.writer,
+            on_offline=self.robot_offline,
+            on_online=self.robot_online,
+            on_progress=self.robot_progress,
+            watch_liveness=watch_liveness,
+        )
+        self._runners: dict[str, tuple[TaskRunner, asyncio.Task[None]]] = {}
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self, *, resume: bool = True) -> list[str]:
+        """Follow robot liveness and resume the active tasks; returns their ids."""
+        if not self._started:
+            self.monitor.start()
+            self._started = True
+        return await self.resume() if resume else []
+
+    async def resume(self) -> list[str]:
+        resumed = []
+        for task_id in await self.store.active_ids():
+            if task_id in self._runners:
+                continue
+            try:
+                task, meta = await self.store.get_with_meta(task_id)
+            except UserError:  # expired or removed meanwhile
+                continue
+            if task.status in TERMINAL_TASK_STATUSES:
+                continue
+            log.info(
+                "task=%s resuming (status %s, %d subtasks)",
+                task_id,
+                task.status.value,
+                len(task.subtasks),
+            )
+            self._spawn(task, meta)
+            resumed.append(task_id)
+        return resumed
+
+    async def close(self) -> None:
+        """Stop following robots and stop every runner without ending its task (the
+        calls in flight keep running on the agents; a restarted brain picks them up)."""
+        await self.monitor.close()
+        await cancel_and_wait([job for _, job in self._runners.values()])
+        self._runners.clear()
+        self._started = False
+
+    def _spawn(self, task: Task, meta: TaskMeta) -> TaskRunner:
+        runner = TaskRunner(self.deps, task, meta)
+        job = asyncio.create_task(runner.run(), name=f"robo-os-task-{task.id}")
+        self._runners[task.id] = (runner, job)
+
+        def forget(_: asyncio.Task[None], task_id: str = task.id) -> None:
+            if self._runners.get(task_id, (None, None))[1] is job:
+                del self._runners[task_id]
+
+        job.add_done_callback(forget)
+        return runner
+
+    # -- intake --------------------------------------------------------------------------
+    async def check_plan(self, plan: Plan) -> list[PlanProblem]:
+        """Every defect of an explicit plan: structure (ids, dependencies, cycles) and the
+        planner's checks against the live fleet and memory."""
+        structural = structural_problems(plan.subtasks)
+        return merge_problems(structural, await self.planner.check(plan))
+
+    async def submit(self, *, instruction: str | None = None, plan: Plan | None = None) -> Task:
+        """Store a new task and start it. An explicit plan is checked first
+        (InvalidPlanError naming each problem); `instruction` then only labels it."""
+        if instruction is not None:
+            instruction = instruction.strip()
+            if not instruction:
+                instruction = None
+            elif len(instruction) > MAX_INSTRUCTION_CHARS:
+                raise UserError(
+                    f"the instruction has {len(instruction)} characters;"
+                    f" at most {MAX_INSTRUCTION_CHARS} are accepted"
+                )
+        if plan is None and instruction is None:
+            raise UserError("give an instruction or a plan")
+        meta = TaskMeta()
+        subtasks = []
+        if plan is not None:
+            problems = await self.check_plan(plan)
+            if problems:
+                raise InvalidPlanError(problems)
+            subtasks = states_from_plan(plan)
+            meta.planner = "explicit"
+        task = Task(
+            id=new_task_id(), instruction=instruction, status=TaskStatus.pending, subtasks=subtasks
+        )
+        created = TaskEvent(
+            task_id=task.id,
+            kind=TaskEventKind.created,
+            message=instruction or "explicit plan",
+            data={"subtasks": len(subtasks)},
+        )
+        task = await self.store.create(task, [created], meta)
+        self._spawn(task, meta)
+        return task
+
+    async def cancel(
+        self, task_id: str, reason: str = "cancelled by the user", *, wait_s: float | None = None
+    ) -> Task:
+        """Cancel a task: its running skills are asked to stop and it ends `cancelled`.
+        Waits (up to `wait_s`, default the cancel grace + 2 s) for it to end; a task that
+        already ended is returned unchanged."""
+        task = await self.store.get(task_id)
+        if task.status in TERMINAL_TASK_STATUSES:
+            return task
+        entry = self._runners.get(task_id)
+        if entry is None:
+            # Not run by this brain (yet): end it here; a runner that resumes it later
+            # finds it terminal.
+            def mutate(t: Task, m: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
+                if t.status in TERMINAL_TASK_STATUSES:
+                    return None
+                ev = TaskEvent(task_id=t.id, kind=TaskEventKind.cancelled, message=reason)
+                return t.model_copy(update={"status": TaskStatus.cancelled}), [ev]
+
+            return (await self.store.update(task_id, mutate))[0]
+        runner, _ = entry
+        runner.cancel(reason)
+        timeout = wait_s if wait_s is not None else self.deps.cancel_grace_s + 2.0
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(runner.finished.wait(), timeout)
+        return await self.store.get(task_id)
+
+    # -- robots -----------------------------------------------------------------------------
+    async def robot_unavailable(self, robot: str, reason: str) -> None:
+        """The dispatcher found the robot's agent gone. Memory is told at once (its
+        heartbeat may live on for a while), so that planning and reassignment, which read
+        memory, stop offering the robot; its next heartbeat, if it comes, brings it back."""
+        self.allocator.mark_unavailable(robot)
+        try:
+            await self.memory.update_robot(robot, status=RobotStatusValue.offline, by=self.writer)
+        except Exception as e:  # memory down or robot unknown: the in-brain mark still holds
+            log.warning("robot=%s could not be marked offline in memory: %s", robot, e)
+        self.robot_offline(robot, reason)
+
+    def robot_offline(self, robot: str, reason: str) -> None:
+        """Move the robot's running and queued subtasks, in every task, elsewhere."""
+        log.info("robot=%s offline: %s", robot, reason)
+        self.lanes.fail(robot, reason)
+        for runner, _ in list(self._runners.values()):
+            runner.robot_lost(robot, reason)
+
+    def robot_online(self, robot: str, registered: bool) -> None:
+        self.allocator.mark_available(robot)
+        if registered:
+            self.timeouts.invalidate()
+
+    def robot_progress(self, robot: str, fields: dict[str, object]) -> None:
+        """An agent reported progress: an event of the task whose call the robot runs.
+        The agent's own start/end bookkeeping (`current_subtask` set or cleared in the
+        same write, no progress value) is not progress."""
+        value, activity = fields.get("progress"), fields.get("activity")
+        if "current_subtask" in fields or not (isinstance(value, int | float) or activity):
+            return
+        call_id = self.lanes.holder(robot)
+        if call_id is None:
+            return
+        entry = self._runners.get(call_id.split("/", 1)[0])
+        if entry is not None:
+            entry[0].progress(call_id, fields)
+
+    # -- introspection --------------------------------------------------------------------
+    @property
+    def active(self) -> list[str]:
+        return sorted(self._runners)
+
+    async def wait_finished(self, task_id: str, timeout_s: float) -> bool:
+        """Wait until this brain's runner of the task has ended (True) or the timeout."""
+        entry = self._runners.get(task_id)
+        if entry is None:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(entry[1]), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": self._started, "active_tasks": len(self._runners)}

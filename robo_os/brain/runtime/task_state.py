@@ -1,0 +1,156 @@
+"""A running task's state as one runner sees it: the latest stored Task and TaskMeta,
+written only through versioned store updates that also append the task's events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...contracts import (
+    TERMINAL_TASK_STATUSES,
+    PlanProblem,
+    SubtaskState,
+    SubtaskStatus,
+    Task,
+    TaskError,
+    TaskEvent,
+    TaskEventKind,
+    TaskStatus,
+)
+from .store import TaskMeta
+
+if TYPE_CHECKING:
+    from ...cerebellum.protocol import Dispatcher
+    from ...settings import SchedulerSettings
+    from ..planning.interface import Planner
+    from .allocation import Allocator, SkillTimeouts
+    from .lanes import RobotLanes
+    from .store import TaskStore
+
+__all__ = ["RunnerDeps", "TaskState"]
+
+
+async def _nothing(robot: str, reason: str) -> None:
+    return None
+
+
+@dataclass
+class RunnerDeps:
+    store: TaskStore
+    dispatcher: Dispatcher
+    planner: Planner
+    lanes: RobotLanes
+    allocator: Allocator
+    timeouts: SkillTimeouts
+    settings: SchedulerSettings
+    cancel_grace_s: float = 2.0
+    on_robot_unavailable: Callable[[str, str], Awaitable[None]] = _nothing
+
+
+class TaskState:
+    def __init__(self, deps: RunnerDeps, task: Task, meta: TaskMeta) -> None:
+        self.d = deps
+        self.task = task
+        self.meta = meta
+        self._write_lock = asyncio.Lock()
+
+    async def update(
+        self, mutate: Callable[[Task, TaskMeta], tuple[Task, list[TaskEvent]] | None]
+    ) -> None:
+        async with self._write_lock:
+            self.task, self.meta = await self.d.store.update(
+                self.task.id, mutate, current=(self.task, self.meta)
+            )
+
+    async def set_subtask(self, sub_id: str, event: TaskEvent | None, **fields: Any) -> None:
+        def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
+            subs = [s.model_copy(update=fields) if s.id == sub_id else s for s in task.subtasks]
+            return task.model_copy(update={"subtasks": subs}), [event] if event else []
+
+        await self.update(mutate)
+
+    def event(
+        self,
+        kind: TaskEventKind,
+        message: str = "",
+        *,
+        subtask: str | None = None,
+        robot: str | None = None,
+        **data: Any,
+    ) -> TaskEvent:
+        return TaskEvent(
+            task_id=self.task.id,
+            kind=kind,
+            subtask=subtask,
+            robot=robot,
+            message=message,
+            data=data,
+        )
+
+    def sub(self, sub_id: str) -> SubtaskState:
+        return next(s for s in self.task.subtasks if s.id == sub_id)
+
+    def all_done(self) -> bool:
+        return all(
+            s.status in (SubtaskStatus.succeeded, SubtaskStatus.skipped)
+            or (s.status == SubtaskStatus.failed and s.id in self.meta.resolved_failures)
+            for s in self.task.subtasks
+        )
+
+    def stuck_reason(self) -> str:
+        by_id = {s.id: s for s in self.task.subtasks}
+        for s in self.task.subtasks:
+            if s.status == SubtaskStatus.pending:
+                bad = [
+                    d
+                    for d in s.depends_on
+                    if d not in by_id or by_id[d].status != SubtaskStatus.succeeded
+                ]
+                return (
+                    f"subtask {s.id} cannot run: its dependencies {', '.join(bad)} did not succeed"
+                )
+        return "no subtask can run"
+
+    async def finish(
+        self, status: TaskStatus, message: str, problems: list[PlanProblem] | None = None
+    ) -> None:
+        open_to = (
+            SubtaskStatus.cancelled if status == TaskStatus.cancelled else SubtaskStatus.skipped
+        )
+
+        def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
+            if task.status in TERMINAL_TASK_STATUSES:
+                return None
+            subs = [
+                s.model_copy(update={"status": SubtaskStatus.skipped})
+                if s.status == SubtaskStatus.pending
+                else s.model_copy(update={"status": open_to})
+                if s.status == SubtaskStatus.running
+                else s
+                for s in task.subtasks
+            ]
+            error = (
+                TaskError(message=message, problems=problems or [])
+                if status == TaskStatus.failed
+                else None
+            )
+            kind = {
+                TaskStatus.succeeded: TaskEventKind.succeeded,
+                TaskStatus.failed: TaskEventKind.failed,
+            }.get(status, TaskEventKind.cancelled)
+            ev = self.event(
+                kind,
+                message,
+                status=status.value,
+                duration_s=round(time.time() - task.created_at, 3),
+                replans=task.replans,
+                model_calls=task.model_calls,
+            )
+            return task.model_copy(update={"status": status, "subtasks": subs, "error": error}), [
+                ev
+            ]
+
+        await self.update(mutate)

@@ -1,0 +1,416 @@
+"""Arm and tray motions: pick, place, unload and operating a drawer, each planned as
+IK waypoints up front (an unreachable target fails before anything moves) and run as
+phases by a `PhaseController`."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pybullet as p
+
+from ..skill.parts import MotionOutcome, MotionResult
+from .geometry import Frame2, wrap_angle
+from .kinematics import IKSolution
+from .models import MotionRequest, Operate, Pick, Place, Unload
+from .motions import (
+    Attach,
+    Detach,
+    Fingers,
+    Guard,
+    MoveJoints,
+    Phase,
+    PhaseController,
+    PusherTo,
+    Settle,
+)
+from .rigs import RobotRig
+
+if TYPE_CHECKING:
+    from .world import SimWorld
+
+__all__ = ["reaches", "start_operate", "start_pick", "start_place", "start_unload"]
+
+Point = tuple[float, float, float]
+HOVER = 0.12
+"""Height above a grasp or release point that the gripper approaches from (m)."""
+DROP = 0.012
+"""Gap between a released object's bottom and the surface (m)."""
+
+
+def _fail(outcome: MotionOutcome, message: str) -> MotionResult:
+    return MotionResult(outcome=outcome, message=message)
+
+
+def _arm_frame(world: SimWorld, rig: RobotRig) -> tuple[Frame2, float]:
+    assert rig.arm is not None
+    return rig.arm.base_frame(rig.pose(world.client))
+
+
+def _solve(
+    world: SimWorld, rig: RobotRig, target: Point, yaw: float, seed: tuple[float, ...] | None = None
+) -> IKSolution:
+    assert rig.arm is not None
+    frame, z = _arm_frame(world, rig)
+    if math.hypot(target[0] - frame.x, target[1] - frame.y) > rig.arm.model.reach_m:
+        return IKSolution(tuple(rig.arm.stow), math.inf)
+    return world.kinematics(rig.arm.model).solve(frame, z, target, yaw, seed)
+
+
+def _chain(
+    world: SimWorld, rig: RobotRig, points: list[Point], yaw: float
+) -> list[tuple[float, ...]] | None:
+    """IK for consecutive waypoints, each seeded by the last; None if any is out of reach."""
+    seed: tuple[float, ...] | None = None
+    out = []
+    for pt in points:
+        sol = _solve(world, rig, pt, yaw, seed)
+        if not sol.ok:
+            return None
+        out.append(sol.joints)
+        seed = sol.joints
+    return out
+
+
+def _reachable_places(rig: RobotRig) -> set[str]:
+    if rig.base is None:
+        return set(rig.reach)
+    return {rig.place} if rig.place else set()
+
+
+def _surface_z(world: SimWorld, target: str) -> float | None:
+    if target in world.places:
+        return world.places[target].surface_z
+    other = world.robots.get(target)
+    if other is not None and other.tray is not None:
+        return other.tray.top_z
+    return None
+
+
+def _support_reachable(world: SimWorld, rig: RobotRig, support: str | None) -> bool:
+    """Whether the thing an object rests on is within this arm's workspace."""
+    places = _reachable_places(rig)
+    if support is None:
+        return False
+    if support in world.places:
+        return support in places
+    other = world.robots.get(support)
+    if other is not None:
+        return other.place is not None and other.place in places
+    if support in world.objects:  # in a receptacle: wherever the receptacle is
+        return _support_reachable(world, rig, world.support_of(support))
+    return False
+
+
+def reaches(world: SimWorld, rig: RobotRig, target: str) -> bool:
+    """Whether the arm can reach `target` (place, robot tray, object) without driving."""
+    if rig.arm is None:
+        return False
+    if target in world.objects:
+        if world.holder_of(target) is not None or not _support_reachable(
+            world, rig, world.support_of(target)
+        ):
+            return False
+        return _grasp_plan(world, rig, target) is not None
+    if target in world.places or target in world.robots:
+        if not _support_reachable(world, rig, target):
+            return False
+        return bool(_spots(world, rig, target, radius=0.0))
+    return False
+
+
+# -- pick ------------------------------------------------------------------------------------------
+
+
+def _grasp_plan(
+    world: SimWorld, rig: RobotRig, obj: str
+) -> tuple[float, list[tuple[float, ...]]] | None:
+    """(gripper yaw, joints for pre-grasp, grasp, lift) or None when out of reach."""
+    ob = world.objects[obj]
+    pose = world.object_pose(obj)
+    shape = ob.shape
+    frame, _ = _arm_frame(world, rig)
+    reach_dir = math.atan2(pose.y - frame.y, pose.x - frame.x)
+    gx = pose.x + shape.grasp_offset * math.cos(pose.yaw)
+    gy = pose.y + shape.grasp_offset * math.sin(pose.yaw)
+    bottom = pose.z - shape.height / 2
+    gz = max(bottom + shape.height * shape.grasp_height, bottom + 0.015)
+    if shape.symmetric:
+        yaws = [reach_dir]
+    else:
+        base = pose.yaw + shape.grasp_yaw
+        yaws = sorted([base, base + math.pi], key=lambda y: abs(wrap_angle(y - reach_dir)))
+    for yaw in yaws:
+        joints = _chain(
+            world, rig, [(gx, gy, gz + HOVER), (gx, gy, gz), (gx, gy, gz + 0.15)], wrap_angle(yaw)
+        )
+        if joints is not None:
+            return wrap_angle(yaw), joints
+    return None
+
+
+def start_pick(
+    world: SimWorld, rig: RobotRig, request: MotionRequest
+) -> PhaseController | MotionResult:
+    assert isinstance(request, Pick)
+    obj = request.object
+    if rig.arm is None:
+        return _fail(MotionOutcome.precondition_failed, f"{rig.id} has no arm")
+    if obj not in world.objects:
+        return _fail(MotionOutcome.not_found, f"no object named {obj!r}")
+    if rig.arm.held is not None:
+        return _fail(
+            MotionOutcome.precondition_failed,
+            f"{rig.id}'s hand is full (holding {rig.arm.held[0]})",
+        )
+    holder = world.holder_of(obj)
+    if holder is not None:
+        return _fail(MotionOutcome.held_by_other, f"{obj} is held by {holder}")
+    support = world.support_of(obj)
+    if not _support_reachable(world, rig, support):
+        where = f"on {support}" if support else "on the floor"
+        return _fail(MotionOutcome.unreachable, f"{obj} is {where}, out of {rig.id}'s reach")
+    plan = _grasp_plan(world, rig, obj)
+    if plan is None:
+        return _fail(MotionOutcome.unreachable, f"{obj} is outside {rig.id}'s workspace")
+    yaw, (pre, grasp, lift) = plan
+    m = rig.arm.model
+    phases: list[Phase] = [
+        Fingers(m.finger_open, 0.1, "opening the gripper"),
+        MoveJoints(pre, f"moving above {obj}"),
+        MoveJoints(grasp, f"reaching {obj}", speed=0.8),
+        Fingers(0.0, 0.35, f"closing on {obj}"),
+        Attach(obj, world.object_body(obj), grip_yaw=yaw),
+        MoveJoints(lift, f"lifting {obj}", speed=0.8),
+        MoveJoints(rig.arm.stow, f"stowing {obj}"),
+    ]
+    return PhaseController(rig, "arm", phases, obj=obj)
+
+
+# -- place -----------------------------------------------------------------------------------------
+
+
+def _spots(
+    world: SimWorld, rig: RobotRig, target: str, radius: float, exclude: str | None = None
+) -> list[tuple[float, float, float]]:
+    """Free points (x, y, surface z) on a place or tray, best first."""
+    frame, _ = _arm_frame(world, rig)
+    if target in world.places:
+        pb = world.places[target]
+        x0, x1, y0, y1 = pb.region
+        step = 0.06
+        local = [
+            (x0 + radius + i * step, y0 + radius + j * step)
+            for i in range(int((x1 - x0 - 2 * radius) / step) + 1)
+            for j in range(int((y1 - y0 - 2 * radius) / step) + 1)
+        ]
+        points = [pb.frame.to_world(lx, ly) for lx, ly in local]
+        z = pb.surface_z
+        points.sort(key=lambda q: abs(math.hypot(q[0] - frame.x, q[1] - frame.y) - 0.45))
+    else:
+        other = world.robots[target]
+        tray = other.tray
+        assert tray is not None
+        of = other.pose(world.client)
+        z = tray.top_z
+        offsets = [
+            (0.0, 0.0),
+            (0.1, 0.0),
+            (-0.1, 0.0),
+            (0.1, 0.1),
+            (0.1, -0.1),
+            (-0.1, 0.1),
+            (-0.1, -0.1),
+        ]
+        points = [of.to_world(tray.centre[0] + dx, tray.centre[1] + dy) for dx, dy in offsets]
+    others = [
+        (world.object_pose(o), world.objects[o].shape.radius)
+        for o in world.objects
+        if o != exclude and world.holder_of(o) is None
+    ]
+    free = [
+        (x, y, z)
+        for x, y in points
+        if math.hypot(x - frame.x, y - frame.y) <= (rig.arm.model.reach_m if rig.arm else 0.0)
+        and all(
+            math.hypot(x - q.x, y - q.y) >= radius + r + 0.015 or abs(q.z - z) > 0.3
+            for q, r in others
+        )
+    ]
+    return free
+
+
+def _load_touches(obj: str) -> Guard:
+    def touches(world: SimWorld, rig: RobotRig) -> bool:
+        assert rig.arm is not None
+        body = world.object_body(obj)
+        return any(
+            cp[2] not in rig.bodies
+            for cp in p.getContactPoints(bodyA=body, physicsClientId=world.client)
+        )
+
+    return touches
+
+
+def start_place(
+    world: SimWorld, rig: RobotRig, request: MotionRequest
+) -> PhaseController | MotionResult:
+    assert isinstance(request, Place)
+    obj, target = request.object, request.target
+    if rig.arm is None:
+        return _fail(MotionOutcome.precondition_failed, f"{rig.id} has no arm")
+    if rig.arm.held is None or rig.arm.held[0] != obj:
+        held = rig.arm.held[0] if rig.arm.held else "nothing"
+        return _fail(
+            MotionOutcome.precondition_failed, f"{rig.id} is not holding {obj} (it holds {held})"
+        )
+    shape = world.objects[obj].shape
+    if target in world.objects:
+        receptacle = world.objects[target]
+        if not receptacle.shape.receptacle:
+            return _fail(MotionOutcome.precondition_failed, f"{target} is not a receptacle")
+        if not _support_reachable(world, rig, world.support_of(target)):
+            return _fail(MotionOutcome.unreachable, f"{target} is out of {rig.id}'s reach")
+        rp = world.object_pose(target)
+        spots = [(rp.x, rp.y, rp.z - receptacle.shape.height / 2 + 0.012)]
+    elif target in world.places or (
+        target in world.robots and world.robots[target].tray is not None
+    ):
+        if target == rig.id:
+            return _fail(MotionOutcome.precondition_failed, f"{rig.id} cannot put {obj} on itself")
+        if not _support_reachable(world, rig, target):
+            return _fail(MotionOutcome.unreachable, f"{target} is out of {rig.id}'s reach")
+        spots = _spots(world, rig, target, shape.radius, exclude=obj)
+    elif target in world.robots:
+        return _fail(MotionOutcome.precondition_failed, f"{target} has no tray to put {obj} on")
+    else:
+        return _fail(MotionOutcome.not_found, f"no place, robot or receptacle named {target!r}")
+    ox, oy, oz = rig.arm.grip_offset
+    for x, y, surface in spots[:16]:
+        for yaw in (rig.arm.grip_yaw, wrap_angle(rig.arm.grip_yaw + math.pi)):
+            c, s = math.cos(yaw), math.sin(yaw)
+            ex, ey = x - (c * ox - s * oy), y - (s * ox + c * oy)
+            ez = surface + shape.height / 2 + DROP - oz
+            joints = _chain(
+                world, rig, [(ex, ey, ez + HOVER), (ex, ey, ez), (ex, ey, ez + HOVER)], yaw
+            )
+            if joints is None:
+                continue
+            pre, down, up = joints
+            m = rig.arm.model
+            phases: list[Phase] = [
+                MoveJoints(pre, f"moving {obj} above {target}"),
+                MoveJoints(down, f"lowering {obj}", speed=0.8, until=_load_touches(obj)),
+                Fingers(m.finger_open, 0.3, f"releasing {obj}"),
+                Detach(),
+                MoveJoints(up, "retreating", speed=0.8),
+                MoveJoints(rig.arm.stow, "stowing the arm"),
+                Settle(obj, target),
+            ]
+            return PhaseController(rig, "arm", phases, obj=obj)
+    return _fail(MotionOutcome.unreachable, f"no free spot on {target} within {rig.id}'s reach")
+
+
+# -- tray ------------------------------------------------------------------------------------------
+
+
+def start_unload(
+    world: SimWorld, rig: RobotRig, request: MotionRequest
+) -> PhaseController | MotionResult:
+    assert isinstance(request, Unload)
+    obj = request.object
+    if rig.tray is None:
+        return _fail(MotionOutcome.precondition_failed, f"{rig.id} has no tray")
+    if obj not in world.objects:
+        return _fail(MotionOutcome.not_found, f"no object named {obj!r}")
+    if world.support_of(obj) != rig.id:
+        return _fail(MotionOutcome.precondition_failed, f"{obj} is not on {rig.id}'s tray")
+    if rig.place is None:
+        return _fail(MotionOutcome.precondition_failed, f"{rig.id} is not docked at a place")
+    phases: list[Phase] = [
+        PusherTo(rig.tray.pusher_travel, f"pushing {obj} onto {rig.place}"),
+        PusherTo(0.0, "retracting the pusher", speed=0.6),
+        Settle(obj, rig.place),
+    ]
+    return PhaseController(rig, "tray", phases, obj=obj)
+
+
+# -- articulated places ----------------------------------------------------------------------------
+
+
+class _DrawerCheck(Phase):
+    label = "checking the drawer"
+
+    def __init__(self, place: str, want_open: bool) -> None:
+        self.place, self.want_open = place, want_open
+
+    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+        if world.drawer_open(self.place) == self.want_open:
+            return True
+        state = "open" if self.want_open else "closed"
+        return MotionResult(
+            outcome=MotionOutcome.failed, message=f"{self.place}'s drawer did not end {state}"
+        )
+
+
+def start_operate(
+    world: SimWorld, rig: RobotRig, request: MotionRequest
+) -> PhaseController | MotionResult:
+    assert isinstance(request, Operate)
+    target = request.target
+    if rig.arm is None:
+        return _fail(MotionOutcome.precondition_failed, f"{rig.id} has no arm")
+    pb = world.places.get(target)
+    if pb is None:
+        return _fail(MotionOutcome.not_found, f"no place named {target!r}")
+    if pb.drawer is None:
+        return _fail(MotionOutcome.precondition_failed, f"{target} has nothing to open or close")
+    if rig.arm.held is not None:
+        return _fail(
+            MotionOutcome.precondition_failed,
+            f"{rig.id}'s hand is full (holding {rig.arm.held[0]})",
+        )
+    if target not in _reachable_places(rig):
+        return _fail(MotionOutcome.unreachable, f"{target} is out of {rig.id}'s reach")
+    if world.drawer_open(target) == request.open:
+        return MotionResult(
+            outcome=MotionOutcome.done,
+            message=f"{target} is already {'open' if request.open else 'closed'}",
+        )
+    drawer = pb.drawer
+    q = p.getJointState(pb.body, drawer.joint, physicsClientId=world.client)[0]
+    goal = drawer.travel if request.open else 0.0
+    hx, hy, hz = drawer.handle
+    yaw = pb.frame.yaw  # fingers close across the fin, the hand's long side along the front
+
+    def at(d: float, dz: float = 0.0) -> Point:
+        x, y = pb.frame.to_world(hx + d, hy)
+        return (x, y, hz + dz)
+
+    n = 5
+    path = [
+        at(q, 0.1),
+        at(q),
+        *[at(q + (goal - q) * k / n) for k in range(1, n + 1)],
+        at(goal, 0.1),
+    ]
+    joints = _chain(world, rig, path, yaw)
+    if joints is None:
+        return _fail(
+            MotionOutcome.unreachable, f"{target}'s handle is outside {rig.id}'s workspace"
+        )
+    m = rig.arm.model
+    phases: list[Phase] = [
+        Fingers(m.finger_open, 0.1, "opening the gripper"),
+        MoveJoints(joints[0], f"moving above {target}'s handle"),
+        MoveJoints(joints[1], "reaching the handle", speed=0.8),
+        Fingers(0.0, 0.3, "grasping the handle"),
+        Attach(f"{target} handle", pb.body, drawer.joint, grip_yaw=yaw),
+        *[MoveJoints(j, "pulling" if request.open else "pushing", speed=0.5) for j in joints[2:-1]],
+        Detach(),
+        Fingers(m.finger_open, 0.25, "letting go of the handle"),
+        MoveJoints(joints[-1], "retreating"),
+        MoveJoints(rig.arm.stow, "stowing the arm"),
+        _DrawerCheck(target, request.open),
+    ]
+    return PhaseController(rig, "arm", phases)

@@ -1,0 +1,374 @@
+"""The pybullet world: one DIRECT client, a fixed timestep, built from a fleet file.
+
+Time advances only by `step()`. Motions are controllers the world advances on every
+step, any number at once; `run()` steps while any is active and otherwise waits on an
+event, so an idle world costs nothing. Everything here runs on one thread (the event
+loop's), so no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pybullet as p
+
+from ..errors import ConfigError, UnknownNameError
+from ..fleet import FleetConfig
+from ..settings import SimSettings
+from ..skill.parts import CameraImage, MotionOutcome, MotionResult
+from . import camera as _camera
+from . import manipulation, navigation
+from .embodiments import Embodiment, builtin_embodiments
+from .geometry import Frame2, yaw_quat
+from .kinematics import ArmModel, Kinematics
+from .models import (
+    MotionRequest,
+    Navigate,
+    Operate,
+    Pick,
+    Place,
+    Unload,
+)
+from .motions import Controller
+from .objects import ObjectShape, builtin_object_shapes, rgba_of
+from .observation import ObjectBody, WorldView
+from .planning import OccupancyGrid
+from .rigs import RobotRig
+from .scene import PlaceBody, PlaceKind, Slot, build_place, builtin_place_kinds
+
+__all__ = ["ObjectBody", "SimWorld"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["SimWorld", RobotRig, MotionRequest], "Controller | MotionResult"]
+
+
+@dataclass
+class _Motion:
+    id: str
+    robot: str
+    part: str
+    controller: Controller | None
+    result: MotionResult | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class SimWorld(WorldView):
+    """A simulated household with its robots. `close()` releases the pybullet client."""
+
+    batch_steps = 8
+    """Steps between two yields to the event loop while motions run."""
+
+    def __init__(
+        self,
+        fleet: FleetConfig,
+        settings: SimSettings | None = None,
+        *,
+        embodiments: Mapping[str, Embodiment] | None = None,
+        object_shapes: Mapping[str, ObjectShape] | None = None,
+        place_kinds: Mapping[str, PlaceKind] | None = None,
+    ) -> None:
+        self.fleet = fleet
+        self.settings = settings or SimSettings()
+        self.dt = self.settings.timestep_s
+        self.sim_time = 0.0
+        self.steps = 0
+        self.client = p.connect(p.DIRECT)
+        self._embodiments = dict(embodiments or builtin_embodiments())
+        self._shapes = dict(object_shapes or builtin_object_shapes())
+        self._kinds = dict(place_kinds or builtin_place_kinds())
+        self.places: dict[str, PlaceBody] = {}
+        self.objects: dict[str, ObjectBody] = {}
+        self.robots: dict[str, RobotRig] = {}
+        self._names: dict[int, tuple[str, str]] = {}
+        self._kin: dict[ArmModel, Kinematics] = {}
+        self.grids: dict[float, OccupancyGrid] = {}
+        """Static occupancy grids by robot radius (navigation caches them here)."""
+        self._active: dict[str, _Motion] = {}
+        self._motions: OrderedDict[str, _Motion] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._handlers: dict[type, Handler] = {
+            Navigate: navigation.start_navigate,
+            Pick: manipulation.start_pick,
+            Place: manipulation.start_place,
+            Unload: manipulation.start_unload,
+            Operate: manipulation.start_operate,
+        }
+        try:
+            self._build(np.random.default_rng(self.settings.seed))
+        except Exception:
+            self.close()
+            raise
+
+    # -- building ------------------------------------------------------------------------------
+    def _build(self, rng: np.random.Generator) -> None:
+        c = self.client
+        p.setGravity(0, 0, -9.81, physicsClientId=c)
+        p.setTimeStep(self.dt, physicsClientId=c)
+        p.setPhysicsEngineParameter(deterministicOverlappingPairs=1, physicsClientId=c)
+        plane = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=c)
+        sx, sy = self.fleet.scene.size
+        vis = p.createVisualShape(
+            p.GEOM_BOX,
+            halfExtents=(sx / 2, sy / 2, 0.001),
+            rgbaColor=(0.85, 0.82, 0.75, 1),
+            physicsClientId=c,
+        )
+        self.floor = p.createMultiBody(0.0, plane, vis, physicsClientId=c)
+        for pc in self.fleet.scene.places:
+            place = build_place(c, pc, self._kinds)
+            self.places[pc.name] = place
+            self._names[place.body] = ("place", pc.name)
+        for oc in self.fleet.scene.objects:
+            shape = self._shapes.get(oc.type, self._shapes["cube"])
+            place = self.places[oc.at]
+            x, y = Frame2(place.config.pose.x, place.config.pose.y, place.config.pose.yaw).to_world(
+                *oc.offset
+            )
+            yaw = place.config.pose.yaw + float(rng.uniform(-0.15, 0.15))
+            col, vis = shape.build(
+                c, rgba_of(oc.attrs.get("colour", oc.attrs.get("color", "grey")))
+            )
+            body = p.createMultiBody(
+                shape.mass,
+                col,
+                vis,
+                (x, y, place.surface_z + shape.height / 2 + 0.002),
+                yaw_quat(yaw),
+                physicsClientId=c,
+            )
+            # resting objects may sleep (most of a household is still); contact wakes them
+            p.changeDynamics(
+                body,
+                -1,
+                lateralFriction=0.9,
+                rollingFriction=shape.rolling_friction,
+                spinningFriction=0.002,
+                activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
+                physicsClientId=c,
+            )
+            self.objects[oc.name] = ObjectBody(oc.name, oc.type, body, shape, dict(oc.attrs))
+            self._names[body] = ("object", oc.name)
+        for rc in self.fleet.robots:
+            embodiment = self._embodiments.get(rc.embodiment)
+            if embodiment is None:
+                raise ConfigError(
+                    str(UnknownNameError("embodiment", rc.embodiment, list(self._embodiments)))
+                )
+            rig = embodiment.spawn(self, rc)
+            self.robots[rc.id] = rig
+            for b in rig.bodies:
+                self._names[b] = ("robot", rc.id)
+        for _ in range(int(0.3 / self.dt)):  # let everything come to rest
+            self.step()
+        log.info(
+            "sim world built: %d places, %d objects, %d robots",
+            len(self.places),
+            len(self.objects),
+            len(self.robots),
+        )
+
+    def place_body(self, name: str) -> PlaceBody:
+        return self.places[name]
+
+    def claim_slot(self, place: str, robot: RobotRig) -> Slot | None:
+        slot = navigation.choose_slot(self, robot, self.places[place])
+        if slot is not None:
+            slot.occupant = robot.id
+        return slot
+
+    def kinematics(self, model: ArmModel) -> Kinematics:
+        if model not in self._kin:
+            self._kin[model] = Kinematics(model)
+        return self._kin[model]
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            self._runner = None
+        for kin in self._kin.values():
+            kin.close()
+        self._kin.clear()
+        if self.client >= 0:
+            with contextlib.suppress(p.error):
+                p.disconnect(physicsClientId=self.client)
+            self.client = -1
+
+    # -- stepping -------------------------------------------------------------------------------
+    def step(self, n: int = 1) -> None:
+        """Advance every active motion and the physics by n fixed steps."""
+        for _ in range(n):
+            for motion in list(self._active.values()):
+                assert motion.controller is not None
+                try:
+                    result = motion.controller.step(self, self.dt)
+                except Exception as e:  # a controller bug must not stall every other robot
+                    log.exception("motion %s of %s failed", motion.id, motion.robot)
+                    result = MotionResult(
+                        outcome=MotionOutcome.failed, message=f"simulator error: {e}"
+                    )
+                if result is not None:
+                    self._finish(motion, result)
+            for rig in self.robots.values():
+                if rig.arm is not None:
+                    rig.arm.drive(self.client)
+            p.stepSimulation(physicsClientId=self.client)
+            self.sim_time += self.dt
+            self.steps += 1
+
+    def _finish(self, motion: _Motion, result: MotionResult) -> None:
+        hook = getattr(motion.controller, "on_finish", None)
+        if hook is not None:
+            result = hook(self, result)
+        motion.result = result
+        motion.controller = None
+        self._active.pop(motion.id, None)
+        motion.done.set()
+        log.debug("motion %s of %s: %s %s", motion.id, motion.robot, result.outcome, result.message)
+
+    @property
+    def idle(self) -> bool:
+        return not self._active
+
+    async def run(self) -> None:
+        """Step while any motion is active; otherwise wait for one to start."""
+        loop = asyncio.get_running_loop()
+        wall0, sim0 = loop.time(), self.sim_time
+        while True:
+            if not self._active:
+                self._wake.clear()
+                await self._wake.wait()
+                wall0, sim0 = loop.time(), self.sim_time
+                continue
+            for _ in range(self.batch_steps):
+                self.step()
+                if not self._active:
+                    break
+            ahead = (
+                (self.sim_time - sim0) - (loop.time() - wall0) if self.settings.real_time else 0.0
+            )
+            # pacing, not synchronisation: yield to the loop; in real time, wait out the lead
+            await asyncio.sleep(max(0.0, ahead))
+
+    def ensure_running(self) -> None:
+        """Start `run()` on the current event loop unless it already runs there."""
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.get_running_loop().create_task(self.run(), name="sim-world")
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+            self._runner = None
+
+    # -- motions --------------------------------------------------------------------------------
+    def start(self, robot_id: str, request: MotionRequest) -> str:
+        """Start a motion and return its id; it may already be finished (a request the
+        world refuses at once, e.g. an unreachable object, finishes immediately)."""
+        rig = self.robots.get(robot_id)
+        motion_id = f"m{next(self._ids)}"
+        if rig is None:
+            outcome: Controller | MotionResult = MotionResult(
+                outcome=MotionOutcome.not_found, message=f"no robot {robot_id!r} in the world"
+            )
+        else:
+            outcome = self._handlers[type(request)](self, rig, request)
+        part = outcome.part if isinstance(outcome, Controller) else request.kind
+        if isinstance(outcome, Controller) and any(
+            m.robot == robot_id and m.part == part for m in self._active.values()
+        ):
+            outcome = MotionResult(
+                outcome=MotionOutcome.precondition_failed,
+                message=f"{robot_id}'s {part} is busy with another motion",
+            )
+        motion = _Motion(motion_id, robot_id, part, None)
+        self._motions[motion_id] = motion
+        while len(self._motions) > 512:
+            self._motions.popitem(last=False)
+        if isinstance(outcome, MotionResult):
+            motion.result = outcome
+            motion.done.set()
+        else:
+            motion.controller = outcome
+            self._active[motion_id] = motion
+            self._wake.set()
+        log.debug("motion %s: %s %s", motion_id, robot_id, request)
+        return motion_id
+
+    def cancel(self, motion_id: str) -> bool:
+        """Ask a motion to stop; it finishes `cancelled` on the next step. False if it is
+        not running."""
+        motion = self._active.get(motion_id)
+        if motion is None or motion.controller is None:
+            return False
+        motion.controller.cancel()
+        self._wake.set()
+        return True
+
+    def result(self, motion_id: str) -> MotionResult | None:
+        motion = self._motions.get(motion_id)
+        if motion is None:
+            raise KeyError(f"unknown motion {motion_id!r}")
+        return motion.result
+
+    async def wait(self, motion_id: str, timeout_s: float | None = None) -> MotionResult | None:
+        """The motion's result, or None if it is still running after `timeout_s`."""
+        motion = self._motions.get(motion_id)
+        if motion is None:
+            raise KeyError(f"unknown motion {motion_id!r}")
+        if motion.result is None:
+            self.ensure_running()
+            try:
+                await asyncio.wait_for(motion.done.wait(), timeout_s)
+            except TimeoutError:
+                return None
+        return motion.result
+
+    def run_until_done(self, motion_id: str, max_sim_s: float = 60.0) -> MotionResult:
+        """Step synchronously until the motion ends (tests and benchmarks without a loop)."""
+        limit = self.steps + int(max_sim_s / self.dt)
+        while self.result(motion_id) is None:
+            if self.steps >= limit:
+                self.cancel(motion_id)
+                self.step()
+                break
+            self.step()
+        result = self.result(motion_id)
+        assert result is not None
+        return result
+
+    def hold_still(self, rig: RobotRig, part: str) -> None:
+        c = self.client
+        if part == "arm" and rig.arm is not None:
+            states = p.getJointStates(
+                rig.arm.body, list(rig.arm.model.arm_joints), physicsClientId=c
+            )
+            rig.arm.commanded = [s[0] for s in states]
+        elif part == "tray" and rig.tray is not None:
+            q = p.getJointState(rig.tray.body, rig.tray.pusher_joint, physicsClientId=c)[0]
+            p.setJointMotorControl2(
+                rig.tray.body,
+                rig.tray.pusher_joint,
+                p.POSITION_CONTROL,
+                targetPosition=q,
+                force=60.0,
+                physicsClientId=c,
+            )
+        elif rig.base is not None:
+            rig.base.command(c, rig.base.commanded)
+
+    def reaches(self, robot_id: str, target: str) -> bool:
+        return manipulation.reaches(self, self.robots[robot_id], target)
+
+    def capture(self, robot_id: str, target: str | None = None) -> CameraImage:
+        return _camera.capture(self, self.robots[robot_id], target)

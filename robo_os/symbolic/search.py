@@ -1,0 +1,437 @@
+"""Forward state-space search over the skills' symbolic model (the embedded planner's core).
+
+Grounding: every (robot, skill) pair the robot can run, with the skill's arguments
+taken from the catalogue (world-name arguments by entity kind; objects restricted to
+the ones the goal is about plus any a robot holds, places to the ones that matter),
+its logic variables by the predicate positions they fill, and `reaches(R, T)` compiled
+into plain `at` conditions (R at T, or R and robot T at one place P). An effect that
+would put an object on a robot without the `carry` capability (no tray) is dropped.
+Actions unreachable even with deletes ignored are pruned before the search.
+
+Search: A* with deferred evaluation, unit costs and an FF-style heuristic (a relaxed
+plan from h_add best supporters); actions in the current relaxed plan are tried first.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..brain.planning.catalogue import Catalogue, SkillModel
+from .conditions import Atom, SymbolicState
+
+__all__ = [
+    "GroundAction",
+    "Grounding",
+    "SearchLimits",
+    "SearchResult",
+    "ground",
+    "relevant_places",
+    "search",
+]
+
+Pattern = tuple[str | None, ...]
+_INF = float("inf")
+CARRY = "carry"
+
+
+@dataclass(frozen=True)
+class GroundAction:
+    robot: str
+    skill: str
+    args: tuple[tuple[str, str], ...]
+    pre: frozenset[int]
+    neg: frozenset[int]
+    add: frozenset[int]
+    dels: tuple[Pattern, ...]
+    dele: frozenset[int] = frozenset()
+
+    def describe(self) -> str:
+        return f"{self.robot} {self.skill}({', '.join(v for _, v in self.args)})"
+
+
+@dataclass
+class Grounding:
+    atoms: list[Atom] = field(default_factory=list)
+    ids: dict[Atom, int] = field(default_factory=dict)
+    actions: list[GroundAction] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def id(self, atom: Atom) -> int:
+        got = self.ids.get(atom)
+        if got is None:
+            got = self.ids[atom] = len(self.atoms)
+            self.atoms.append(atom)
+        return got
+
+    def state(self, atoms: Iterable[Atom]) -> frozenset[int]:
+        return frozenset(self.id(a) for a in atoms)
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    max_expansions: int = 20_000
+    max_seconds: float = 10.0
+
+
+@dataclass
+class SearchResult:
+    actions: list[GroundAction] | None
+    expansions: int = 0
+    evaluations: int = 0
+    seconds: float = 0.0
+    reason: str = ""
+
+
+def _var_domain(
+    pred: str, pos: int, cat: Catalogue, objects: Sequence[str], places: Sequence[str]
+) -> list[str]:
+    carriers = [r for r in cat.available_robots if CARRY in cat.robots[r].capabilities]
+    if pred == "at":
+        return list(places) if pos == 1 else list(cat.available_robots)
+    if pred == "on":
+        return list(objects) if pos == 0 else [*places, *carriers]
+    if pred == "holding":
+        return list(cat.available_robots) if pos == 0 else list(objects)
+    if pred == "reaches":
+        return list(cat.available_robots) if pos == 0 else [*places, *cat.available_robots]
+    if pred == "hand_empty":
+        return list(cat.available_robots)
+    if pred == "open":
+        return [*places, *objects]
+    return [*places, *objects, *cat.available_robots]
+
+
+def _resolve(term: str, env: dict[str, str]) -> str | None:
+    if term == "*":
+        return None
+    if term.startswith("'"):
+        return term[1:-1]
+    return env.get(term)
+
+
+def ground(
+    cat: Catalogue,
+    initial: SymbolicState,
+    objects: Iterable[str],
+    places: Iterable[str] | None = None,
+) -> Grounding:
+    """Ground the fleet's skills over the given objects (and places; default: all)."""
+    g = Grounding()
+    objs = sorted(set(objects))
+    place_list = sorted(places) if places is not None else list(cat.places)
+    for a in initial.atoms:
+        g.id(a)
+    for robot in cat.available_robots:
+        for name in sorted(cat.offered.get(robot, {})):
+            model = cat.skill_for(robot, name)
+            if model is None or not model.effects or not cat.can_run(robot, name):
+                continue
+            _ground_skill(g, cat, robot, model, objs, place_list)
+    _prune_and_expand(g, initial)
+    return g
+
+
+def _ground_skill(
+    g: Grounding, cat: Catalogue, robot: str, model: SkillModel, objs: list[str], places: list[str]
+) -> None:
+    props = model.spec.args_schema.get("properties") or {}
+    entity = cat.entity_params(model.name)
+    domains: list[tuple[str, list[str]]] = []
+    for p in props:
+        if p in entity:
+            values: list[str] = []
+            for kind in entity[p]:
+                values += {"place": places, "object": objs, "robot": cat.available_robots}[kind]
+            domains.append((p, values))
+        elif isinstance((props[p] or {}).get("enum"), list):
+            domains.append((p, [str(v) for v in props[p]["enum"]]))
+        elif p in model.required:
+            g.notes.append(
+                f"{model.name}: argument {p!r} is not a world name; the embedded planner does not use this skill"
+            )
+            return
+    conds = [*model.preconditions, *model.effects]
+    variables: dict[str, tuple[str, int]] = {}
+    for c in conds:
+        for pos, t in enumerate(c.terms):
+            if t.startswith("?") and t not in variables:
+                variables[t] = (c.predicate, pos)
+    for v, (pred, pos) in variables.items():
+        domains.append((v, _var_domain(pred, pos, cat, objs, places)))
+    names = [n for n, _ in domains]
+    for combo in itertools.product(*(vals for _, vals in domains)):
+        env = dict(zip(names, combo, strict=True))
+        env["robot"] = robot
+        _ground_one(g, cat, robot, model, env, places)
+
+
+def _ground_one(
+    g: Grounding,
+    cat: Catalogue,
+    robot: str,
+    model: SkillModel,
+    env: dict[str, str],
+    places: list[str],
+) -> None:
+    variants: list[list[Atom]] = [[]]
+    neg: list[Atom] = []
+    for c in model.preconditions:
+        vals = [_resolve(t, env) for t in c.terms]
+        if any(v is None for v in vals):
+            continue  # a wildcard precondition cannot be compiled; the checker still evaluates it
+        atom: Atom = (c.predicate, *(v for v in vals if v is not None))
+        if c.negated:
+            if c.predicate != "reaches":
+                neg.append(atom)
+            continue
+        if c.predicate == "reaches" and len(atom) == 3:
+            r, t = atom[1], atom[2]
+            options: list[list[Atom]]
+            if t in cat.places:
+                options = [[("at", r, t)]]
+            elif t in cat.robots and t != r:
+                options = [[("at", r, p), ("at", t, p)] for p in places]
+            else:
+                return
+            variants = [v + o for v in variants for o in options]
+        else:
+            variants = [[*v, atom] for v in variants]
+    adds: list[Atom] = []
+    dels: list[Pattern] = []
+    for c in model.effects:
+        vals = [_resolve(t, env) for t in c.terms]
+        if c.negated:
+            dels.append((c.predicate, *vals))
+            if c.predicate == "holding" and len(vals) == 2:
+                dels.append(("held", vals[1]))
+            continue
+        if any(v is None for v in vals):
+            return
+        atom = (c.predicate, *(v for v in vals if v is not None))
+        if (
+            atom[0] == "on"
+            and len(atom) == 3
+            and atom[2] in cat.robots
+            and CARRY not in cat.robots[atom[2]].capabilities
+        ):
+            return  # no tray to put it on
+        adds.append(atom)
+        if atom[0] == "holding" and len(atom) == 3:
+            adds.append(("held", atom[2]))
+    args = tuple((p, env[p]) for p in model.params if p in env)
+    add_ids = frozenset(g.id(a) for a in adds)
+    neg_ids = frozenset(g.id(a) for a in neg)
+    for pre in variants:
+        g.actions.append(
+            GroundAction(
+                robot,
+                model.name,
+                args,
+                frozenset(g.id(a) for a in pre),
+                neg_ids,
+                add_ids,
+                tuple(dels),
+            )
+        )
+
+
+def _prune_and_expand(g: Grounding, initial: SymbolicState) -> None:
+    """Keep the actions reachable with deletes ignored; ground their delete patterns
+    against the atoms that can ever hold."""
+    reached = {g.ids[a] for a in initial.atoms}
+    for a in initial.atoms:
+        if a[0] == "holding":
+            reached.add(g.id(("held", a[2])))
+    missing = [len(act.pre - reached) for act in g.actions]
+    waiting: dict[int, list[int]] = {}
+    for i, act in enumerate(g.actions):
+        for f in act.pre - reached:
+            waiting.setdefault(f, []).append(i)
+    ready = [i for i, m in enumerate(missing) if m == 0]
+    usable: set[int] = set()
+    while ready:
+        i = ready.pop()
+        usable.add(i)
+        for f in g.actions[i].add:
+            if f in reached:
+                continue
+            reached.add(f)
+            for j in waiting.pop(f, ()):
+                missing[j] -= 1
+                if missing[j] == 0:
+                    ready.append(j)
+    # atoms by (predicate, first argument): delete patterns nearly always bind both
+    index: dict[tuple[str, str | None], list[int]] = {}
+    for i in reached:
+        atom = g.atoms[i]
+        index.setdefault((atom[0], atom[1] if len(atom) > 1 else None), []).append(i)
+        index.setdefault((atom[0], None), []).append(i)
+    out = []
+    for k, act in enumerate(g.actions):
+        if k not in usable:
+            continue
+        dele: set[int] = set()
+        for pat in act.dels:
+            key = (pat[0] or "", pat[1] if len(pat) > 1 else None)
+            for i in index.get(key, ()):
+                atom = g.atoms[i]
+                if len(atom) == len(pat) and all(
+                    p is None or p == v for p, v in zip(pat, atom, strict=True)
+                ):
+                    dele.add(i)
+        out.append(
+            GroundAction(
+                act.robot,
+                act.skill,
+                act.args,
+                act.pre,
+                act.neg,
+                act.add,
+                act.dels,
+                frozenset(dele - act.add),
+            )
+        )
+    g.actions = out
+
+
+class _Heuristic:
+    def __init__(self, actions: Sequence[GroundAction], n_atoms: int) -> None:
+        self.actions = actions
+        self.n = n_atoms
+        self.by_pre: list[list[int]] = [[] for _ in range(n_atoms)]
+        self.free: list[int] = []
+        for i, a in enumerate(actions):
+            if not a.pre:
+                self.free.append(i)
+            for p in a.pre:
+                self.by_pre[p].append(i)
+
+    def __call__(self, state: frozenset[int], goal: frozenset[int]) -> tuple[float, set[int]]:
+        """(h_FF, the relaxed plan's actions); h is inf when the goal is unreachable."""
+        cost = [_INF] * self.n
+        supporter: list[int] = [-1] * self.n
+        missing = [len(a.pre) for a in self.actions]
+        heap: list[tuple[float, int]] = []
+        for f in state:
+            cost[f] = 0.0
+            heap.append((0.0, f))
+        heapq.heapify(heap)
+
+        def fire(ai: int) -> None:
+            a = self.actions[ai]
+            c = 1.0 + sum(cost[p] for p in a.pre)
+            for f in a.add:
+                if c < cost[f]:
+                    cost[f] = c
+                    supporter[f] = ai
+                    heapq.heappush(heap, (c, f))
+
+        for ai in self.free:
+            fire(ai)
+        left = set(goal) - state
+        while heap and left:
+            c, f = heapq.heappop(heap)
+            if c > cost[f]:
+                continue
+            left.discard(f)
+            for ai in self.by_pre[f]:
+                missing[ai] -= 1
+                if missing[ai] == 0:
+                    fire(ai)
+        if any(cost[f] == _INF for f in goal):
+            return _INF, set()
+        plan: set[int] = set()
+        todo = [f for f in goal if f not in state]
+        seen = set(todo)
+        while todo:
+            f = todo.pop()
+            ai = supporter[f]
+            if ai < 0 or ai in plan:
+                continue
+            plan.add(ai)
+            for p in self.actions[ai].pre:
+                if p not in state and p not in seen:
+                    seen.add(p)
+                    todo.append(p)
+        return float(len(plan)), plan
+
+
+def search(
+    g: Grounding, start: frozenset[int], goal: frozenset[int], limits: SearchLimits = SearchLimits()
+) -> SearchResult:
+    """A shortest-looking action sequence from `start` to a state containing `goal`."""
+    t0 = time.perf_counter()
+    h = _Heuristic(g.actions, len(g.atoms))
+    actions = g.actions
+    h0, _ = h(start, goal)
+    if h0 == _INF:
+        return SearchResult(None, 0, 1, time.perf_counter() - t0, "unreachable")
+    counter = itertools.count()
+    # entries: (f, not_preferred, tie, g, parent h, state, parent state, action index)
+    heap: list[tuple[float, int, int, int, float, frozenset[int], frozenset[int] | None, int]] = [
+        (h0, 0, 0, 0, h0, start, None, -1)
+    ]
+    parents: dict[frozenset[int], tuple[frozenset[int] | None, int]] = {}
+    best_g: dict[frozenset[int], int] = {}
+    expansions = evaluations = 0
+    while heap:
+        if expansions >= limits.max_expansions or time.perf_counter() - t0 > limits.max_seconds:
+            return SearchResult(
+                None,
+                expansions,
+                evaluations,
+                time.perf_counter() - t0,
+                f"gave up after {expansions} states",
+            )
+        _, _, _, gval, _, state, parent, ai = heapq.heappop(heap)
+        if state in best_g and best_g[state] <= gval:
+            continue
+        best_g[state] = gval
+        parents[state] = (parent, ai)
+        if goal <= state:
+            path: list[GroundAction] = []
+            cur: frozenset[int] | None = state
+            while cur is not None:
+                prev, idx = parents[cur]
+                if idx >= 0:
+                    path.append(actions[idx])
+                cur = prev
+            path.reverse()
+            return SearchResult(path, expansions, evaluations, time.perf_counter() - t0)
+        hval, relaxed = h(state, goal)
+        evaluations += 1
+        if hval == _INF:
+            continue
+        expansions += 1
+        for i, a in enumerate(actions):
+            if a.pre <= state and not (a.neg & state):
+                succ = (state - a.dele) | a.add
+                if succ == state or best_g.get(succ, 1 << 30) <= gval + 1:
+                    continue
+                preferred = 0 if i in relaxed else 1
+                heapq.heappush(
+                    heap,
+                    (gval + 1 + hval, preferred, next(counter), gval + 1, hval, succ, state, i),
+                )
+    return SearchResult(None, expansions, evaluations, time.perf_counter() - t0, "no plan exists")
+
+
+def relevant_places(
+    cat: Catalogue, initial: SymbolicState, objects: Iterable[str], goal_atoms: Iterable[Atom]
+) -> list[str]:
+    """Places a plan for these objects could need: where the objects and robots are,
+    what the goal names, and what fixed robots reach."""
+    keep: set[str] = set()
+    objs = set(objects)
+    for a in initial.atoms:
+        if a[0] == "on" and a[1] in objs and a[2] in cat.places:
+            keep.add(a[2])
+        if a[0] == "at" and a[2] in cat.places:
+            keep.add(a[2])
+    for a in goal_atoms:
+        keep.update(x for x in a[1:] if x in cat.places)
+    return [p for p in cat.places if p in keep]
