@@ -1,52 +1,62 @@
-"""The symbolic model skills declare and the brain reasons with.
+"""The condition language skills declare and the brain reasons with.
 
-A skill may declare preconditions and effects as short strings over a small,
-documented vocabulary of predicates (docs/writing-skills.md):
-
-    at(R, P)        robot R is at place P (a fixed arm is "at" every place it reaches)
-    on(O, L)        object O rests on/in place, receptacle or robot (tray) L
-    holding(R, O)   robot R holds object O
-    hand_empty(R)   robot R's gripper is free
-    open(X)         articulated thing X is open (closed = not open)
-    reaches(R, T)   derived: R is at place T, or R and robot T are at the same place
-
-Terms are a skill parameter's name (bound to the call's argument), `robot` (the
-robot running the skill), a logic variable `?name` (bound by the first positive
-precondition that mentions it), a quoted literal `'kitchen'`, or `*` (anything).
+A skill may declare preconditions and effects as short strings over the predicates of
+`robo_os.symbolic.vocabulary` (docs/writing-skills.md):
 
     @skill(capabilities={"manipulate"},
            preconditions=["hand_empty(robot)", "on(object, ?from)", "reaches(robot, ?from)"],
            effects=["not on(object, ?from)", "not hand_empty(robot)", "holding(robot, object)"])
     async def pick(ctx: SkillContext, object: str) -> SkillResult: ...
 
+Terms are a skill parameter's name (bound to the call's argument), `robot` (the
+robot running the skill), a logic variable `?name` (bound by the first positive
+precondition that mentions it), a quoted literal `'kitchen'`, or `*` (anything).
+
 Effects apply STRIPS-style: deletions (`not ...`, `*` allowed) first, then additions
-(which must be fully bound).
+(which must be fully bound). This module is the language only: parsing, resolving a
+term (`resolve`, the one implementation every evaluator uses), matching a pattern
+(`matches`) and solving a conjunction over any set of facts (`solutions`,
+`check_preconditions`). What the predicates mean lives in the vocabulary.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import SkillDefinitionError
 
 __all__ = [
-    "DERIVED",
     "Atom",
+    "Binding",
     "Condition",
-    "SymbolicState",
+    "Facts",
+    "Pattern",
     "Unsatisfied",
-    "apply_effects",
+    "bind",
     "check_preconditions",
+    "ground",
+    "ground_text",
+    "matches",
     "parse_condition",
     "parse_conditions",
+    "resolve",
+    "solutions",
 ]
 
 Atom = tuple[str, ...]
 """A ground atom: (predicate, arg1, arg2, ...)."""
 
-_CONDITION = re.compile(r"^\s*(?P<neg>not\s+|!\s*)?(?P<pred>[a-z_][a-z0-9_]*)\s*\((?P<args>[^()]*)\)\s*$")
+Pattern = tuple[str | None, ...]
+"""An atom whose arguments may be None (matches anything)."""
+
+Binding = dict[str, str]
+
+_CONDITION = re.compile(
+    r"^\s*(?P<neg>not\s+|!\s*)?(?P<pred>[a-z_][a-z0-9_]*)\s*\((?P<args>[^()]*)\)\s*$"
+)
 _TERM = re.compile(r"^(\?[A-Za-z_][A-Za-z0-9_]*|\*|'[^']*'|[A-Za-z_][A-Za-z0-9_]*)$")
 
 
@@ -70,7 +80,9 @@ class Condition:
 def parse_condition(text: str) -> Condition:
     m = _CONDITION.match(text)
     if not m:
-        raise SkillDefinitionError(f"cannot parse condition {text!r}: expected 'pred(a, b)' or 'not pred(a, b)'")
+        raise SkillDefinitionError(
+            f"cannot parse condition {text!r}: expected 'pred(a, b)' or 'not pred(a, b)'"
+        )
     raw_terms = [t.strip() for t in m.group("args").split(",")] if m.group("args").strip() else []
     for t in raw_terms:
         if not _TERM.match(t):
@@ -82,75 +94,81 @@ def parse_conditions(texts: Iterable[str]) -> tuple[Condition, ...]:
     return tuple(parse_condition(t) for t in texts)
 
 
-Binding = dict[str, str]
+def resolve(term: str, env: Mapping[str, str], *, strict: bool = False) -> str | None:
+    """The value of a term under env, or None if it is unbound (variable or `*`).
 
-
-def _resolve(term: str, env: Mapping[str, str]) -> str | None:
-    """The value of a term under env, or None if it is unbound (variable or `*`)."""
+    `strict`: a parameter name missing from env is a definition error (the checker and
+    the planner evaluate a skill's own conditions); otherwise it is unbound too (the
+    search and the simulation ground whatever they can)."""
     if term == "*":
         return None
     if term.startswith("'"):
         return term[1:-1]
-    if term.startswith("?"):
+    if term.startswith("?") or not strict:
         return env.get(term)
     if term not in env:
         raise SkillDefinitionError(f"condition term {term!r} is neither a parameter nor 'robot'")
     return env[term]
 
 
-DerivedFn = Callable[["SymbolicState", tuple[str | None, ...]], Iterator[Atom]]
+def ground(c: Condition, env: Mapping[str, str], *, strict: bool = False) -> Pattern:
+    """The condition's atom under env (None where a term is unbound)."""
+    return (c.predicate, *(resolve(t, env, strict=strict) for t in c.terms))
 
 
-def _reaches(state: SymbolicState, args: tuple[str | None, ...]) -> Iterator[Atom]:
-    if len(args) != 2:
+def matches(pattern: Pattern, atom: Atom) -> bool:
+    """Whether an atom fits a pattern (None in the pattern matches anything)."""
+    return len(pattern) == len(atom) and all(
+        p is None or p == a for p, a in zip(pattern, atom, strict=True)
+    )
+
+
+def bind(c: Condition, atom: Atom, env: Mapping[str, str]) -> Binding:
+    """env extended with the logic variables of c as the matching atom fills them."""
+    out = dict(env)
+    for t, v in zip(c.terms, atom[1:], strict=True):
+        if t.startswith("?"):
+            out[t] = v
+    return out
+
+
+def ground_text(c: Condition, env: Mapping[str, str]) -> str:
+    """The condition written with its bound terms replaced by their values."""
+    return f"{'not ' if c.negated else ''}{c.predicate}({', '.join(_shown_values(c, env))})"
+
+
+def _shown_values(c: Condition, env: Mapping[str, str]) -> tuple[str, ...]:
+    vals = []
+    for t in c.terms:
+        v = resolve(t, env, strict=True) if not t.startswith("?") or t in env else None
+        vals.append(v if v is not None else t)
+    return tuple(vals)
+
+
+class Facts(Protocol):
+    """What conditions are evaluated against (a `SymbolicState`, or its stored atoms)."""
+
+    def match(self, pattern: Pattern) -> Iterator[Atom]: ...
+
+    def holds(self, pattern: Pattern) -> bool: ...
+
+
+def solutions(
+    facts: Facts, conds: Iterable[Condition], env: Mapping[str, str]
+) -> Iterator[Binding]:
+    """Every binding (env plus logic variables) under which all conditions hold."""
+    todo = tuple(conds)
+    if not todo:
+        yield dict(env)
         return
-    r, t = args
-    for _, robot, place in state.match(("at", r, None)):
-        yield ("reaches", robot, place)
-        # a robot "reaches" another robot (its tray) when both are at the same place
-        for _, other, _p in state.match(("at", None, place)):
-            if other != robot and (t is None or t == other):
-                yield ("reaches", robot, other)
-
-
-DERIVED: dict[str, DerivedFn] = {"reaches": _reaches}
-"""Predicates computed from others rather than stored."""
-
-
-@dataclass
-class SymbolicState:
-    """A set of ground atoms, plus static facts (types) that never change."""
-
-    atoms: set[Atom] = field(default_factory=set)
-    derived: dict[str, DerivedFn] = field(default_factory=lambda: dict(DERIVED))
-
-    def copy(self) -> SymbolicState:
-        return SymbolicState(set(self.atoms), dict(self.derived))
-
-    def match(self, pattern: tuple[str | None, ...]) -> Iterator[Atom]:
-        """Atoms matching a pattern; None matches anything."""
-        pred = pattern[0]
-        assert pred is not None
-        if pred in self.derived:
-            seen: set[Atom] = set()
-            for a in self.derived[pred](self, pattern[1:]):
-                if a not in seen and len(a) == len(pattern) and all(p is None or p == v for p, v in zip(pattern, a, strict=True)):
-                    seen.add(a)
-                    yield a
-            return
-        for a in self.atoms:
-            if len(a) == len(pattern) and all(p is None or p == v for p, v in zip(pattern, a, strict=True)):
-                yield a
-
-    def holds(self, atom: tuple[str | None, ...]) -> bool:
-        """Whether some atom matches (None in the pattern matches anything)."""
-        return next(self.match(atom), None) is not None
-
-    def value(self, pred: str, first: str) -> str | None:
-        """The second argument of the first `pred(first, X)` atom (e.g. where is X)."""
-        for a in self.match((pred, first, None)):
-            return a[2]
-        return None
+    c, rest = todo[0], todo[1:]
+    pattern = ground(c, env, strict=True)
+    if c.negated:
+        if not facts.holds(pattern):
+            yield from solutions(facts, rest, env)
+        return
+    for atom in facts.match(pattern):
+        yield from solutions(facts, rest, bind(c, atom, env))
 
 
 @dataclass(frozen=True)
@@ -159,39 +177,34 @@ class Unsatisfied:
 
     condition: Condition
     grounded: str
+    values: tuple[str, ...] = ()
+    """The condition's terms as grounded (a value, or the term itself when unbound)."""
 
     def __str__(self) -> str:
         return self.grounded
 
 
-def _ground_text(c: Condition, env: Mapping[str, str]) -> str:
-    vals = []
-    for t in c.terms:
-        v = _resolve(t, env) if not t.startswith("?") or t in env else None
-        vals.append(v if v is not None else t)
-    return f"{'not ' if c.negated else ''}{c.predicate}({', '.join(vals)})"
-
-
-def _search(state: SymbolicState, conds: tuple[Condition, ...], env: Binding, deepest: list[tuple[int, Condition, Binding]]) -> Binding | None:
+def _search(
+    facts: Facts,
+    conds: tuple[Condition, ...],
+    env: Binding,
+    deepest: list[tuple[int, Condition, Binding]],
+) -> Binding | None:
     if not conds:
         return env
     c, rest = conds[0], conds[1:]
-    pattern = (c.predicate, *(_resolve(t, env) for t in c.terms))
+    pattern = ground(c, env, strict=True)
     depth = len(deepest[0][2]) if deepest else -1
     if c.negated:
-        if state.holds(pattern):
+        if facts.holds(pattern):
             if len(env) >= depth:
                 deepest[:] = [(0, c, dict(env))]
             return None
-        return _search(state, rest, env, deepest)
+        return _search(facts, rest, env, deepest)
     found = False
-    for atom in state.match(pattern):
+    for atom in facts.match(pattern):
         found = True
-        env2 = dict(env)
-        for t, v in zip(c.terms, atom[1:], strict=True):
-            if t.startswith("?"):
-                env2[t] = v
-        got = _search(state, rest, env2, deepest)
+        got = _search(facts, rest, bind(c, atom, env), deepest)
         if got is not None:
             return got
     if not found and len(env) >= depth:
@@ -199,7 +212,9 @@ def _search(state: SymbolicState, conds: tuple[Condition, ...], env: Binding, de
     return None
 
 
-def check_preconditions(state: SymbolicState, preconditions: tuple[Condition, ...], env: Mapping[str, str]) -> Binding | Unsatisfied:
+def check_preconditions(
+    state: Facts, preconditions: tuple[Condition, ...], env: Mapping[str, str]
+) -> Binding | Unsatisfied:
     """Bindings (env plus logic variables) if every precondition holds, else the
     first condition that could not be satisfied, grounded for an error message."""
     deepest: list[tuple[int, Condition, Binding]] = []
@@ -207,21 +222,4 @@ def check_preconditions(state: SymbolicState, preconditions: tuple[Condition, ..
     if got is not None:
         return got
     _, cond, at_env = deepest[0] if deepest else (0, preconditions[0], dict(env))
-    return Unsatisfied(cond, _ground_text(cond, at_env))
-
-
-def apply_effects(state: SymbolicState, effects: tuple[Condition, ...], env: Mapping[str, str]) -> SymbolicState:
-    """A new state with the effects applied (deletions first, then additions)."""
-    new = state.copy()
-    for c in effects:
-        if c.negated:
-            pattern = (c.predicate, *(_resolve(t, env) for t in c.terms))
-            for atom in list(new.match(pattern)):
-                new.atoms.discard(atom)
-    for c in effects:
-        if not c.negated:
-            vals = [_resolve(t, env) for t in c.terms]
-            if any(v is None for v in vals):
-                raise SkillDefinitionError(f"effect {c.text!r} is not fully bound by the parameters and preconditions")
-            new.atoms.add((c.predicate, *(v for v in vals if v is not None)))
-    return new
+    return Unsatisfied(cond, ground_text(cond, at_env), _shown_values(cond, at_env))

@@ -3,10 +3,13 @@
 Grounding: every (robot, skill) pair the robot can run, with the skill's arguments
 taken from the catalogue (world-name arguments by entity kind; objects restricted to
 the ones the goal is about plus any a robot holds, places to the ones that matter),
-its logic variables by the predicate positions they fill, and `reaches(R, T)` compiled
-into plain `at` conditions (R at T, or R and robot T at one place P). An effect that
-would put an object on a robot without the `carry` capability (no tray) is dropped.
-Actions unreachable even with deletes ignored are pruned before the search.
+its logic variables by the kinds the vocabulary gives the predicate positions they
+fill, and each derived precondition (`reaches(R, T)`) compiled into one variant of
+the action per instance of the vocabulary's rules (R at T, or R and robot T at one
+place P) whose atoms fit their argument kinds. An action whose effect adds an atom
+naming a thing its predicate does not admit (an object on a robot without the `carry`
+capability: no tray) is dropped. Actions unreachable even with deletes ignored are
+pruned before the search.
 
 Search: A* with deferred evaluation, unit costs and an FF-style heuristic (a relaxed
 plan from h_add best supporters); actions in the current relaxed plan are tried first.
@@ -20,8 +23,10 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ..brain.planning.catalogue import Catalogue, SkillModel
-from .conditions import Atom, SymbolicState
+from .conditions import Atom, Pattern, matches, resolve
+from .domain import Domain, SkillView
+from .state import SymbolicState
+from .vocabulary import CARRY, HELD, Vocabulary, fits
 
 __all__ = [
     "GroundAction",
@@ -33,9 +38,8 @@ __all__ = [
     "search",
 ]
 
-Pattern = tuple[str | None, ...]
 _INF = float("inf")
-CARRY = "carry"
+_ANY_KIND = ("place", "object", "robot")
 
 
 @dataclass(frozen=True)
@@ -86,35 +90,27 @@ class SearchResult:
     reason: str = ""
 
 
-def _var_domain(
-    pred: str, pos: int, cat: Catalogue, objects: Sequence[str], places: Sequence[str]
+def _domain(
+    kinds: Sequence[str] | None, cat: Domain, objects: Sequence[str], places: Sequence[str]
 ) -> list[str]:
-    carriers = [r for r in cat.available_robots if CARRY in cat.robots[r].capabilities]
-    if pred == "at":
-        return list(places) if pos == 1 else list(cat.available_robots)
-    if pred == "on":
-        return list(objects) if pos == 0 else [*places, *carriers]
-    if pred == "holding":
-        return list(cat.available_robots) if pos == 0 else list(objects)
-    if pred == "reaches":
-        return list(cat.available_robots) if pos == 0 else [*places, *cat.available_robots]
-    if pred == "hand_empty":
-        return list(cat.available_robots)
-    if pred == "open":
-        return [*places, *objects]
-    return [*places, *objects, *cat.available_robots]
-
-
-def _resolve(term: str, env: dict[str, str]) -> str | None:
-    if term == "*":
-        return None
-    if term.startswith("'"):
-        return term[1:-1]
-    return env.get(term)
+    """The values the search tries for a logic variable of these kinds."""
+    out: list[str] = []
+    for kind in kinds or _ANY_KIND:
+        if kind == "place":
+            out += places
+        elif kind == "object":
+            out += objects
+        elif kind == "robot":
+            out += cat.available_robots
+        elif kind == "carrier":
+            out += [r for r in cat.available_robots if CARRY in cat.robots[r].capabilities]
+        # a receptacle is bound only through a skill's argument (put_in's container):
+        # where an object may rest, the search tries places and trays
+    return out
 
 
 def ground(
-    cat: Catalogue,
+    cat: Domain,
     initial: SymbolicState,
     objects: Iterable[str],
     places: Iterable[str] | None = None,
@@ -130,25 +126,33 @@ def ground(
             model = cat.skill_for(robot, name)
             if model is None or not model.effects or not cat.can_run(robot, name):
                 continue
-            _ground_skill(g, cat, robot, model, objs, place_list)
+            _ground_skill(g, cat, robot, model, objs, place_list, initial.vocabulary)
     _prune_and_expand(g, initial)
     return g
 
 
 def _ground_skill(
-    g: Grounding, cat: Catalogue, robot: str, model: SkillModel, objs: list[str], places: list[str]
+    g: Grounding,
+    cat: Domain,
+    robot: str,
+    model: SkillView,
+    objs: list[str],
+    places: list[str],
+    vocab: Vocabulary,
 ) -> None:
-    props = model.spec.args_schema.get("properties") or {}
     entity = cat.entity_params(model.name)
     domains: list[tuple[str, list[str]]] = []
-    for p in props:
+    for p in model.params:
+        choices = model.choices(p)
         if p in entity:
             values: list[str] = []
             for kind in entity[p]:
-                values += {"place": places, "object": objs, "robot": cat.available_robots}[kind]
+                values += {"place": places, "object": objs, "robot": list(cat.available_robots)}[
+                    kind
+                ]
             domains.append((p, values))
-        elif isinstance((props[p] or {}).get("enum"), list):
-            domains.append((p, [str(v) for v in props[p]["enum"]]))
+        elif choices is not None:
+            domains.append((p, choices))
         elif p in model.required:
             g.notes.append(
                 f"{model.name}: argument {p!r} is not a world name; the embedded planner does not use this skill"
@@ -161,41 +165,82 @@ def _ground_skill(
             if t.startswith("?") and t not in variables:
                 variables[t] = (c.predicate, pos)
     for v, (pred, pos) in variables.items():
-        domains.append((v, _var_domain(pred, pos, cat, objs, places)))
+        domains.append((v, _domain(vocab.kinds(pred, pos), cat, objs, places)))
     names = [n for n, _ in domains]
     for combo in itertools.product(*(vals for _, vals in domains)):
         env = dict(zip(names, combo, strict=True))
         env["robot"] = robot
-        _ground_one(g, cat, robot, model, env, places)
+        _ground_one(g, cat, robot, model, env, objs, places, vocab)
+
+
+def _derived_options(
+    atom: Atom, cat: Domain, objs: list[str], places: list[str], vocab: Vocabulary
+) -> list[list[Atom]]:
+    """The stored atoms each instance of a derived atom's rules needs, keeping only the
+    instances whose atoms fit the kinds of their predicates' arguments."""
+    options: list[list[Atom]] = []
+    pred = vocab.get(atom[0])
+    for r in pred.rules if pred is not None else ():
+        env = dict(zip(r.head, atom[1:], strict=True))
+        if not r.admits(env):
+            continue
+        free: dict[str, tuple[str, int]] = {}
+        for c in r.body:
+            for pos, t in enumerate(c.terms):
+                if t.startswith("?") and t not in env and t not in free:
+                    free[t] = (c.predicate, pos)
+        names = list(free)
+        values = [_domain(vocab.kinds(*free[v]), cat, objs, places) for v in names]
+        for combo in itertools.product(*values):
+            full = {**env, **dict(zip(names, combo, strict=True))}
+            if not r.admits(full):
+                continue
+            body: list[Atom] = []
+            for c in r.body:
+                vals = [resolve(t, full) or "" for t in c.terms]
+                kinds = [vocab.kinds(c.predicate, i) or _ANY_KIND for i in range(len(vals))]
+                if not all(fits(k, v, cat) for k, v in zip(kinds, vals, strict=True)):
+                    break
+                body.append((c.predicate, *vals))
+            else:
+                options.append(body)
+    return options
+
+
+def _admitted(atom: Atom, cat: Domain, vocab: Vocabulary) -> bool:
+    """False when the atom names a known thing where its predicate does not admit it."""
+    for pos, v in enumerate(atom[1:]):
+        kinds = vocab.kinds(atom[0], pos)
+        if kinds is not None and not fits(kinds, v, cat) and fits(_ANY_KIND, v, cat):
+            return False
+    return True
 
 
 def _ground_one(
     g: Grounding,
-    cat: Catalogue,
+    cat: Domain,
     robot: str,
-    model: SkillModel,
+    model: SkillView,
     env: dict[str, str],
+    objs: list[str],
     places: list[str],
+    vocab: Vocabulary,
 ) -> None:
     variants: list[list[Atom]] = [[]]
     neg: list[Atom] = []
     for c in model.preconditions:
-        vals = [_resolve(t, env) for t in c.terms]
+        vals = [resolve(t, env) for t in c.terms]
         if any(v is None for v in vals):
             continue  # a wildcard precondition cannot be compiled; the checker still evaluates it
         atom: Atom = (c.predicate, *(v for v in vals if v is not None))
+        derived = vocab.is_derived(c.predicate)
         if c.negated:
-            if c.predicate != "reaches":
+            if not derived:
                 neg.append(atom)
             continue
-        if c.predicate == "reaches" and len(atom) == 3:
-            r, t = atom[1], atom[2]
-            options: list[list[Atom]]
-            if t in cat.places:
-                options = [[("at", r, t)]]
-            elif t in cat.robots and t != r:
-                options = [[("at", r, p), ("at", t, p)] for p in places]
-            else:
+        if derived:
+            options = _derived_options(atom, cat, objs, places, vocab)
+            if not options:
                 return
             variants = [v + o for v in variants for o in options]
         else:
@@ -203,25 +248,20 @@ def _ground_one(
     adds: list[Atom] = []
     dels: list[Pattern] = []
     for c in model.effects:
-        vals = [_resolve(t, env) for t in c.terms]
+        vals = [resolve(t, env) for t in c.terms]
         if c.negated:
             dels.append((c.predicate, *vals))
             if c.predicate == "holding" and len(vals) == 2:
-                dels.append(("held", vals[1]))
+                dels.append((HELD, vals[1]))
             continue
         if any(v is None for v in vals):
             return
         atom = (c.predicate, *(v for v in vals if v is not None))
-        if (
-            atom[0] == "on"
-            and len(atom) == 3
-            and atom[2] in cat.robots
-            and CARRY not in cat.robots[atom[2]].capabilities
-        ):
-            return  # no tray to put it on
+        if not _admitted(atom, cat, vocab):
+            return  # e.g. no tray to put it on
         adds.append(atom)
         if atom[0] == "holding" and len(atom) == 3:
-            adds.append(("held", atom[2]))
+            adds.append((HELD, atom[2]))
     args = tuple((p, env[p]) for p in model.params if p in env)
     add_ids = frozenset(g.id(a) for a in adds)
     neg_ids = frozenset(g.id(a) for a in neg)
@@ -245,7 +285,7 @@ def _prune_and_expand(g: Grounding, initial: SymbolicState) -> None:
     reached = {g.ids[a] for a in initial.atoms}
     for a in initial.atoms:
         if a[0] == "holding":
-            reached.add(g.id(("held", a[2])))
+            reached.add(g.id((HELD, a[2])))
     missing = [len(act.pre - reached) for act in g.actions]
     waiting: dict[int, list[int]] = {}
     for i, act in enumerate(g.actions):
@@ -278,10 +318,7 @@ def _prune_and_expand(g: Grounding, initial: SymbolicState) -> None:
         for pat in act.dels:
             key = (pat[0] or "", pat[1] if len(pat) > 1 else None)
             for i in index.get(key, ()):
-                atom = g.atoms[i]
-                if len(atom) == len(pat) and all(
-                    p is None or p == v for p, v in zip(pat, atom, strict=True)
-                ):
+                if matches(pat, g.atoms[i]):
                     dele.add(i)
         out.append(
             GroundAction(
@@ -421,7 +458,7 @@ def search(
 
 
 def relevant_places(
-    cat: Catalogue, initial: SymbolicState, objects: Iterable[str], goal_atoms: Iterable[Atom]
+    cat: Domain, initial: SymbolicState, objects: Iterable[str], goal_atoms: Iterable[Atom]
 ) -> list[str]:
     """Places a plan for these objects could need: where the objects and robots are,
     what the goal names, and what fixed robots reach."""

@@ -14,20 +14,18 @@ mistake does not hide the next. Then:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..brain.planning.catalogue import Catalogue
 from ..contracts import PlanProblem
 from ..errors import SkillDefinitionError
-from .conditions import Atom, Condition, SymbolicState, Unsatisfied, check_preconditions
-from .state import MANIPULATE, NAVIGATE, describe_location
+from .conditions import Atom, Condition, Pattern, Unsatisfied, check_preconditions, ground, matches
+from .domain import Domain
+from .state import SymbolicState, change_of, describe_location
+from .vocabulary import HELD
 
 __all__ = ["SimStep", "SimulationReport", "simulate", "step_label"]
-
-Pattern = tuple[str | None, ...]
 
 
 @dataclass(frozen=True)
@@ -62,37 +60,16 @@ def step_label(step: SimStep) -> str:
     return f"{step.id} ({step.robot} {step.skill}{' ' + args if args else ''})"
 
 
-def _matches(pattern: Pattern, atom: Atom) -> bool:
-    return len(pattern) == len(atom) and all(
-        p is None or p == a for p, a in zip(pattern, atom, strict=True)
-    )
-
-
-def _resolve(term: str, env: Mapping[str, str]) -> str | None:
-    if term == "*":
-        return None
-    if term.startswith("'"):
-        return term[1:-1]
-    return env.get(term)
-
-
-def _ground(c: Condition, env: Mapping[str, str]) -> Pattern:
-    return (c.predicate, *(_resolve(t, env) for t in c.terms))
-
-
 def _support(state: SymbolicState, atom: Pattern) -> set[Atom]:
     """The stored atoms a (possibly derived) atom rests on."""
-    if atom[0] == "reaches" and len(atom) == 3 and atom[1] is not None and atom[2] is not None:
-        r, t = atom[1], atom[2]
-        for _, _r, place in state.match(("at", r, None)):
-            if place == t:
-                return {("at", r, place)}
-            if state.holds(("at", t, place)):
-                return {("at", r, place), ("at", t, place)}
-        return set()
-    if all(a is not None for a in atom):
-        return {tuple(a for a in atom if a is not None)}
-    return {a for a in state.match(atom) if a[0] not in state.derived}
+    vocab = state.vocabulary
+    bound = all(a is not None for a in atom)
+    full: Atom = tuple(a for a in atom if a is not None)
+    if atom[0] is not None and vocab.is_derived(atom[0]):
+        return vocab.support(state, full) if bound else set()
+    if bound:
+        return {full}
+    return {a for a in state.match(atom) if not vocab.is_derived(a[0])}
 
 
 def _lenient_binding(
@@ -103,7 +80,7 @@ def _lenient_binding(
     for c in pre:
         if c.negated or not c.variables() - set(env):
             continue
-        for atom in state.match(_ground(c, env)):
+        for atom in state.match(ground(c, env)):
             for t, v in zip(c.terms, atom[1:], strict=True):
                 if t.startswith("?") and t not in env:
                     env[t] = v
@@ -111,101 +88,16 @@ def _lenient_binding(
     return env
 
 
-def _apply(
-    state: SymbolicState, effects: Sequence[Condition], env: Mapping[str, str], trace: _Trace
-) -> SymbolicState:
-    new = state.copy()
-    for c in effects:
-        if c.negated:
-            pattern = _ground(c, env)
-            trace.dels.append(pattern)
-            for atom in [a for a in new.atoms if a[0] == pattern[0] and _matches(pattern, a)]:
-                new.atoms.discard(atom)
-    for c in effects:
-        if not c.negated:
-            vals = _ground(c, env)
-            if all(v is not None for v in vals):
-                atom = tuple(v for v in vals if v is not None)
-                new.atoms.add(atom)
-                trace.adds.add(atom)
-    return new
-
-
-_GROUNDED = re.compile(r"^(not )?([a-z_][a-z0-9_]*)\((.*)\)$")
-
-
-def _explain(grounded: str, state: SymbolicState, cat: Catalogue) -> str:
+def _explain(got: Unsatisfied, state: SymbolicState, cat: Domain) -> str:
     """Why a grounded precondition fails, in words a model (or a person) can act on."""
-    m = _GROUNDED.match(grounded)
-    if not m:
-        return "it does not hold"
-    negated, pred = bool(m.group(1)), m.group(2)
-    args = [a.strip() for a in m.group(3).split(",")] if m.group(3).strip() else []
-    bound: list[str] = [a if not a.startswith("?") and a != "*" else "" for a in args]
-
-    def where_robot(r: str) -> str:
-        places = sorted(a[2] for a in state.match(("at", r, None)))
-        return ", ".join(places) if places else "no known place"
-
-    def holds_what(r: str) -> str:
-        held = sorted(a[2] for a in state.match(("holding", r, None)))
-        return ", ".join(held) if held else "nothing"
-
-    if negated:
-        found = next(state.match((pred, *(b or None for b in bound))), None)
-        return (
-            f"{pred}({', '.join(found[1:])}) holds at that point"
-            if found
-            else "it holds at that point"
-        )
-    if pred == "at" and len(bound) == 2 and bound[0]:
-        r, p = bound
-        robot = cat.robots.get(r)
-        fix = (
-            f"; navigate {r} to {p} before this subtask"
-            if robot and NAVIGATE in robot.capabilities
-            else (f"; {r} cannot move" if robot else "")
-        )
-        return f"{r} is at {where_robot(r)}, not at {p}{fix}"
-    if pred == "on" and len(bound) == 2 and bound[0]:
-        o, loc = bound
-        here = describe_location(state, o)
-        return (
-            f"{o} is {here}, not on {loc}"
-            if loc
-            else f"{o} is not on any place or tray (it is {here})"
-        )
-    if pred == "holding" and len(bound) == 2 and bound[0]:
-        r, o = bound
-        extra = f"; {o} is {describe_location(state, o)}" if o else ""
-        return f"{r} holds {holds_what(r)}{extra}" + (
-            "; it must pick it first" if holds_what(r) == "nothing" else ""
-        )
-    if pred == "hand_empty" and bound and bound[0]:
-        r = bound[0]
-        robot = cat.robots.get(r)
-        if robot is not None and MANIPULATE not in robot.capabilities:
-            return f"{r} has no gripper (no '{MANIPULATE}' capability)"
-        return f"{r}'s hand is already full: it holds {holds_what(r)}"
-    if pred == "reaches" and len(bound) == 2 and bound[0]:
-        r, t = bound
-        if t is None:
-            return f"{r} (at {where_robot(r)}) reaches none of the places it would need"
-        robot = cat.robots.get(r)
-        fixed = robot is not None and NAVIGATE not in robot.capabilities
-        if t in cat.robots:
-            return f"{r} is at {where_robot(r)} and {t} is at {where_robot(t)}: they are not at the same place"
-        if fixed:
-            return f"{r} cannot move and reaches only {where_robot(r)}, not {t}"
-        return f"{r} is at {where_robot(r)}, not at {t}; navigate {r} to {t} first"
-    if pred == "open" and bound and bound[0]:
-        return f"{bound[0]} is closed; open it first"
-    return "it does not hold at that point"
+    c = got.condition
+    bound = [a if not a.startswith("?") and a != "*" else "" for a in got.values]
+    return state.vocabulary.explain(c.negated, c.predicate, bound, state, cat)
 
 
 def simulate(
     steps: Sequence[SimStep],
-    cat: Catalogue,
+    cat: Domain,
     initial: SymbolicState,
     *,
     ancestors: Mapping[str, set[str]],
@@ -239,19 +131,22 @@ def simulate(
                 PlanProblem(
                     code="precondition_failed",
                     subtask=step.id,
-                    message=f"subtask {step_label(step)}: precondition {got.grounded} fails: {_explain(got.grounded, state, cat)}",
+                    message=f"subtask {step_label(step)}: precondition {got.grounded} fails: {_explain(got, state, cat)}",
                 )
             )
             binding = _lenient_binding(state, model.preconditions, env)
         else:
             binding = got
             for c in model.preconditions:
-                pattern = _ground(c, binding)
+                pattern = ground(c, binding)
                 if c.negated:
                     trace.forbids.append(pattern)
                 else:
                     trace.needs |= _support(state, pattern)
-        state = _apply(state, model.effects, binding, trace)
+        change = change_of(model.effects, binding, strict=False)
+        trace.dels += change.deletes
+        trace.adds.update(change.adds)
+        state = state.apply(change)
 
     problems += _conflicts(steps, traces, ancestors)
     failed = any(t.failed for t in traces)
@@ -281,13 +176,11 @@ def simulate(
             )
         )
     for atom in goal:
-        held = atom[0] == "held" and next(state.match(("holding", None, atom[1])), None) is not None
+        held = atom[0] == HELD and state.holds(("holding", None, atom[1]))
         if not held and atom not in state.atoms and not state.holds(atom):
             subject = atom[2] if atom[0] == "holding" else atom[1]
             what = (
-                describe_location(state, subject)
-                if atom[0] in ("on", "held", "holding")
-                else "false"
+                describe_location(state, subject) if atom[0] in ("on", HELD, "holding") else "false"
             )
             problems.append(
                 PlanProblem(
@@ -327,10 +220,10 @@ def _fmt(atom: Pattern) -> str:
 def _interference(x: SimStep, tx: _Trace, y: SimStep, ty: _Trace) -> str | None:
     for pattern in tx.dels:
         for atom in ty.needs:
-            if _matches(pattern, atom):
+            if matches(pattern, atom):
                 return f"{x.id} removes {_fmt(atom)}, which {y.id} needs"
     for pattern in ty.forbids:
         for atom in tx.adds:
-            if _matches(pattern, atom):
+            if matches(pattern, atom):
                 return f"{x.id} makes {_fmt(atom)} true, which {y.id} needs to be false"
     return None

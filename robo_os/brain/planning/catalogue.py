@@ -8,6 +8,9 @@ Skill argument schemas mark world names with `x-robo-os-entity` (robo_os.skill.r
 the catalogue fills their `enum`s with the live names (through `$defs`, so 200 object
 names appear once, not once per argument) and tells the checker which kind of name an
 argument must be.
+
+A catalogue is the symbolic model's world and domain: it satisfies
+`robo_os.symbolic.domain.Domain` structurally (the symbolic package never imports it).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ...errors import SkillDefinitionError
 from ...skill.refs import ENTITY_KEY
 from ...skill.spec import SkillSpec
 from ...symbolic.conditions import Condition, parse_conditions
+from ...symbolic.vocabulary import place_of
 
 __all__ = [
     "ENTITY_KINDS",
@@ -76,6 +80,12 @@ class SkillModel:
     @property
     def required(self) -> tuple[str, ...]:
         return tuple(self.spec.args_schema.get("required", []) or [])
+
+    def choices(self, param: str) -> list[str] | None:
+        """The static values an argument may take (its schema's `enum`), if any."""
+        prop = (self.spec.args_schema.get("properties") or {}).get(param) or {}
+        enum = prop.get("enum") if isinstance(prop, Mapping) else None
+        return [str(v) for v in enum] if isinstance(enum, list) else None
 
     @property
     def has_model(self) -> bool:
@@ -381,18 +391,5 @@ class Catalogue:
 
     # -- geometry ------------------------------------------------------------------------
     def place_of(self, robot_id: str) -> str | None:
-        """Where a robot is: its recorded place, else the place whose region holds its pose."""
-        robot = self.robots.get(robot_id)
-        if robot is None:
-            return None
-        if robot.place:
-            return str(robot.place)
-        if robot.pose is None:
-            return None
-        best: tuple[float, str] | None = None
-        for p in self.places.values():
-            d = p.pose.distance_to(robot.pose)
-            # within the place's footprint plus an arm's length
-            if d <= max(p.size[0], p.size[1]) / 2 + 0.6 and (best is None or d < best[0]):
-                best = (d, p.name)
-        return best[1] if best else None
+        """Where a robot is (robo_os.symbolic.vocabulary.place_of: the rule `at` reads)."""
+        return place_of(self, robot_id)

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...contracts import Plan, PlanProblem, Subtask
-from ...symbolic.conditions import Atom, SymbolicState
+from ...symbolic.conditions import Atom
 from ...symbolic.simulate import SimStep, simulate
+from ...symbolic.state import SymbolicState
 from .catalogue import Catalogue
 from .dag import find_cycles, topological_order
 from .parsing import is_placeholder

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ...contracts import Plan, PlanProblem, Subtask
-from ...symbolic.conditions import Atom, SymbolicState
+from ...symbolic.conditions import Atom
 from ...symbolic.search import (
     GroundAction,
     Grounding,
@@ -24,6 +24,7 @@ from ...symbolic.search import (
     relevant_places,
     search,
 )
+from ...symbolic.state import SymbolicState
 from .catalogue import Catalogue
 from .instructions import Goal
 

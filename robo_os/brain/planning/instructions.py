@@ -27,9 +27,8 @@ from typing import Any
 
 from ...contracts import PlanProblem
 from ...symbolic.conditions import Atom
+from ...symbolic.vocabulary import CARRY
 from .catalogue import Catalogue
-
-CARRY = "carry"
 
 __all__ = ["Goal", "ParsedInstruction", "parse_instruction"]
 

@@ -11,7 +11,7 @@ from typing import Any
 from ...contracts import PlanProblem
 from ...errors import ModelUnavailableError
 from ...settings import LLMSettings
-from ...symbolic.conditions import SymbolicState
+from ...symbolic.state import SymbolicState
 from .catalogue import SUBMIT_PLAN, Catalogue
 from .checker import check_plan_data
 from .embedded import fresh_ids

@@ -24,9 +24,9 @@ from typing import Any
 from ...contracts import Plan, PlanProblem, Subtask, SubtaskState
 from ...errors import ServiceUnavailableError, SkillDefinitionError
 from ...settings import LLMSettings
-from ...symbolic.conditions import SymbolicState, Unsatisfied, check_preconditions
+from ...symbolic.conditions import Unsatisfied, check_preconditions
 from ...symbolic.search import SearchLimits
-from ...symbolic.state import symbolic_state
+from ...symbolic.state import SymbolicState, symbolic_state
 from .catalogue import Catalogue, CatalogueSource
 from .checker import check_plan
 from .embedded import EmbeddedPlanner

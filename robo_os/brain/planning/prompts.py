@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...contracts import PlanProblem, SubtaskState
+from ...symbolic.vocabulary import VOCABULARY
 from .catalogue import SUBMIT_PLAN, Catalogue
 from .llm import ChatReply
 
@@ -142,8 +143,7 @@ def system_prompt(
             "You are the task planner of a fleet of robots. Turn the user's instruction into a plan: "
             "subtasks, each one skill call by one robot, ordered by dependencies.",
             f"ROBOTS\n{robots}",
-            "SKILLS (symbolic terms: at(R, P) robot R is at place P; on(O, L) object O is on place or robot tray L; "
-            "holding(R, O); hand_empty(R); reaches(R, T): R is at place T, or R and robot T are at the same place; "
+            f"SKILLS (symbolic terms: {VOCABULARY.prompt_terms()}; "
             "'robot' means the robot running the skill, ?x any value)\n"
             + "\n".join(_skill_lines(cat)),
             f"WORLD NOW\n{world_summary(cat, max_chars=world_chars, focus=instruction)}\n{names}",
