@@ -1,10 +1,13 @@
 """The skill SDK: what a skill author writes against.
 
     from robo_os.skill import SkillContext, SkillResult, skill
+    from robo_os.skill.parts import Arm, Gripper
     from robo_os.skill.refs import ObjectName
 
-    @skill(capabilities={"manipulate"}, preconditions=["hand_empty(robot)"])
-    async def pick(ctx: SkillContext, object: ObjectName) -> SkillResult: ...
+    @skill(preconditions=["hand_empty(robot)"])   # the arm and gripper imply `manipulate`
+    async def pick(
+        ctx: SkillContext, object: ObjectName, arm: Arm, gripper: Gripper
+    ) -> SkillResult: ...
 
 docs/writing-skills.md walks through it.
 """

@@ -21,8 +21,10 @@ from jsonschema.exceptions import SchemaError
 
 from ..contracts import SkillResult
 from ..errors import SkillDefinitionError
-from ..symbolic.conditions import DERIVED, Condition, parse_conditions
+from ..symbolic.conditions import Condition, parse_conditions
+from ..symbolic.vocabulary import DERIVED, PREDICATES
 from .invoke import as_skill
+from .parts import PART_SLOTS
 from .refs import ENTITY_KEY
 from .registry import SkillRegistry
 from .schema import RESERVED_PARAMS
@@ -32,16 +34,6 @@ __all__ = ["MAX_TIMEOUT_S", "PREDICATES", "CheckProblem", "check_registry", "che
 MAX_TIMEOUT_S = 3600.0
 """A skill that may run longer than an hour should be split or report progress and be
 re-issued; the brain holds a robot for the whole timeout."""
-
-PREDICATES: dict[str, int] = {
-    "at": 2,
-    "on": 2,
-    "holding": 2,
-    "hand_empty": 1,
-    "open": 1,
-    "reaches": 2,
-}
-"""The symbolic vocabulary the brain's world state knows, with each predicate's arity."""
 
 ENTITY_KINDS = frozenset({"object", "place", "robot"})
 
@@ -101,6 +93,7 @@ def check_skill(skill: object, *, registry: SkillRegistry | None = None) -> list
     _check_conditions(spec.preconditions, spec.effects, params, problem)
     if s.signature is not None:
         _check_return(s.signature.return_hint, problem)
+        _check_part_names(s.signature.args, problem)
     if registry is not None and spec.name in registry:
         other = registry.get(spec.name)
         if other is not s and not (other.fn is not None and other.fn is s.fn):
@@ -225,6 +218,21 @@ def _check_atom(c: Condition, label: str, allowed: set[str], problem: Any) -> No
 
 
 _RESULT_TYPES = (SkillResult, dict, type(None))
+_PART_NAMES = {slot.attribute: kind for kind, slot in PART_SLOTS.items()}
+
+
+def _check_part_names(args: tuple[str, ...], problem: Any) -> None:
+    # `arm: str` (or a driver's own arm class) is almost always a part declared wrong:
+    # it would be an argument the model has to fill, and the skill would get no arm
+    for name in args:
+        kind = _PART_NAMES.get(name)
+        if kind is not None:
+            problem(
+                "signature",
+                f"argument {name!r} is named like a part but is not annotated as one;"
+                f" annotate it `{kind.__name__}` to have the robot's {name} injected"
+                " (or rename it)",
+            )
 
 
 def _check_return(hint: Any, problem: Any) -> None:

@@ -105,16 +105,14 @@ class Skill:
         if sig.is_async:
 
             async def call(kwargs: dict[str, Any], ctx: SkillContext) -> Any:
-                return await fn(**kwargs, **{p: get(ctx) for p, get in sig.injected})
+                return await fn(**kwargs, **sig.inject(ctx))
 
         else:
 
             async def call(kwargs: dict[str, Any], ctx: SkillContext) -> Any:
                 # sync skills run in a worker thread: the agent's loop (heartbeats, cancel
                 # requests) keeps running; they stop cooperatively through ctx.check()
-                return await asyncio.to_thread(
-                    fn, **kwargs, **{p: get(ctx) for p, get in sig.injected}
-                )
+                return await asyncio.to_thread(fn, **kwargs, **sig.inject(ctx))
 
         return cls(spec, call, validate, fn=fn, signature=sig)
 

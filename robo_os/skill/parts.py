@@ -5,6 +5,10 @@ A driver exposes each part it has as an attribute (`robot.base`, `robot.arm`,
 `parts_of(robot)` reads them uniformly. Skills reach the hardware only through these
 contracts, so a real driver that implements them runs the standard skills unchanged.
 
+A skill declares the parts it needs by type (`arm: Arm`) and gets them injected;
+`PART_SLOTS` is the one table saying where a driver exposes each part and which
+capability a skill that needs it requires.
+
 Every motion method has the same contract:
 - it returns a `MotionResult` when the motion finished, failed or was stopped, and
   never raises for a world that does not cooperate (unreachable target, contact,
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from robo_os_memory.models import Pose
@@ -28,6 +32,7 @@ from robo_os_memory.models import Pose
 from .context import CancelToken
 
 __all__ = [
+    "PART_SLOTS",
     "Arm",
     "Base",
     "Camera",
@@ -35,6 +40,7 @@ __all__ = [
     "Gripper",
     "MotionOutcome",
     "MotionResult",
+    "PartSlot",
     "Parts",
     "PoseCallback",
     "Tray",
@@ -205,6 +211,27 @@ class Tray(Protocol):
 
 
 @dataclass(frozen=True)
+class PartSlot:
+    """Where a driver exposes one kind of part, and the capability it stands for."""
+
+    attribute: str
+    """The driver's attribute holding the part (None when the robot has none)."""
+    capability: str
+    """What a skill that needs the part requires of the robot (the planner offers the
+    skill only to robots with it)."""
+
+
+PART_SLOTS: dict[type[Any], PartSlot] = {
+    Base: PartSlot("base", "navigate"),
+    Arm: PartSlot("arm", "manipulate"),
+    Gripper: PartSlot("gripper", "manipulate"),
+    Camera: PartSlot("camera", "camera"),
+    Tray: PartSlot("tray", "carry"),
+}
+"""Each part protocol a skill parameter may be annotated with."""
+
+
+@dataclass(frozen=True)
 class Parts:
     """The parts a robot has (None where its embodiment has none)."""
 
@@ -217,10 +244,4 @@ class Parts:
 
 def parts_of(robot: object) -> Parts:
     """Read a driver's parts from its attributes (missing attributes count as None)."""
-    return Parts(
-        base=getattr(robot, "base", None),
-        arm=getattr(robot, "arm", None),
-        gripper=getattr(robot, "gripper", None),
-        camera=getattr(robot, "camera", None),
-        tray=getattr(robot, "tray", None),
-    )
+    return Parts(**{s.attribute: getattr(robot, s.attribute, None) for s in PART_SLOTS.values()})

@@ -11,13 +11,14 @@
 
 `build_spec(pick)` gives a spec whose `args_schema` has `object` (required) and `force`
 (default 0.5) with their descriptions; `ctx` is injected by type and not in the schema.
+So is a parameter annotated with a part (`arm: Arm`, `tray: Tray | None`): the robot
+running the call supplies it, and a required part adds its capability to the spec.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -27,16 +28,19 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, PydanticUserError, ValidationError, create_model
 from robo_os_memory import Memory
 
-from ..contracts import SkillCall
+from ..contracts import ErrorCode, SkillCall
 from ..errors import SkillDefinitionError
 from ..symbolic.conditions import Condition
-from .context import CancelToken, SkillContext
+from .context import CancelToken, SkillAborted, SkillContext
 from .decorator import SkillMeta, get_skill_meta
+from .docstrings import parse_docstring
+from .parts import PART_SLOTS, PartSlot
 from .robot import Robot
 from .spec import SkillSpec
 
 __all__ = [
     "INJECTABLE",
+    "PartParam",
     "SkillSignature",
     "build_spec",
     "parse_docstring",
@@ -62,102 +66,30 @@ _HINT_NAMES: dict[str, Any] = {
     "CancelToken": CancelToken,
     "SkillCall": SkillCall,
     "Logger": logging.Logger,
+    **{kind.__name__: kind for kind in PART_SLOTS},
 }
 
 RESERVED_PARAMS = frozenset({"robot"})
 """Argument names the symbolic language reserves (`robot` is the robot running the skill)."""
 
 
-# -- docstrings ------------------------------------------------------------------------
-_GOOGLE_HEADERS = re.compile(
-    r"^(Args|Arguments|Parameters|Params|Keyword Args|Keyword Arguments)\s*:\s*$"
-)
-_NUMPY_HEADERS = {"parameters", "other parameters"}
-_ANY_SECTION = re.compile(
-    r"^(Returns?|Yields?|Raises?|Examples?|Notes?|See Also|References|Attributes|Warnings?|Todo)"
-    r"\s*:?\s*$"
-)
-_GOOGLE_PARAM = re.compile(r"^(\*{0,2}[A-Za-z_][A-Za-z0-9_]*)\s*(\([^)]*\))?\s*:\s*(.*)$")
-_NUMPY_PARAM = re.compile(r"^(\*{0,2}[A-Za-z_][A-Za-z0-9_]*)\s*(:.*)?$")
-
-
-def parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
-    """The description (the text before the first section, paragraphs kept) and the
-    parameter descriptions of a Google-style (`Args:`) or NumPy-style (`Parameters`
-    underlined) docstring."""
-    if not doc:
-        return "", {}
-    lines = inspect.cleandoc(doc).splitlines()
-    desc: list[str] = []
-    params: dict[str, str] = {}
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        underlined = i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}
-        if _GOOGLE_HEADERS.match(stripped) and not underlined:
-            i = _google_params(lines, i + 1, params)
-            continue
-        if underlined and stripped.lower() in _NUMPY_HEADERS:
-            i = _numpy_params(lines, i + 2, params)
-            continue
-        if underlined or _ANY_SECTION.match(stripped):
-            break  # descriptions end at the first other section
-        desc.append(line)
-        i += 1
-    return "\n".join(desc).strip(), params
-
-
-def _google_params(lines: list[str], i: int, out: dict[str, str]) -> int:
-    base: int | None = None
-    current: str | None = None
-    while i < len(lines):
-        line = lines[i]
-        if not line.strip():
-            i += 1
-            continue
-        indent = len(line) - len(line.lstrip())
-        if base is None:
-            if indent == 0:
-                return i
-            base = indent
-        if indent < base:
-            return i
-        m = _GOOGLE_PARAM.match(line.strip())
-        if indent == base and m:
-            current = m.group(1).lstrip("*")
-            out[current] = m.group(3).strip()
-        elif current is not None:
-            out[current] = f"{out[current]} {line.strip()}".strip()
-        i += 1
-    return i
-
-
-def _numpy_params(lines: list[str], i: int, out: dict[str, str]) -> int:
-    current: str | None = None
-    while i < len(lines):
-        line = lines[i]
-        if i + 1 < len(lines) and lines[i + 1].strip() and set(lines[i + 1].strip()) == {"-"}:
-            return i  # the next section's header
-        if not line.strip():
-            i += 1
-            continue
-        indent = len(line) - len(line.lstrip())
-        m = _NUMPY_PARAM.match(line.strip())
-        if indent == 0 and m:
-            current = m.group(1).lstrip("*")
-            out[current] = ""
-        elif current is not None:
-            out[current] = f"{out[current]} {line.strip()}".strip()
-        i += 1
-    return i
-
-
 # -- signatures ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PartParam:
+    """A parameter the running robot's part fills (`arm: Arm`); `optional` for one the
+    skill can do without (`tray: Tray | None`), which gets None on a robot without it."""
+
+    name: str
+    kind: type[Any]
+    slot: PartSlot
+    optional: bool
+
+
 @dataclass(frozen=True)
 class SkillSignature:
     """How to call a skill function: which parameters come from the arguments (validated
-    by `args_model`) and which are injected from the context (by type)."""
+    by `args_model`), which are injected from the context and which from the robot's parts
+    (all by type)."""
 
     is_async: bool
     args: tuple[str, ...]
@@ -168,6 +100,30 @@ class SkillSignature:
     descriptions: Mapping[str, str]
     description: str
     return_hint: Any
+    parts: tuple[PartParam, ...] = ()
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What the parts the skill cannot do without require of a robot."""
+        return frozenset(p.slot.capability for p in self.parts if not p.optional)
+
+    def inject(self, ctx: SkillContext) -> dict[str, Any]:
+        """The injected keyword arguments of one call. A robot without a part the skill
+        needs is the call's failure (`precondition_failed`, naming every missing part),
+        not an AttributeError half-way through."""
+        kwargs = {name: get(ctx) for name, get in self.injected}
+        missing: list[str] = []
+        for p in self.parts:
+            part = getattr(ctx.robot, p.slot.attribute, None)
+            if part is None and not p.optional and p.slot.attribute not in missing:
+                missing.append(p.slot.attribute)
+            kwargs[p.name] = part
+        if missing:
+            raise SkillAborted(
+                ErrorCode.precondition_failed,
+                f"{ctx.robot_id} has no {', '.join(missing)}, which {ctx.call.skill} needs",
+            )
+        return kwargs
 
 
 def _injector(hint: Any) -> Callable[[SkillContext], Any] | None:
@@ -186,6 +142,47 @@ def _injector(hint: Any) -> Callable[[SkillContext], Any] | None:
         if origin is kind or (kind is not Robot and issubclass(origin, kind)):
             return get
     return None
+
+
+def _is_part(hint: Any) -> bool:
+    # hints may be unhashable (Annotated metadata): only classes are looked up
+    return isinstance(hint, type) and hint in PART_SLOTS
+
+
+def _names_a_part(hint: Any) -> bool:
+    return any(_is_part(a) or _names_a_part(a) for a in get_args(hint))
+
+
+def _part_param(skill: str, pname: str, hint: Any, default: Any) -> PartParam | None:
+    """The part a parameter asks for (`Arm`, or `Arm | None`), else None; a part hint of
+    another shape is a definition error (parts are matched by identity: a structural
+    match would inject a part into an argument whose type merely has the same methods)."""
+    if get_origin(hint) is Annotated:
+        hint = get_args(hint)[0]
+    optional = False
+    if get_origin(hint) in (Union, types.UnionType):
+        members = [a for a in get_args(hint) if a is not type(None)]
+        if not any(_is_part(m) for m in members):
+            return None
+        if len(members) != 1:
+            raise SkillDefinitionError(
+                f"skill {skill!r}: parameter {pname!r} mixes a part with other types;"
+                " annotate one part, e.g. `Arm`, or `Arm | None` for one it can do without"
+            )
+        hint, optional = members[0], True
+    if not _is_part(hint):
+        if _names_a_part(hint):
+            raise SkillDefinitionError(
+                f"skill {skill!r}: parameter {pname!r} ({hint!r}) wraps a part;"
+                " each part is injected into a parameter of its own"
+            )
+        return None
+    if default is not inspect.Parameter.empty and not (optional and default is None):
+        raise SkillDefinitionError(
+            f"skill {skill!r}: part parameter {pname!r} has a default; the robot supplies it"
+            f" (use `{hint.__name__} | None = None` for a part the skill can do without)"
+        )
+    return PartParam(pname, hint, PART_SLOTS[hint], optional)
 
 
 def _hints(fn: Callable[..., Any], name: str) -> dict[str, Any]:
@@ -210,6 +207,7 @@ def signature_of(fn: Callable[..., Any], name: str | None = None) -> SkillSignat
     description, param_docs = parse_docstring(inspect.getdoc(fn))
     args: list[str] = []
     injected: list[tuple[str, Callable[[SkillContext], Any]]] = []
+    parts: list[PartParam] = []
     fields: dict[str, Any] = {}
     for pname, param in sig.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -224,6 +222,10 @@ def signature_of(fn: Callable[..., Any], name: str | None = None) -> SkillSignat
         if pname not in hints:
             raise SkillDefinitionError(f"skill {name!r}: parameter {pname!r} has no type hint")
         hint = hints[pname]
+        part = _part_param(name, pname, hint, param.default)
+        if part is not None:
+            parts.append(part)
+            continue
         get = _injector(hint)
         if get is not None:
             injected.append((pname, get))
@@ -260,6 +262,7 @@ def signature_of(fn: Callable[..., Any], name: str | None = None) -> SkillSignat
         descriptions=param_docs,
         description=description,
         return_hint=hints.get("return", inspect.Signature.empty),
+        parts=tuple(parts),
     )
 
 
@@ -341,7 +344,8 @@ def spec_and_signature(
         spec = SkillSpec(
             name=meta.name,
             description=description,
-            capabilities=tuple(sorted(meta.capabilities)),
+            # a part the skill needs is a capability the robot must offer
+            capabilities=tuple(sorted(meta.capabilities | sig.capabilities)),
             args_schema=args_schema(sig.args_model, meta.name),
             timeout_s=meta.timeout_s,
             preconditions=_texts(meta.preconditions),

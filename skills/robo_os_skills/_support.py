@@ -1,4 +1,5 @@
-"""What the standard skills share: outcome -> error mapping, leases, state changes."""
+"""What the standard skills share: outcome -> error mapping, leases, state changes.
+(The parts a skill needs are injected by type: `arm: Arm` in its signature.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from robo_os_memory import Lease, LeaseHeldError, LeaseLostError
 
 from robo_os.contracts import ErrorCode, SkillResult, StateChange
 from robo_os.skill.context import SkillAborted, SkillContext
-from robo_os.skill.parts import MotionOutcome, MotionResult, Parts, parts_of
+from robo_os.skill.parts import MotionOutcome, MotionResult
 
 __all__ = [
     "ERROR_OF",
@@ -18,7 +19,6 @@ __all__ = [
     "changed",
     "failure_of",
     "lease",
-    "parts",
     "pose_json",
 ]
 
@@ -36,17 +36,6 @@ ERROR_OF: dict[MotionOutcome, ErrorCode] = {
 
 LEASE_MARGIN_S = 5.0
 """A lease outlives the skill's deadline by this much, so it never lapses mid-motion."""
-
-
-def parts(ctx: SkillContext, *needed: str) -> Parts:
-    """The robot's parts; SkillAborted(precondition_failed) when one it needs is missing."""
-    got = parts_of(ctx.robot)
-    missing = [n for n in needed if getattr(got, n) is None]
-    if missing:
-        raise SkillAborted(
-            ErrorCode.precondition_failed, f"{ctx.robot_id} has no {', '.join(missing)}"
-        )
-    return got
 
 
 def failure_of(result: MotionResult, **data: Any) -> SkillResult:

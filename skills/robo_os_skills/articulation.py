@@ -5,25 +5,26 @@ from __future__ import annotations
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.skill.context import SkillAborted, SkillContext
 from robo_os.skill.decorator import skill
+from robo_os.skill.parts import Arm, Gripper
 from robo_os.skill.refs import PlaceName
 
-from ._support import changed, failure_of, lease, parts
+from ._support import changed, failure_of, lease
 
 __all__ = ["close_place", "open_place"]
 
 
-async def _operate(ctx: SkillContext, target: str, want_open: bool) -> SkillResult:
-    p = parts(ctx, "arm", "gripper")
-    assert p.arm is not None and p.gripper is not None
+async def _operate(
+    ctx: SkillContext, arm: Arm, gripper: Gripper, target: str, want_open: bool
+) -> SkillResult:
     if await ctx.memory.get_place(target) is None:
         return SkillResult.failure(ErrorCode.not_found, f"no place named {target!r}")
-    held = await p.gripper.holding()
+    held = await gripper.holding()
     if held is not None:
         raise SkillAborted(
             ErrorCode.precondition_failed, f"{ctx.robot_id}'s hand is full (holding {held})"
         )
     async with lease(ctx, target) as reserved:
-        result = await p.arm.operate(target, want_open, cancel=ctx.cancel, deadline=ctx.deadline)
+        result = await arm.operate(target, want_open, cancel=ctx.cancel, deadline=ctx.deadline)
         if not result.ok:
             return failure_of(result, target=target)
         await ctx.memory.update_place(target, attrs={"open": want_open}, lease=reserved)
@@ -42,13 +43,15 @@ async def _operate(ctx: SkillContext, target: str, want_open: bool) -> SkillResu
     preconditions=["not open(target)", "hand_empty(robot)", "reaches(robot, target)"],
     effects=["open(target)"],
 )
-async def open_place(ctx: SkillContext, target: PlaceName) -> SkillResult:
+async def open_place(
+    ctx: SkillContext, target: PlaceName, arm: Arm, gripper: Gripper
+) -> SkillResult:
     """Open an articulated place, e.g. pull a cabinet's drawer out.
 
     Args:
         target: The place to open.
     """
-    return await _operate(ctx, target, True)
+    return await _operate(ctx, arm, gripper, target, True)
 
 
 @skill(
@@ -58,10 +61,12 @@ async def open_place(ctx: SkillContext, target: PlaceName) -> SkillResult:
     preconditions=["open(target)", "hand_empty(robot)", "reaches(robot, target)"],
     effects=["not open(target)"],
 )
-async def close_place(ctx: SkillContext, target: PlaceName) -> SkillResult:
+async def close_place(
+    ctx: SkillContext, target: PlaceName, arm: Arm, gripper: Gripper
+) -> SkillResult:
     """Close an articulated place, e.g. push a cabinet's drawer in.
 
     Args:
         target: The place to close.
     """
-    return await _operate(ctx, target, False)
+    return await _operate(ctx, arm, gripper, target, False)

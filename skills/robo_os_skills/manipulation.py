@@ -14,7 +14,7 @@ from robo_os.skill.decorator import skill
 from robo_os.skill.parts import Arm, Gripper, MotionResult
 from robo_os.skill.refs import ObjectName, PlaceOrRobotName
 
-from ._support import changed, failure_of, lease, parts, pose_json
+from ._support import changed, failure_of, lease, pose_json
 
 __all__ = ["pick", "place", "put_in"]
 
@@ -33,24 +33,22 @@ async def _hand_free(ctx: SkillContext, gripper: Gripper) -> None:
     preconditions=["hand_empty(robot)", "on(object, ?from)", "reaches(robot, ?from)"],
     effects=["not on(object, ?from)", "not hand_empty(robot)", "holding(robot, object)"],
 )
-async def pick(ctx: SkillContext, object: ObjectName) -> SkillResult:
+async def pick(ctx: SkillContext, object: ObjectName, arm: Arm, gripper: Gripper) -> SkillResult:
     """Grasp an object the robot can reach without driving and lift it.
 
     Args:
         object: The object to pick up.
     """
-    p = parts(ctx, "arm", "gripper")
-    assert p.arm is not None and p.gripper is not None
     robot = ctx.robot_id
     record = await ctx.memory.get_object(object)
     if record is None:
         return SkillResult.failure(ErrorCode.not_found, f"no object named {object!r}")
     if record.held_by not in (None, robot):
         return SkillResult.failure(ErrorCode.held_by_other, f"{object} is held by {record.held_by}")
-    await _hand_free(ctx, p.gripper)
+    await _hand_free(ctx, gripper)
     async with lease(ctx, object) as held:
-        result = await p.arm.pick(object, cancel=ctx.cancel, deadline=ctx.deadline)
-        if result.ok or await p.gripper.holding() == object:
+        result = await arm.pick(object, cancel=ctx.cancel, deadline=ctx.deadline)
+        if result.ok or await gripper.holding() == object:
             try:
                 await ctx.memory.pick(robot, object, pose=result.pose, lease=held)
             except ConflictError as e:
@@ -119,7 +117,9 @@ async def _not_reserved(ctx: SkillContext, target: str) -> None:
     preconditions=["holding(robot, object)", "reaches(robot, target)"],
     effects=["not holding(robot, object)", "hand_empty(robot)", "on(object, target)"],
 )
-async def place(ctx: SkillContext, object: ObjectName, target: PlaceOrRobotName) -> SkillResult:
+async def place(
+    ctx: SkillContext, object: ObjectName, target: PlaceOrRobotName, arm: Arm, gripper: Gripper
+) -> SkillResult:
     """Put the held object down on a place, or onto another robot's tray (to load a
     carrier docked within reach). It is let go only once it rests on the target.
 
@@ -127,14 +127,12 @@ async def place(ctx: SkillContext, object: ObjectName, target: PlaceOrRobotName)
         object: The object the robot holds.
         target: A place, or a robot with a tray.
     """
-    p = parts(ctx, "arm", "gripper")
-    assert p.arm is not None and p.gripper is not None
     if await ctx.memory.get_place(target) is None and await ctx.memory.get_robot(target) is None:
         return SkillResult.failure(ErrorCode.not_found, f"no place or robot named {target!r}")
-    await _holding(ctx, p.gripper, object)
+    await _holding(ctx, gripper, object)
     await _not_reserved(ctx, target)
     async with lease(ctx, object) as held:
-        return await _put(ctx, p.arm, p.gripper, object, target, held)
+        return await _put(ctx, arm, gripper, object, target, held)
 
 
 @skill(
@@ -143,18 +141,18 @@ async def place(ctx: SkillContext, object: ObjectName, target: PlaceOrRobotName)
     preconditions=["holding(robot, object)", "on(container, ?at)", "reaches(robot, ?at)"],
     effects=["not holding(robot, object)", "hand_empty(robot)", "on(object, container)"],
 )
-async def put_in(ctx: SkillContext, object: ObjectName, container: ObjectName) -> SkillResult:
+async def put_in(
+    ctx: SkillContext, object: ObjectName, container: ObjectName, arm: Arm, gripper: Gripper
+) -> SkillResult:
     """Put the held object into a receptacle object (a bowl) within reach.
 
     Args:
         object: The object the robot holds.
         container: The receptacle to put it in.
     """
-    p = parts(ctx, "arm", "gripper")
-    assert p.arm is not None and p.gripper is not None
     if await ctx.memory.get_object(container) is None:
         return SkillResult.failure(ErrorCode.not_found, f"no object named {container!r}")
-    await _holding(ctx, p.gripper, object)
+    await _holding(ctx, gripper, object)
     await _not_reserved(ctx, container)
     async with lease(ctx, object) as held:
-        return await _put(ctx, p.arm, p.gripper, object, container, held)
+        return await _put(ctx, arm, gripper, object, container, held)

@@ -9,9 +9,10 @@ from robo_os_memory import Pose
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.skill.context import SkillContext
 from robo_os.skill.decorator import skill
+from robo_os.skill.parts import Base, Tray
 from robo_os.skill.refs import PlaceName
 
-from ._support import changed, failure_of, parts, pose_json
+from ._support import changed, failure_of, pose_json
 
 __all__ = ["POSE_INTERVAL_S", "navigate_to", "navigate_to_pose"]
 
@@ -25,7 +26,9 @@ agent may set another in the context's extras under `pose_interval_s`."""
     timeout_s=120.0,
     effects=["not at(robot, *)", "at(robot, target)"],
 )
-async def navigate_to(ctx: SkillContext, target: PlaceName) -> SkillResult:
+async def navigate_to(
+    ctx: SkillContext, target: PlaceName, base: Base, tray: Tray | None = None
+) -> SkillResult:
     """Drive to a place and dock at it, planning a path around furniture and robots.
 
     Args:
@@ -34,7 +37,7 @@ async def navigate_to(ctx: SkillContext, target: PlaceName) -> SkillResult:
     place = await ctx.memory.get_place(target)
     if place is None:
         return SkillResult.failure(ErrorCode.not_found, f"no place named {target!r}")
-    return await _drive(ctx, target, place.pose, target)
+    return await _drive(ctx, base, tray, target, place.pose, target)
 
 
 @skill(
@@ -42,7 +45,15 @@ async def navigate_to(ctx: SkillContext, target: PlaceName) -> SkillResult:
     timeout_s=120.0,
     effects=["not at(robot, *)"],
 )
-async def navigate_to_pose(ctx: SkillContext, x: float, y: float, yaw: float = 0.0) -> SkillResult:
+async def navigate_to_pose(
+    ctx: SkillContext,
+    x: float,
+    y: float,
+    yaw: float = 0.0,
+    *,
+    base: Base,
+    tray: Tray | None = None,
+) -> SkillResult:
     """Drive to a pose on the floor (metres, radians in the world frame), planning a path
     around furniture and robots. The robot ends at no place (it docks only with
     navigate_to).
@@ -53,13 +64,13 @@ async def navigate_to_pose(ctx: SkillContext, x: float, y: float, yaw: float = 0
         yaw: Heading at the goal in radians.
     """
     goal = Pose(x=x, y=y, yaw=yaw)
-    return await _drive(ctx, goal, goal, f"({x:.2f}, {y:.2f})")
+    return await _drive(ctx, base, tray, goal, goal, f"({x:.2f}, {y:.2f})")
 
 
-async def _drive(ctx: SkillContext, goal: str | Pose, goal_pose: Pose, label: str) -> SkillResult:
+async def _drive(
+    ctx: SkillContext, base: Base, tray: Tray | None, goal: str | Pose, goal_pose: Pose, label: str
+) -> SkillResult:
     """Drive to a place (docking there) or a pose, writing the pose to memory as it goes."""
-    base = parts(ctx, "base").base
-    assert base is not None
     robot = ctx.robot_id
     start = await base.pose()
     total = max(start.distance_to(goal_pose), 1e-6)
@@ -82,7 +93,7 @@ async def _drive(ctx: SkillContext, goal: str | Pose, goal_pose: Pose, label: st
     final = result.pose or await base.pose()
     docked = await base.place()
     await ctx.memory.update_robot(robot, pose=final, place=docked, activity=None)
-    await _carry_along(ctx, final)
+    await _carry_along(ctx, tray, final)
     if not result.ok:
         return failure_of(result, pose=final.model_dump(), place=docked)
     await ctx.report_progress(1.0, f"at {label}")
@@ -93,9 +104,8 @@ async def _drive(ctx: SkillContext, goal: str | Pose, goal_pose: Pose, label: st
     )
 
 
-async def _carry_along(ctx: SkillContext, pose: Pose) -> None:
+async def _carry_along(ctx: SkillContext, tray: Tray | None, pose: Pose) -> None:
     """Objects on the robot's tray moved with it: record where they are now."""
-    tray = parts(ctx).tray
     if tray is None:
         return
     for name in await tray.contents():

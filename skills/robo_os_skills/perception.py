@@ -7,23 +7,20 @@ import base64
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.skill.context import SkillContext
 from robo_os.skill.decorator import skill
+from robo_os.skill.parts import Camera
 from robo_os.skill.refs import TargetName
-
-from ._support import parts
 
 __all__ = ["look"]
 
 
 @skill(capabilities={"camera"}, timeout_s=15.0, concurrent=True)
-async def look(ctx: SkillContext, target: TargetName | None = None) -> SkillResult:
+async def look(ctx: SkillContext, camera: Camera, target: TargetName | None = None) -> SkillResult:
     """Take a camera image looking at a place, object or robot (or straight ahead) and
     report which objects are visible. The PNG comes back base64-encoded in `image_png`.
 
     Args:
         target: What to point the camera at; omit to look straight ahead.
     """
-    camera = parts(ctx, "camera").camera
-    assert camera is not None
     if target is not None:
         known = (
             await ctx.memory.get_place(target)

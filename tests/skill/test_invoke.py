@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from fakes.fake_robot import FakeRobot, fake_context
 
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.errors import SkillDefinitionError
 from robo_os.skill import CancelToken, Skill, SkillAborted, SkillContext, SkillSpec, as_skill, skill
 from robo_os.skill.robot import Robot
+from robo_os.testing import FakeRobot, skill_context
 
 WAIT_S = 30.0
 
@@ -32,7 +32,7 @@ async def test_valid_call_runs_with_coerced_arguments_and_timestamps() -> None:
     async def progress(fraction: float, message: str) -> None:
         seen.append((fraction, message))
 
-    ctx = fake_context(FakeRobot("r7"), "go", progress=progress)
+    ctx = skill_context(FakeRobot("r7"), "go", progress=progress)
     result = await Skill.from_function(go).run({"place": "kitchen", "speed": "2.5"}, ctx)
     assert result.ok, result
     assert result.data == {"speed": 2.5, "robot": "r7"}
@@ -52,7 +52,7 @@ async def test_valid_call_runs_with_coerced_arguments_and_timestamps() -> None:
 async def test_invalid_arguments_fail_naming_the_field(
     args: dict[str, Any], fields: list[str]
 ) -> None:
-    result = await Skill.from_function(go).run(args, fake_context())
+    result = await Skill.from_function(go).run(args, skill_context(FakeRobot()))
     assert result.error == ErrorCode.invalid_args
     assert result.data["fields"] == fields
     assert fields[0] in result.message
@@ -65,7 +65,7 @@ async def test_sync_skills_run_in_a_worker_thread() -> None:
         """Report the thread."""
         return {"thread": threading.get_ident(), "robot": robot.id}
 
-    result = await as_skill(where).run({}, fake_context(FakeRobot("r2")))
+    result = await as_skill(where).run({}, skill_context(FakeRobot("r2")))
     assert result.ok
     assert result.data["thread"] != threading.get_ident()
     assert result.data["robot"] == "r2"
@@ -77,7 +77,7 @@ async def test_deadline_turns_into_timeout() -> None:
         """Never finishes on its own."""
         await asyncio.Event().wait()
 
-    result = await as_skill(stuck).run({}, fake_context(timeout_s=0.2), grace_s=1.0)
+    result = await as_skill(stuck).run({}, skill_context(FakeRobot(), timeout_s=0.2), grace_s=1.0)
     assert result.error == ErrorCode.timeout
     assert "deadline" in result.message
 
@@ -94,7 +94,7 @@ async def test_cooperative_cancellation_mid_skill() -> None:
         stopped_cleanly.set()  # a real skill stops its motion and releases leases here
         return SkillResult.failure(ErrorCode.cancelled, "stopped patrolling")
 
-    ctx = fake_context()
+    ctx = skill_context(FakeRobot())
     job = asyncio.create_task(as_skill(patrol).run({}, ctx))
     await asyncio.wait_for(started.wait(), WAIT_S)
     ctx.cancel.cancel("operator said stop")
@@ -114,7 +114,7 @@ async def test_a_failure_after_a_cancel_is_reported_as_cancelled() -> None:
         await cancel.wait()
         return SkillResult.failure(ErrorCode.unreachable, "stopped 2 m short of the sink")
 
-    ctx = fake_context()
+    ctx = skill_context(FakeRobot())
     job = asyncio.create_task(as_skill(drive).run({}, ctx))
     await asyncio.wait_for(started.wait(), WAIT_S)
     ctx.cancel.cancel("user stop")
@@ -137,7 +137,7 @@ async def test_a_skill_ignoring_cancel_is_stopped_within_the_grace() -> None:
             interrupted.set()
             raise
 
-    ctx = fake_context()
+    ctx = skill_context(FakeRobot())
     job = asyncio.create_task(as_skill(deaf).run({}, ctx, grace_s=0.2))
     await asyncio.wait_for(started.wait(), WAIT_S)
     ctx.cancel.cancel("brain cancelled the task")
@@ -158,7 +158,7 @@ async def test_sync_skill_cancelled_through_check() -> None:
             ctx.check()  # raises SkillAborted(cancelled) once the token is set
             sum(range(1000))  # a step of work
 
-    ctx = fake_context()
+    ctx = skill_context(FakeRobot())
     job = asyncio.create_task(as_skill(polish).run({}, ctx))
     await asyncio.to_thread(started.wait, WAIT_S)
     ctx.cancel.cancel("enough")
@@ -216,7 +216,7 @@ async def returns_bad_data() -> Any:
 async def test_results_exceptions_and_return_values(
     fn: Any, status: str, error: ErrorCode | None, text: str
 ) -> None:
-    result = await as_skill(fn).run({}, fake_context())
+    result = await as_skill(fn).run({}, skill_context(FakeRobot()))
     assert result.status == status
     assert result.error == error
     assert text in result.message
@@ -246,8 +246,8 @@ class EchoRunner:
 async def test_runners_are_validated_against_their_schema() -> None:
     sk = as_skill(EchoRunner(), source="mcp:test")
     assert sk.spec.source == "mcp:test"
-    assert (await sk.run({"text": "hi"}, fake_context())).message == "hi"
-    bad = await sk.run({"text": 3}, fake_context())
+    assert (await sk.run({"text": "hi"}, skill_context(FakeRobot()))).message == "hi"
+    bad = await sk.run({"text": 3}, skill_context(FakeRobot()))
     assert bad.error == ErrorCode.invalid_args and bad.data["fields"] == ["text"]
 
 
