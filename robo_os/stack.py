@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -71,6 +72,8 @@ class Stack:
         self.agents: dict[str, Any] = {}
         self.app: FastAPI | None = None
         self._own_ray = False
+        self._stops = contextlib.AsyncExitStack()
+        """Each started stage pushes its stop here, so `stop` unwinds in reverse order."""
 
     async def start(self) -> FastAPI:
         """Start everything but the HTTP server; return the brain app to serve."""
@@ -107,6 +110,7 @@ class Stack:
             return
         directory = self.data_dir.expanduser() if self.data_dir else None
         self.redis = await asyncio.to_thread(EmbeddedRedis(directory=directory, appendonly=directory is not None).start)
+        self._stops.push_async_callback(self._stop_redis)
         redis = self.settings.redis.model_copy(update={"url": self.redis.url})
         self.settings = self.settings.model_copy(update={"redis": redis})
         log.info("embedded Redis on %s%s", self.redis.url, f" (data in {directory})" if directory else "")
@@ -125,6 +129,7 @@ class Stack:
             configure_logging=False,
         )
         self._own_ray = True
+        self._stops.push_async_callback(self._stop_ray)
 
     async def _start_memory(self) -> None:
         from robo_os_memory import Memory
@@ -138,6 +143,7 @@ class Stack:
             history_maxlen=self.settings.memory.history_maxlen,
             history_max_age_s=self.settings.memory.history_max_age_s,
         )
+        self._stops.push_async_callback(self._stop_memory)
 
     async def _start_world(self) -> None:
         from .sim import RayWorldClient, seed_memory, start_world_actor
@@ -145,6 +151,7 @@ class Stack:
         if not any(r.driver == "sim" for r in self.fleet.robots) and not self.fleet.scene.objects:
             return
         self.world = start_world_actor(self.fleet, self.settings.sim, namespace=self.settings.ray.namespace)
+        self._stops.push_async_callback(self._stop_world)
         assert self.memory is not None
         await seed_memory(self.memory, RayWorldClient(self.world), robots=False)
 
@@ -159,6 +166,7 @@ class Stack:
             handle = await start_agent(config, namespace=self.settings.ray.namespace, on_robot_node=rc.on_robot_node)
             return rc.id, handle
 
+        self._stops.push_async_callback(self._stop_agents)  # also those started before a failure
         started = await asyncio.gather(*(one(rc) for rc in self.fleet.robots), return_exceptions=True)
         for robot, result in zip(self.fleet.robots, started, strict=True):
             if isinstance(result, BaseException):
@@ -178,33 +186,47 @@ class Stack:
 
     async def stop(self) -> None:
         """Stop what `start` started, in reverse order; safe after a partial start."""
+        await self._stops.aclose()
+
+    async def _stop_agents(self) -> None:
         import ray
 
-        if self.agents:
-            stops = [h.stop.remote() for h in self.agents.values()]
-            done = await asyncio.gather(*(asyncio.wait_for(asyncio.wrap_future(s.future()), 10) for s in stops), return_exceptions=True)
-            for name, out in zip(self.agents, done, strict=True):
-                if isinstance(out, BaseException):
-                    log.warning("agent %s did not stop cleanly: %s", name, out)
-            for h in self.agents.values():
-                ray.kill(h, no_restart=True)
-            self.agents.clear()
-        if self.world is not None:
-            try:
-                await asyncio.wait_for(asyncio.wrap_future(self.world.close.remote().future()), 10)
-            except Exception as e:  # the actor is killed next either way
-                log.warning("world did not stop cleanly: %s", e)
-            ray.kill(self.world, no_restart=True)
-            self.world = None
-        if self.memory is not None:
-            await self.memory.close()
-            self.memory = None
-        if self._own_ray:
-            await asyncio.to_thread(ray.shutdown)
-            self._own_ray = False
-        if self.redis is not None:
-            await asyncio.to_thread(self.redis.stop)
-            self.redis = None
+        if not self.agents:
+            return
+        stops = [h.stop.remote() for h in self.agents.values()]
+        done = await asyncio.gather(*(asyncio.wait_for(asyncio.wrap_future(s.future()), 10) for s in stops), return_exceptions=True)
+        for name, out in zip(self.agents, done, strict=True):
+            if isinstance(out, BaseException):
+                log.warning("agent %s did not stop cleanly: %s", name, out)
+        for h in self.agents.values():
+            ray.kill(h, no_restart=True)
+        self.agents.clear()
+
+    async def _stop_world(self) -> None:
+        import ray
+
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self.world.close.remote().future()), 10)
+        except Exception as e:  # the actor is killed next either way
+            log.warning("world did not stop cleanly: %s", e)
+        ray.kill(self.world, no_restart=True)
+        self.world = None
+
+    async def _stop_memory(self) -> None:
+        assert self.memory is not None
+        await self.memory.close()
+        self.memory = None
+
+    async def _stop_ray(self) -> None:
+        import ray
+
+        await asyncio.to_thread(ray.shutdown)
+        self._own_ray = False
+
+    async def _stop_redis(self) -> None:
+        assert self.redis is not None
+        await asyncio.to_thread(self.redis.stop)
+        self.redis = None
 
 
 def run_stack(settings: Settings, *, data_dir: Path | None = None) -> None:

@@ -1,53 +1,73 @@
 """Robot drivers: build a `Robot` from a fleet file's `RobotConfig`.
 
-`driver: sim` makes a `SimRobot` in the simulated world; `driver: package.module:Class`
-imports a real driver class and calls `Class(config)`. Drivers are looked up by name in a
-`DriverRegistry` instance, so a deployment can add its own without touching this module.
+A fleet file's `driver:` is either a name or an import path:
+
+- a name is looked up in a `DriverRegistry` instance: first the factories registered on
+  it, then the installed `robo_os.drivers` entry points, loaded on first use. The
+  simulator registers itself there like any third-party driver would:
+
+      [project.entry-points."robo_os.drivers"]
+      sim = "robo_os.sim.robot:sim_driver"
+
+  An entry point names a `DriverFactory`: `factory(config, resources) -> Robot`.
+- `package.module:Class` is resolved with `pkgutil.resolve_name` and called as
+  `Class(config)`.
+
+This module knows no driver itself: what a driver needs besides its config (the sim
+driver's world client) comes in `DriverResources`.
 """
 
 from __future__ import annotations
 
-import importlib
+import logging
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from ..errors import ConfigError, UnknownNameError
 from ..fleet import RobotConfig
 from ..skill.robot import Robot
 
-__all__ = ["DriverFactory", "DriverRegistry", "DriverResources", "build_robot", "default_drivers"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "DriverFactory",
+    "DriverRegistry",
+    "DriverResources",
+    "build_robot",
+    "default_drivers",
+]
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "robo_os.drivers"
 
 
 @dataclass(frozen=True)
 class DriverResources:
-    """What drivers may need besides their config (the sim driver needs the world)."""
+    """What drivers may need besides their config."""
 
     world: Any | None = None
-    """A `robo_os.sim.client.WorldClient`, for `driver: sim`."""
+    """The simulated world's client (a `robo_os.sim.WorldClient`), for `driver: sim`."""
     extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 DriverFactory = Callable[[RobotConfig, DriverResources], Robot]
 
 
-def _sim_driver(config: RobotConfig, resources: DriverResources) -> Robot:
-    from ..sim.client import WorldClient
-    from ..sim.robot import SimRobot
-
-    if not isinstance(resources.world, WorldClient):
+def _checked(config: RobotConfig, robot: object) -> Robot:
+    if not isinstance(robot, Robot):
         raise ConfigError(
-            f"robot {config.id!r} uses the sim driver, but no simulated world was given"
+            f"robot {config.id!r}: {config.driver!r} does not implement the Robot protocol"
         )
-    return SimRobot(config, resources.world)
+    return robot
 
 
 def _import_driver(config: RobotConfig) -> Robot:
-    module_name, _, attr = config.driver.partition(":")
     try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, attr)
-    except (ImportError, AttributeError) as e:
+        cls = pkgutil.resolve_name(config.driver)
+    except (ImportError, AttributeError, ValueError) as e:
         raise ConfigError(
             f"robot {config.id!r}: cannot import driver {config.driver!r}: {e}"
         ) from e
@@ -57,30 +77,65 @@ def _import_driver(config: RobotConfig) -> Robot:
         raise ConfigError(
             f"robot {config.id!r}: driver {config.driver!r} failed to start: {e}"
         ) from e
-    if not isinstance(robot, Robot):
-        raise ConfigError(
-            f"robot {config.id!r}: {config.driver!r} does not implement the Robot protocol"
-        )
-    return robot
+    return _checked(config, robot)
 
 
 class DriverRegistry:
-    """Drivers by name; a name of the form `package.module:Class` is imported instead."""
+    """Drivers by name: the factories given or registered, then (with `group`) the
+    installed entry points of that group, each imported the first time it is built.
+    A name of the form `package.module:Class` is imported instead."""
 
-    def __init__(self, factories: Mapping[str, DriverFactory] | None = None) -> None:
+    def __init__(
+        self, factories: Mapping[str, DriverFactory] | None = None, *, group: str | None = None
+    ) -> None:
         self._factories: dict[str, DriverFactory] = dict(factories or {})
+        self._group = group
+        self._entry_points: dict[str, EntryPoint] | None = None
 
     def register(self, name: str, factory: DriverFactory) -> None:
         self._factories[name] = factory
 
+    def _installed(self) -> dict[str, EntryPoint]:
+        if self._entry_points is None:
+            found = entry_points(group=self._group) if self._group else ()
+            self._entry_points = {ep.name: ep for ep in found}
+        return self._entry_points
+
     @property
     def names(self) -> list[str]:
-        return sorted(self._factories)
+        """Every driver name this registry knows (entry points are listed, not imported)."""
+        return sorted(self._factories.keys() | self._installed().keys())
+
+    def factory(self, name: str) -> DriverFactory | None:
+        """The factory registered or installed as `name`, or None. An entry point that
+        cannot be loaded is a `ConfigError` naming it and the error."""
+        factory = self._factories.get(name)
+        if factory is not None:
+            return factory
+        ep = self._installed().get(name)
+        if ep is None:
+            return None
+        try:
+            loaded: object = ep.load()
+        except Exception as e:  # any import-time failure of a plug-in is its own fault
+            raise ConfigError(
+                f"driver {name!r} (entry point {ep.group}: {ep.name} = {ep.value}) "
+                f"cannot be loaded: {type(e).__name__}: {e}"
+            ) from e
+        if not callable(loaded):
+            raise ConfigError(
+                f"driver {name!r} (entry point {ep.group}: {ep.name} = {ep.value}) "
+                f"is not a driver factory: {loaded!r}"
+            )
+        factory = loaded  # a callable is trusted to be a factory; `build` checks its robot
+        log.debug("driver %s loaded from %s", name, ep.value)
+        self._factories[name] = factory
+        return factory
 
     def build(self, config: RobotConfig, resources: DriverResources | None = None) -> Robot:
-        factory = self._factories.get(config.driver)
+        factory = self.factory(config.driver)
         if factory is not None:
-            return factory(config, resources or DriverResources())
+            return _checked(config, factory(config, resources or DriverResources()))
         if ":" in config.driver:
             return _import_driver(config)
         raise ConfigError(
@@ -90,8 +145,8 @@ class DriverRegistry:
 
 
 def default_drivers() -> DriverRegistry:
-    """A registry with the built-in drivers (`sim`)."""
-    return DriverRegistry({"sim": _sim_driver})
+    """A registry of the installed drivers (the `robo_os.drivers` entry points)."""
+    return DriverRegistry(group=ENTRY_POINT_GROUP)
 
 
 def build_robot(

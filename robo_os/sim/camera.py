@@ -3,8 +3,6 @@ segmentation mask, encoded as PNG."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pybullet as p
 from robo_os_memory.models import Pose
@@ -12,9 +10,7 @@ from robo_os_memory.models import Pose
 from ..skill.parts import CameraImage
 from .png import encode_png
 from .rigs import RobotRig
-
-if TYPE_CHECKING:
-    from .world import SimWorld
+from .view import Scene
 
 __all__ = ["MIN_PIXELS", "capture"]
 
@@ -22,23 +18,25 @@ MIN_PIXELS = 12
 """An object covering fewer pixels than this is not reported as seen."""
 
 
-def _look_point(world: SimWorld, rig: RobotRig, target: str | None) -> tuple[float, float, float]:
-    if target in world.objects:
-        q = world.object_pose(target)
-        return (q.x, q.y, q.z)
-    if target in world.places:
-        pb = world.places[target]
-        return (pb.frame.x, pb.frame.y, pb.surface_z)
-    if target in world.robots:
-        q = world.robot_pose(target)
-        return (q.x, q.y, 0.6)
+def _look_point(world: Scene, rig: RobotRig, target: str | None) -> tuple[float, float, float]:
+    if target is not None:
+        if target in world.objects:
+            q = world.object_pose(target)
+            return (q.x, q.y, q.z)
+        if target in world.places:
+            pb = world.places[target]
+            return (pb.frame.x, pb.frame.y, pb.surface_z)
+        if target in world.robots:
+            q = world.robot_pose(target)
+            return (q.x, q.y, 0.6)
     frame = rig.pose(world.client)
     x, y = frame.to_world(rig.camera.look[0], rig.camera.look[1])
     return (x, y, rig.camera.look[2])
 
 
-def capture(world: SimWorld, rig: RobotRig, target: str | None = None) -> CameraImage:
-    w, h = world.settings.camera_width, world.settings.camera_height
+def capture(world: Scene, rig: RobotRig, target: str | None, size: tuple[int, int]) -> CameraImage:
+    """What `rig`'s camera sees, looking at `target` (or ahead), as a (width, height) frame."""
+    w, h = size
     frame = rig.pose(world.client)
     ex, ey = frame.to_world(rig.camera.eye[0], rig.camera.eye[1])
     eye = (ex, ey, rig.camera.eye[2])

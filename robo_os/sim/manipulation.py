@@ -5,13 +5,13 @@ phases by a `PhaseController`."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pybullet as p
 
 from ..skill.parts import MotionOutcome, MotionResult
 from .geometry import Frame2, wrap_angle
-from .kinematics import IKSolution
+from .kinematics import ArmModel, IKSolution, Kinematics
 from .models import MotionRequest, Operate, Pick, Place, Unload
 from .motions import (
     Attach,
@@ -25,11 +25,16 @@ from .motions import (
     Settle,
 )
 from .rigs import RobotRig
+from .view import Scene
 
-if TYPE_CHECKING:
-    from .world import SimWorld
-
-__all__ = ["reaches", "start_operate", "start_pick", "start_place", "start_unload"]
+__all__ = [
+    "Workspace",
+    "reaches",
+    "start_operate",
+    "start_pick",
+    "start_place",
+    "start_unload",
+]
 
 Point = tuple[float, float, float]
 HOVER = 0.12
@@ -38,17 +43,27 @@ DROP = 0.012
 """Gap between a released object's bottom and the surface (m)."""
 
 
+class Workspace(Scene, Protocol):
+    """What arm and tray motions need: the scene, and an IK solver per arm model."""
+
+    def kinematics(self, model: ArmModel) -> Kinematics: ...
+
+
 def _fail(outcome: MotionOutcome, message: str) -> MotionResult:
     return MotionResult(outcome=outcome, message=message)
 
 
-def _arm_frame(world: SimWorld, rig: RobotRig) -> tuple[Frame2, float]:
+def _arm_frame(world: Workspace, rig: RobotRig) -> tuple[Frame2, float]:
     assert rig.arm is not None
     return rig.arm.base_frame(rig.pose(world.client))
 
 
 def _solve(
-    world: SimWorld, rig: RobotRig, target: Point, yaw: float, seed: tuple[float, ...] | None = None
+    world: Workspace,
+    rig: RobotRig,
+    target: Point,
+    yaw: float,
+    seed: tuple[float, ...] | None = None,
 ) -> IKSolution:
     assert rig.arm is not None
     frame, z = _arm_frame(world, rig)
@@ -58,7 +73,7 @@ def _solve(
 
 
 def _chain(
-    world: SimWorld, rig: RobotRig, points: list[Point], yaw: float
+    world: Workspace, rig: RobotRig, points: list[Point], yaw: float
 ) -> list[tuple[float, ...]] | None:
     """IK for consecutive waypoints, each seeded by the last; None if any is out of reach."""
     seed: tuple[float, ...] | None = None
@@ -78,7 +93,7 @@ def _reachable_places(rig: RobotRig) -> set[str]:
     return {rig.place} if rig.place else set()
 
 
-def _surface_z(world: SimWorld, target: str) -> float | None:
+def _surface_z(world: Workspace, target: str) -> float | None:
     if target in world.places:
         return world.places[target].surface_z
     other = world.robots.get(target)
@@ -87,7 +102,7 @@ def _surface_z(world: SimWorld, target: str) -> float | None:
     return None
 
 
-def _support_reachable(world: SimWorld, rig: RobotRig, support: str | None) -> bool:
+def _support_reachable(world: Workspace, rig: RobotRig, support: str | None) -> bool:
     """Whether the thing an object rests on is within this arm's workspace."""
     places = _reachable_places(rig)
     if support is None:
@@ -102,7 +117,7 @@ def _support_reachable(world: SimWorld, rig: RobotRig, support: str | None) -> b
     return False
 
 
-def reaches(world: SimWorld, rig: RobotRig, target: str) -> bool:
+def reaches(world: Workspace, rig: RobotRig, target: str) -> bool:
     """Whether the arm can reach `target` (place, robot tray, object) without driving."""
     if rig.arm is None:
         return False
@@ -123,7 +138,7 @@ def reaches(world: SimWorld, rig: RobotRig, target: str) -> bool:
 
 
 def _grasp_plan(
-    world: SimWorld, rig: RobotRig, obj: str
+    world: Workspace, rig: RobotRig, obj: str
 ) -> tuple[float, list[tuple[float, ...]]] | None:
     """(gripper yaw, joints for pre-grasp, grasp, lift) or None when out of reach."""
     ob = world.objects[obj]
@@ -150,7 +165,7 @@ def _grasp_plan(
 
 
 def start_pick(
-    world: SimWorld, rig: RobotRig, request: MotionRequest
+    world: Workspace, rig: RobotRig, request: MotionRequest
 ) -> PhaseController | MotionResult:
     assert isinstance(request, Pick)
     obj = request.object
@@ -191,7 +206,7 @@ def start_pick(
 
 
 def _spots(
-    world: SimWorld, rig: RobotRig, target: str, radius: float, exclude: str | None = None
+    world: Workspace, rig: RobotRig, target: str, radius: float, exclude: str | None = None
 ) -> list[tuple[float, float, float]]:
     """Free points (x, y, surface z) on a place or tray, best first."""
     frame, _ = _arm_frame(world, rig)
@@ -241,7 +256,7 @@ def _spots(
 
 
 def _load_touches(obj: str) -> Guard:
-    def touches(world: SimWorld, rig: RobotRig) -> bool:
+    def touches(world: Scene, rig: RobotRig) -> bool:
         assert rig.arm is not None
         body = world.object_body(obj)
         return any(
@@ -253,7 +268,7 @@ def _load_touches(obj: str) -> Guard:
 
 
 def start_place(
-    world: SimWorld, rig: RobotRig, request: MotionRequest
+    world: Workspace, rig: RobotRig, request: MotionRequest
 ) -> PhaseController | MotionResult:
     assert isinstance(request, Place)
     obj, target = request.object, request.target
@@ -315,7 +330,7 @@ def start_place(
 
 
 def start_unload(
-    world: SimWorld, rig: RobotRig, request: MotionRequest
+    world: Workspace, rig: RobotRig, request: MotionRequest
 ) -> PhaseController | MotionResult:
     assert isinstance(request, Unload)
     obj = request.object
@@ -344,7 +359,7 @@ class _DrawerCheck(Phase):
     def __init__(self, place: str, want_open: bool) -> None:
         self.place, self.want_open = place, want_open
 
-    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         if world.drawer_open(self.place) == self.want_open:
             return True
         state = "open" if self.want_open else "closed"
@@ -354,7 +369,7 @@ class _DrawerCheck(Phase):
 
 
 def start_operate(
-    world: SimWorld, rig: RobotRig, request: MotionRequest
+    world: Workspace, rig: RobotRig, request: MotionRequest
 ) -> PhaseController | MotionResult:
     assert isinstance(request, Operate)
     target = request.target

@@ -2,24 +2,23 @@
 
 A controller returns None while it runs and a `MotionResult` when it is finished; a
 cancelled controller holds its robot still where it is and finishes on its next step.
+Controllers see the world as a `Scene` and drive it through its pybullet client.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import pybullet as p
 
 from ..skill.parts import MotionOutcome, MotionResult
 from .geometry import Frame2, wrap_angle
 from .rigs import ArmRig, RobotRig
-
-if TYPE_CHECKING:
-    from .world import SimWorld
+from .view import Scene
 
 __all__ = [
     "Attach",
@@ -28,12 +27,14 @@ __all__ = [
     "Fingers",
     "Guard",
     "Leg",
+    "Motion",
     "MoveJoints",
     "NavigateController",
     "Phase",
     "PhaseController",
     "PusherTo",
     "Settle",
+    "hold_still",
 ]
 
 
@@ -43,7 +44,7 @@ class Controller(ABC):
     def __init__(self, rig: RobotRig) -> None:
         self.rig = rig
         self.cancelled = False
-        self.on_finish: Callable[[SimWorld, MotionResult], MotionResult] | None = None
+        self.on_finish: Callable[[MotionResult], MotionResult] | None = None
         """Called by the world with the final result (may amend it): bookkeeping such as
         docking at a slot happens here, in the same step the motion ends."""
 
@@ -51,7 +52,40 @@ class Controller(ABC):
         self.cancelled = True
 
     @abstractmethod
-    def step(self, world: SimWorld, dt: float) -> MotionResult | None: ...
+    def step(self, world: Scene, dt: float) -> MotionResult | None: ...
+
+
+@dataclass
+class Motion:
+    """One motion as the world tracks it: its controller while it runs, then its result."""
+
+    id: str
+    robot: str
+    part: str
+    controller: Controller | None
+    result: MotionResult | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def hold_still(client: int, rig: RobotRig, part: str) -> None:
+    """Command a robot's part to stay where it is now (a cancelled or failed motion)."""
+    if part == "arm" and rig.arm is not None:
+        states = p.getJointStates(
+            rig.arm.body, list(rig.arm.model.arm_joints), physicsClientId=client
+        )
+        rig.arm.commanded = [s[0] for s in states]
+    elif part == "tray" and rig.tray is not None:
+        q = p.getJointState(rig.tray.body, rig.tray.pusher_joint, physicsClientId=client)[0]
+        p.setJointMotorControl2(
+            rig.tray.body,
+            rig.tray.pusher_joint,
+            p.POSITION_CONTROL,
+            targetPosition=q,
+            force=60.0,
+            physicsClientId=client,
+        )
+    elif rig.base is not None:
+        rig.base.command(client, rig.base.commanded)
 
 
 # -- mobile base ------------------------------------------------------------------------------
@@ -91,7 +125,7 @@ class NavigateController(Controller):
             return self.base.commanded.yaw
         return math.atan2(leg.end[1] - leg.start[1], leg.end[0] - leg.start[0])
 
-    def step(self, world: SimWorld, dt: float) -> MotionResult | None:
+    def step(self, world: Scene, dt: float) -> MotionResult | None:
         cmd = self.base.commanded
         if self.cancelled:
             self.base.command(world.client, cmd)
@@ -150,11 +184,11 @@ class Phase(ABC):
 
     label = ""
 
-    def enter(self, world: SimWorld, rig: RobotRig) -> None:  # noqa: B027 (optional hook)
+    def enter(self, world: Scene, rig: RobotRig) -> None:  # noqa: B027 (optional hook)
         """Called on the phase's first step."""
 
     @abstractmethod
-    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None: ...
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None: ...
 
 
 def _arm(rig: RobotRig) -> ArmRig:
@@ -162,7 +196,7 @@ def _arm(rig: RobotRig) -> ArmRig:
     return rig.arm
 
 
-Guard = Callable[["SimWorld", RobotRig], bool]
+Guard = Callable[[Scene, RobotRig], bool]
 
 
 class MoveJoints(Phase):
@@ -180,20 +214,20 @@ class MoveJoints(Phase):
         self.target, self.label, self.speed, self.until = target, label, speed, until
         self._t = 0.0
 
-    def enter(self, world: SimWorld, rig: RobotRig) -> None:
+    def enter(self, world: Scene, rig: RobotRig) -> None:
         arm = _arm(rig)
         self._start = tuple(arm.commanded)
         span = max(abs(a - b) for a, b in zip(self.target, self._start, strict=True))
         self._duration = max(0.15, span / (self.speed or arm.model.joint_speed))
 
-    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         arm = _arm(rig)
         self._t += dt
         f = min(1.0, self._t / self._duration)
         f = f * f * (3 - 2 * f)  # smoothstep: no jerk at either end
         arm.commanded = [a + (b - a) * f for a, b in zip(self._start, self.target, strict=True)]
         if self.until is not None and self.until(world, rig):
-            world.hold_still(rig, "arm")
+            hold_still(world.client, rig, "arm")
             return True
         if self._t < self._duration:
             return None
@@ -214,7 +248,7 @@ class Fingers(Phase):
         self.width, self.seconds, self.label = width, seconds, label
         self._t = 0.0
 
-    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         _arm(rig).fingers = self.width
         self._t += dt
         return True if self._t >= self.seconds else None
@@ -228,7 +262,7 @@ class Attach(Phase):
         self.name, self.body, self.link, self.grip_yaw = name, body, link, grip_yaw
         self.label = f"grasping {name}"
 
-    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         arm = _arm(rig)
         c = world.client
         touching = [
@@ -274,7 +308,7 @@ class Attach(Phase):
 class Detach(Phase):
     label = "releasing"
 
-    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         arm = _arm(rig)
         if arm.held is not None:
             p.removeConstraint(arm.held[1], physicsClientId=world.client)
@@ -288,14 +322,14 @@ class PusherTo(Phase):
     def __init__(self, position: float, label: str, speed: float = 0.3) -> None:
         self.position, self.label, self.speed = position, label, speed
 
-    def enter(self, world: SimWorld, rig: RobotRig) -> None:
+    def enter(self, world: Scene, rig: RobotRig) -> None:
         assert rig.tray is not None
         self._cmd = p.getJointState(
             rig.tray.body, rig.tray.pusher_joint, physicsClientId=world.client
         )[0]
         self._t = 0.0
 
-    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         tray = rig.tray
         assert tray is not None
         self._t += dt
@@ -328,7 +362,7 @@ class Settle(Phase):
         self.label = f"letting {obj} settle"
         self._t, self._still = 0.0, 0
 
-    def step(self, world: SimWorld, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         self._t += dt
         lin, ang = p.getBaseVelocity(world.object_body(self.obj), physicsClientId=world.client)
         self._still = self._still + 1 if math.hypot(*lin) < 0.02 and math.hypot(*ang) < 0.5 else 0
@@ -361,9 +395,9 @@ class PhaseController(Controller):
         self._i = 0
         self._entered = False
 
-    def step(self, world: SimWorld, dt: float) -> MotionResult | None:
+    def step(self, world: Scene, dt: float) -> MotionResult | None:
         if self.cancelled:
-            world.hold_still(self.rig, self.part)
+            hold_still(world.client, self.rig, self.part)
             return MotionResult(
                 outcome=MotionOutcome.cancelled, message=f"{self.part} motion cancelled"
             )
@@ -377,7 +411,7 @@ class PhaseController(Controller):
         out = phase.step(world, self.rig, dt)
         if isinstance(out, MotionResult):
             if not out.ok:
-                world.hold_still(self.rig, self.part)
+                hold_still(world.client, self.rig, self.part)
             return out
         if out:
             self._i += 1

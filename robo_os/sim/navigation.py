@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ..skill.parts import MotionOutcome, MotionResult
 from .geometry import Frame2
@@ -18,23 +18,32 @@ from .motions import Leg, NavigateController
 from .planning import OccupancyGrid
 from .rigs import RobotRig
 from .scene import PlaceBody, Slot
+from .view import Scene
 
-if TYPE_CHECKING:
-    from .world import SimWorld
-
-__all__ = ["choose_slot", "start_navigate"]
+__all__ = ["FloorPlan", "choose_slot", "start_navigate"]
 
 ARM_REACH_OF_TRAY = 0.62
 """How close a tray's centre must be to a fixed arm's base for the arm to load it (m)."""
 MARGIN = 0.05
 
 
-def _grid(world: SimWorld, rig: RobotRig) -> OccupancyGrid:
+class FloorPlan(Scene, Protocol):
+    """What navigation needs: the scene, the floor's size and a cache for the static
+    occupancy grids (one per inflation radius; places never move)."""
+
+    @property
+    def floor_size(self) -> tuple[float, float]: ...
+
+    @property
+    def grids(self) -> dict[float, OccupancyGrid]: ...
+
+
+def _grid(world: FloorPlan, rig: RobotRig) -> OccupancyGrid:
     assert rig.base is not None
     radius = round(rig.base.radius + MARGIN, 3)
     if radius not in world.grids:
         obstacles = [pb.obstacle() for pb in world.places.values()]
-        world.grids[radius] = OccupancyGrid(world.fleet.scene.size, obstacles, radius)
+        world.grids[radius] = OccupancyGrid(world.floor_size, obstacles, radius)
     others = [
         (f.x, f.y, other.base.radius)
         for other in world.robots.values()
@@ -44,7 +53,7 @@ def _grid(world: SimWorld, rig: RobotRig) -> OccupancyGrid:
     return world.grids[radius].with_discs(others)
 
 
-def _near_arm(world: SimWorld, place: PlaceBody, dock: Frame2) -> bool:
+def _near_arm(world: Scene, place: PlaceBody, dock: Frame2) -> bool:
     for other in world.robots.values():
         if other.base is None and other.arm is not None and place.name in other.reach:
             if math.hypot(dock.x - other.frame.x, dock.y - other.frame.y) <= ARM_REACH_OF_TRAY:
@@ -52,7 +61,7 @@ def _near_arm(world: SimWorld, place: PlaceBody, dock: Frame2) -> bool:
     return False
 
 
-def _objects_in_reach(world: SimWorld, rig: RobotRig, place: PlaceBody, dock: Frame2) -> float:
+def _objects_in_reach(world: Scene, rig: RobotRig, place: PlaceBody, dock: Frame2) -> float:
     """How many of the objects on the place an arm docked here would reach: a mobile
     manipulator docks where it can work, whatever it came for."""
     if rig.arm is None:
@@ -68,11 +77,11 @@ def _objects_in_reach(world: SimWorld, rig: RobotRig, place: PlaceBody, dock: Fr
     return float(count)
 
 
-def _dock_clear(world: SimWorld, rig: RobotRig, place: PlaceBody, dock: Frame2) -> bool:
+def _dock_clear(world: FloorPlan, rig: RobotRig, place: PlaceBody, dock: Frame2) -> bool:
     """The docked footprint stays on the floor and off every other place."""
     assert rig.base is not None
     half = rig.base.radius
-    sx, sy = world.fleet.scene.size
+    sx, sy = world.floor_size
     if abs(dock.x) > sx / 2 - half or abs(dock.y) > sy / 2 - half:
         return False
     for other in world.places.values():
@@ -87,7 +96,7 @@ def _dock_clear(world: SimWorld, rig: RobotRig, place: PlaceBody, dock: Frame2) 
 
 
 def choose_slot(
-    world: SimWorld, rig: RobotRig, place: PlaceBody, grid: OccupancyGrid | None = None
+    world: FloorPlan, rig: RobotRig, place: PlaceBody, grid: OccupancyGrid | None = None
 ) -> Slot | None:
     """The best free slot for this robot: a carrier prefers one a fixed arm can load; a
     manipulator prefers the one from which it reaches most of the objects there, and
@@ -128,7 +137,7 @@ def _release_slot(rig: RobotRig) -> None:
 
 
 def start_navigate(
-    world: SimWorld, rig: RobotRig, request: MotionRequest
+    world: FloorPlan, rig: RobotRig, request: MotionRequest
 ) -> NavigateController | MotionResult:
     assert isinstance(request, Navigate)
     if rig.base is None:
@@ -200,7 +209,7 @@ def start_navigate(
         slot.occupant = rig.id
     controller = NavigateController(rig, legs, goal=request.target)
 
-    def on_finish(w: SimWorld, result: MotionResult) -> MotionResult:
+    def on_finish(result: MotionResult) -> MotionResult:
         if result.outcome == MotionOutcome.done and slot is not None:
             rig.slot, rig.place = slot, slot.place
         elif slot is not None and slot.occupant == rig.id:

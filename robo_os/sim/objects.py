@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pybullet as p
+from robo_os_memory.models import AttrValue
 
-__all__ = ["COLOURS", "ObjectShape", "builtin_object_shapes", "rgba_of"]
+__all__ = ["COLOURS", "ObjectBody", "ObjectShape", "builtin_object_shapes", "rgba_of"]
 
 COLOURS: Mapping[str, tuple[float, float, float, float]] = {
     "red": (0.85, 0.1, 0.1, 1.0),
@@ -51,6 +52,17 @@ class ObjectShape:
     rolling_friction: float = 0.0
     symmetric: bool = False
     """Round about its vertical axis: any gripper yaw grasps it."""
+
+
+@dataclass
+class ObjectBody:
+    """An object in the world: its name, type, pybullet body and shape."""
+
+    name: str
+    type: str
+    body: int
+    shape: ObjectShape
+    attrs: dict[str, AttrValue] = field(default_factory=dict)
 
 
 def _box(half: tuple[float, float, float]) -> ShapeBuilder:

@@ -3,35 +3,22 @@ what rests on what, contacts, and the snapshots the world's clients receive."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
 import pybullet as p
-from robo_os_memory.models import AttrValue, Pose
+from robo_os_memory.models import Pose
 
 from .geometry import quat_yaw
 from .models import ObjectInfo, PlaceInfo, RobotInfo, WorldInfo
-from .objects import ObjectShape
+from .motions import Motion
+from .objects import ObjectBody
 from .rigs import RobotRig
 from .scene import PlaceBody
 
-if TYPE_CHECKING:
-    from .world import _Motion
-
-__all__ = ["ObjectBody", "WorldView"]
-
-
-@dataclass
-class ObjectBody:
-    name: str
-    type: str
-    body: int
-    shape: ObjectShape
-    attrs: dict[str, AttrValue] = field(default_factory=dict)
+__all__ = ["WorldView"]
 
 
 class WorldView:
-    """Read-only queries of a `SimWorld` (its base class; never used alone)."""
+    """Read-only queries of a `SimWorld` (its base class; never used alone): the
+    implementation of `view.Scene` and of the snapshots in `models`."""
 
     client: int
     floor: int
@@ -40,7 +27,7 @@ class WorldView:
     objects: dict[str, ObjectBody]
     robots: dict[str, RobotRig]
     _names: dict[int, tuple[str, str]]
-    _active: dict[str, _Motion]
+    _active: dict[str, Motion]
 
     def object_body(self, name: str) -> int:
         return self.objects[name].body

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from robo_os_memory.models import Pose, RobotState
 
@@ -20,7 +21,10 @@ from .client import WorldClient
 from .embodiments import builtin_embodiments
 from .models import MotionRequest, Navigate, Operate, Pick, Place, Unload
 
-__all__ = ["SimArm", "SimBase", "SimCamera", "SimGripper", "SimRobot", "SimTray"]
+if TYPE_CHECKING:
+    from ..cerebellum.drivers import DriverResources
+
+__all__ = ["SimArm", "SimBase", "SimCamera", "SimGripper", "SimRobot", "SimTray", "sim_driver"]
 
 log = logging.getLogger(__name__)
 
@@ -280,3 +284,13 @@ class SimRobot:
             reach=info.reach,
             holding=info.holding,
         )
+
+
+def sim_driver(config: RobotConfig, resources: DriverResources) -> SimRobot:
+    """The `sim` driver factory (the `robo_os.drivers` entry point): a `SimRobot` on the
+    world client the deployment passes in `resources.world`."""
+    if not isinstance(resources.world, WorldClient):
+        raise ConfigError(
+            f"robot {config.id!r} uses the sim driver, but no simulated world was given"
+        )
+    return SimRobot(config, resources.world)

@@ -1,5 +1,9 @@
 """The pybullet world: one DIRECT client, a fixed timestep, built from a fleet file.
 
+`SimWorld` owns the client, the bodies and the running motions, and composes the helpers:
+each takes the world as the narrow protocol it declares (`view.Scene`,
+`manipulation.Workspace`, `navigation.FloorPlan`, `embodiments.Spawner`), never this class.
+
 Time advances only by `step()`. Motions are controllers the world advances on every
 step, any number at once; `run()` steps while any is active and otherwise waits on an
 event, so an idle world costs nothing. Everything here runs on one thread (the event
@@ -14,7 +18,6 @@ import itertools
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import pybullet as p
@@ -36,9 +39,9 @@ from .models import (
     Place,
     Unload,
 )
-from .motions import Controller
-from .objects import ObjectShape, builtin_object_shapes, rgba_of
-from .observation import ObjectBody, WorldView
+from .motions import Controller, Motion
+from .objects import ObjectBody, ObjectShape, builtin_object_shapes, rgba_of
+from .observation import WorldView
 from .planning import OccupancyGrid
 from .rigs import RobotRig
 from .scene import PlaceBody, PlaceKind, Slot, build_place, builtin_place_kinds
@@ -48,16 +51,6 @@ __all__ = ["ObjectBody", "SimWorld"]
 log = logging.getLogger(__name__)
 
 Handler = Callable[["SimWorld", RobotRig, MotionRequest], "Controller | MotionResult"]
-
-
-@dataclass
-class _Motion:
-    id: str
-    robot: str
-    part: str
-    controller: Controller | None
-    result: MotionResult | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class SimWorld(WorldView):
@@ -91,8 +84,8 @@ class SimWorld(WorldView):
         self._kin: dict[ArmModel, Kinematics] = {}
         self.grids: dict[float, OccupancyGrid] = {}
         """Static occupancy grids by robot radius (navigation caches them here)."""
-        self._active: dict[str, _Motion] = {}
-        self._motions: OrderedDict[str, _Motion] = OrderedDict()
+        self._active: dict[str, Motion] = {}
+        self._motions: OrderedDict[str, Motion] = OrderedDict()
         self._ids = itertools.count(1)
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
@@ -177,6 +170,10 @@ class SimWorld(WorldView):
             len(self.robots),
         )
 
+    @property
+    def floor_size(self) -> tuple[float, float]:
+        return self.fleet.scene.size
+
     def place_body(self, name: str) -> PlaceBody:
         return self.places[name]
 
@@ -225,10 +222,10 @@ class SimWorld(WorldView):
             self.sim_time += self.dt
             self.steps += 1
 
-    def _finish(self, motion: _Motion, result: MotionResult) -> None:
+    def _finish(self, motion: Motion, result: MotionResult) -> None:
         hook = getattr(motion.controller, "on_finish", None)
         if hook is not None:
-            result = hook(self, result)
+            result = hook(result)
         motion.result = result
         motion.controller = None
         self._active.pop(motion.id, None)
@@ -291,7 +288,7 @@ class SimWorld(WorldView):
                 outcome=MotionOutcome.precondition_failed,
                 message=f"{robot_id}'s {part} is busy with another motion",
             )
-        motion = _Motion(motion_id, robot_id, part, None)
+        motion = Motion(motion_id, robot_id, part, None)
         self._motions[motion_id] = motion
         while len(self._motions) > 512:
             self._motions.popitem(last=False)
@@ -347,28 +344,9 @@ class SimWorld(WorldView):
         assert result is not None
         return result
 
-    def hold_still(self, rig: RobotRig, part: str) -> None:
-        c = self.client
-        if part == "arm" and rig.arm is not None:
-            states = p.getJointStates(
-                rig.arm.body, list(rig.arm.model.arm_joints), physicsClientId=c
-            )
-            rig.arm.commanded = [s[0] for s in states]
-        elif part == "tray" and rig.tray is not None:
-            q = p.getJointState(rig.tray.body, rig.tray.pusher_joint, physicsClientId=c)[0]
-            p.setJointMotorControl2(
-                rig.tray.body,
-                rig.tray.pusher_joint,
-                p.POSITION_CONTROL,
-                targetPosition=q,
-                force=60.0,
-                physicsClientId=c,
-            )
-        elif rig.base is not None:
-            rig.base.command(c, rig.base.commanded)
-
     def reaches(self, robot_id: str, target: str) -> bool:
         return manipulation.reaches(self, self.robots[robot_id], target)
 
     def capture(self, robot_id: str, target: str | None = None) -> CameraImage:
-        return _camera.capture(self, self.robots[robot_id], target)
+        size = (self.settings.camera_width, self.settings.camera_height)
+        return _camera.capture(self, self.robots[robot_id], target, size)
