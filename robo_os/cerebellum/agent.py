@@ -26,6 +26,7 @@ from robo_os_memory.models import RobotState, RobotStatusValue
 
 from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..errors import ServiceUnavailableError
+from ..keys import AgentKeys
 from ..settings import AgentSettings
 from ..skill.context import CancelToken, SkillContext
 from ..skill.invoke import Skill
@@ -100,7 +101,9 @@ class CerebellumAgent:
         self.llm = llm if self.settings.llm_subtasks else None
         self.id = robot.id
         self.skills: dict[str, Skill] = {}
-        self._results = CallResults(memory.redis, memory.keys.prefix, self.id, ttl_s=result_ttl_s)
+        self._results = CallResults(
+            memory.redis, AgentKeys(memory.keys.prefix, self.id), ttl_s=result_ttl_s
+        )
         self._writer = StatusWriter(
             f"agent:{self.id}",
             lambda fields: memory.update_robot(self.id, by=self.id, **fields),

@@ -2,7 +2,8 @@
 run twice, even across an agent restart) and an ordered writer that takes memory status
 writes off the skill's critical path.
 
-Keys (owner: the robot's agent; nothing else writes them):
+Keys (owner: the robot's agent; nothing else writes them), built by
+`robo_os.keys.AgentKeys`:
 
     {prefix}:agent:{robot}:result:{call_id}   string, JSON SkillResult, EX result_ttl_s
     {prefix}:agent:{robot}:results            sorted set call_id -> finish time, EXPIRE result_ttl_s
@@ -28,6 +29,7 @@ from robo_os_memory import Memory
 from robo_os_memory.errors import MemoryStoreError
 
 from ..contracts import SkillCall, SkillResult
+from ..keys import AgentKeys
 from ..skill.context import CancelToken
 from ..skill.parts import parts_of
 from ..skill.robot import Robot
@@ -38,7 +40,6 @@ __all__ = [
     "StatusWriter",
     "Tombstones",
     "acquire_within",
-    "agent_keys",
     "driver_place",
     "driver_reach",
     "heartbeat_until",
@@ -52,12 +53,6 @@ _TRIM_EVERY = 256
 """Stores between two trims of a robot's result index (expired ids, more than max_kept)."""
 
 
-def agent_keys(prefix: str, robot_id: str) -> tuple[str, str]:
-    """(result key prefix, index key) of one robot's agent."""
-    base = f"{prefix}:agent:{robot_id}"
-    return f"{base}:result:", f"{base}:results"
-
-
 class CallResults:
     """Finished results by call id: in process (authoritative while the agent lives, it is
     the only writer for its robot) and in Redis with a TTL (for the next incarnation)."""
@@ -65,14 +60,16 @@ class CallResults:
     def __init__(
         self,
         redis: aioredis.Redis,
-        prefix: str,
-        robot_id: str,
+        keys: AgentKeys,
         *,
         ttl_s: float,
         max_kept: int = 10_000,
     ) -> None:
+        """`redis` is the memory's client (the same Redis and prefix); `keys` are the
+        robot's own."""
         self._r = redis
-        self._key, self._index = agent_keys(prefix, robot_id)
+        self._keys = keys
+        self._index = keys.results
         self.ttl_s = ttl_s
         self.max_kept = max_kept
         self._results: dict[str, SkillResult] = {}
@@ -95,7 +92,7 @@ class CallResults:
         _, ids = await pipe.execute()
         if not ids:
             return 0
-        values = await self._r.mget([self._key + i for i in ids])
+        values = await self._r.mget([self._keys.result(i) for i in ids])
         for call_id, raw in zip(ids, values, strict=True):
             if raw is not None:
                 self._results[call_id] = SkillResult.model_validate_json(raw)
@@ -105,7 +102,7 @@ class CallResults:
         ttl = max(1, round(self.ttl_s))
         now = time.time()
         pipe = self._r.pipeline(transaction=False)
-        pipe.set(self._key + call_id, result.model_dump_json(), ex=ttl)
+        pipe.set(self._keys.result(call_id), result.model_dump_json(), ex=ttl)
         pipe.zadd(self._index, {call_id: now})
         self._stores += 1
         if self._stores % _TRIM_EVERY == 1:  # the index's own upkeep, not every call's

@@ -1,5 +1,6 @@
-"""Error correction for one task: where a ready subtask runs, and what happens to a
-failed attempt (retry, reassign with its chain, or fail and wait for a replan)."""
+"""The writes of error correction for one task: where a ready subtask runs, moving it
+(with its chain) to an equivalent robot, recording a retry, a failure or a cancelled
+attempt. Which of them happens is `policy.decide`'s call; the runner applies it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ...contracts import (
-    TRANSIENT_ERRORS,
     ErrorCode,
     SkillResult,
     Subtask,
@@ -22,53 +22,64 @@ from .plan_ops import apply_move, is_chain_head, remaining_plan
 from .store import TaskMeta
 
 if TYPE_CHECKING:
-    from .executor import TaskRunner, _Flight
+    from ..planning.interface import Planner
+    from .allocation import Allocator
+    from .lanes import RobotLanes
+    from .task_state import TaskState
 
-__all__ = ["NOT_REASSIGNABLE", "Corrector"]
+__all__ = ["Corrector"]
 
 log = logging.getLogger(__name__)
 
-NOT_REASSIGNABLE = frozenset({ErrorCode.not_found, ErrorCode.invalid_args})
-"""The plan itself is wrong about the world or the call: another robot will not help."""
-
 
 class Corrector:
-    def __init__(self, runner: TaskRunner) -> None:
-        self.r = runner
+    def __init__(
+        self,
+        state: TaskState,
+        *,
+        planner: Planner,
+        allocator: Allocator,
+        lanes: RobotLanes,
+        rebalance: bool,
+    ) -> None:
+        self.state = state
+        self.planner = planner
+        self.allocator = allocator
+        self.lanes = lanes
+        self.rebalance = rebalance
 
-    async def place(self, sub: SubtaskState) -> SubtaskState | None:
-        """The subtask on the robot that should run it now (moved if need be), or None
-        when no robot can (then it failed and waits for a replan)."""
-        excluded = set(self.r.meta.excluded.get(sub.id, []))
-        if sub.robot in excluded or not await self.r.d.allocator.available(sub.robot):
-            if await self.move(sub, excluded, f"robot {sub.robot} is unavailable"):
-                return self.r.sub(sub.id)
-            await self.fail_subtask(
-                sub,
-                SkillResult.failure(
-                    ErrorCode.robot_offline,
-                    f"robot {sub.robot} is unavailable and no equivalent robot can run {sub.skill}",
-                ),
-            )
-            return None
+    def excluded(self, sub_id: str) -> frozenset[str]:
+        """Robots that already failed the subtask (never offered it again)."""
+        return frozenset(self.state.meta.excluded.get(sub_id, []))
+
+    async def can_run(self, sub: SubtaskState) -> bool:
+        """Whether the robot the subtask names may run it now."""
+        return sub.robot not in self.excluded(sub.id) and await self.allocator.available(sub.robot)
+
+    async def balance(self, sub: SubtaskState) -> SubtaskState:
+        """The subtask, moved to an idle equivalent robot when its own is busy, it heads
+        its robot's chain in this task, and rebalancing is on."""
         if (
-            self.r.d.settings.rebalance
-            and self.r.d.lanes.load(sub.robot) > 0
-            and is_chain_head(self.r.task, sub.id)
+            self.rebalance
+            and self.lanes.load(sub.robot) > 0
+            and is_chain_head(self.state.task, sub.id)
         ):
-            await self.move(sub, excluded, f"robot {sub.robot} is busy", idle_only=True)
-            return self.r.sub(sub.id)
+            reason = f"robot {sub.robot} is busy"
+            await self.move(sub, self.excluded(sub.id), reason, idle_only=True)
+            return self.state.sub(sub.id)
         return sub
 
     async def move(
         self,
         sub: SubtaskState,
-        excluded: set[str],
+        excluded: frozenset[str],
         reason: str,
         *,
         idle_only: bool = False,
         result: SkillResult | None = None,
     ) -> bool:
+        """Move the subtask and its chain to the best equivalent robot not in `excluded`
+        whose remaining plan `Planner.check` accepts; False when there is none."""
         base = Subtask(
             id=sub.id,
             robot=sub.robot,
@@ -76,16 +87,16 @@ class Corrector:
             args=dict(sub.args),
             depends_on=list(sub.depends_on),
         )
-        candidates = await self.r.d.allocator.alternatives(base, excluded)
+        candidates = await self.allocator.alternatives(base, set(excluded))
         if idle_only:
-            candidates = [c for c in candidates if self.r.d.lanes.load(c.robot) == 0]
-        for cand in await self.r.d.allocator.rank(candidates):
-            moved, _ = apply_move(self.r.task, sub.id, cand)
-            problems = await self.r.d.planner.check(remaining_plan(moved))
+            candidates = [c for c in candidates if self.lanes.load(c.robot) == 0]
+        for cand in await self.allocator.rank(candidates):
+            moved, _ = apply_move(self.state.task, sub.id, cand)
+            problems = await self.planner.check(remaining_plan(moved))
             if problems:
                 log.info(
                     "task %s: moving %s to %s rejected: %s",
-                    self.r.task.id,
+                    self.state.task.id,
                     sub.id,
                     cand.robot,
                     "; ".join(p.message for p in problems),
@@ -104,7 +115,7 @@ class Corrector:
                 meta.reassignments += 1
                 if excluded:
                     meta.excluded[sub.id] = sorted(excluded)
-                ev = self.r.event(
+                ev = self.state.event(
                     TaskEventKind.subtask_reassigned,
                     reason,
                     subtask=sub.id,
@@ -113,41 +124,36 @@ class Corrector:
                 )
                 return new.model_copy(update={"subtasks": subs}), [ev]
 
-            await self.r.update(mutate)
+            await self.state.update(mutate)
             return True
         return False
 
-    async def recover(
-        self, sub: SubtaskState, flight: _Flight, result: SkillResult, common: dict[str, Any]
+    async def retry(
+        self,
+        sub: SubtaskState,
+        robot: str,
+        result: SkillResult,
+        delay_s: float,
+        common: dict[str, Any],
     ) -> None:
+        """Put the subtask back to pending on the same robot (the runner holds it back
+        for `delay_s`)."""
         code = result.error or ErrorCode.internal
-        tries_left = sub.attempts < self.r.d.settings.max_attempts
-        if code in TRANSIENT_ERRORS and tries_left:
-            delay = self.r.d.settings.retry_backoff_s * max(1, sub.attempts)
-            ev = self.r.event(
-                TaskEventKind.subtask_retried,
-                f"{code.value}: {result.message}",
-                subtask=sub.id,
-                robot=flight.robot,
-                error=code.value,
-                delay_s=delay,
-                **common,
-            )
-            await self.r.set_subtask(sub.id, ev, status=SubtaskStatus.pending, result=result)
-            if delay > 0:
-                self.r.hold_back(sub.id, delay)
-            return
-        if code not in NOT_REASSIGNABLE and tries_left:
-            excluded = set(self.r.meta.excluded.get(sub.id, [])) | {flight.robot}
-            if await self.move(
-                sub, excluded, f"{code.value} on {flight.robot}: {result.message}", result=result
-            ):
-                return
-        await self.fail_subtask(sub, result, **common)
+        ev = self.state.event(
+            TaskEventKind.subtask_retried,
+            f"{code.value}: {result.message}",
+            subtask=sub.id,
+            robot=robot,
+            error=code.value,
+            delay_s=delay_s,
+            **common,
+        )
+        await self.state.set_subtask(sub.id, ev, status=SubtaskStatus.pending, result=result)
 
-    async def fail_subtask(self, sub: SubtaskState, result: SkillResult, **common: Any) -> None:
+    async def fail(self, sub: SubtaskState, result: SkillResult, **common: Any) -> str:
+        """Record the subtask as failed; returns the failure as the replan will read it."""
         code = result.error or ErrorCode.internal
-        ev = self.r.event(
+        ev = self.state.event(
             TaskEventKind.subtask_failed,
             f"{code.value}: {result.message}",
             subtask=sub.id,
@@ -155,10 +161,26 @@ class Corrector:
             error=code.value,
             **common,
         )
-        await self.r.set_subtask(
+        await self.state.set_subtask(
             sub.id, ev, status=SubtaskStatus.failed, result=result, finished_at=time.time()
         )
-        self.r.failures.append(
+        return (
             f"subtask {sub.id} ({sub.skill} on {sub.robot}) failed with"
             f" {code.value}: {result.message}"
+        )
+
+    async def cancelled(
+        self, sub: SubtaskState, robot: str, result: SkillResult, common: dict[str, Any]
+    ) -> None:
+        """Record an attempt that ran as cancelled."""
+        ev = self.state.event(
+            TaskEventKind.subtask_failed,
+            result.message,
+            subtask=sub.id,
+            robot=robot,
+            error=(result.error or ErrorCode.cancelled).value,
+            **common,
+        )
+        await self.state.set_subtask(
+            sub.id, ev, status=SubtaskStatus.cancelled, result=result, finished_at=time.time()
         )

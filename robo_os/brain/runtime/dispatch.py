@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...cerebellum.protocol import AgentHandle, agent_actor_name, result_from_wire
+from ...agent_protocol import AgentHandle, agent_actor_name, result_from_wire
 from ...contracts import ErrorCode, SkillCall, SkillResult
 from ...errors import DeadlineExceeded, RobotUnavailableError, ServiceUnavailableError
 

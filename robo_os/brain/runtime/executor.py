@@ -5,11 +5,9 @@ back through the runner's inbox, as do cancel requests and lost robots; the runn
 handles one message at a time, so the task's state has one writer in this process
 (every write is still versioned in Redis, so a second process would find out).
 
-Correction, in order (see docs/execution.md):
-  transient error (timeout, collision, held_by_other) -> retry on the same robot
-  any other error but not_found/invalid_args           -> reassign to an equivalent robot
-  otherwise, or when max_attempts is used up           -> replan the rest of the task
-  no replans left (max_replans) or the planner fails   -> the task fails with the reason
+What to do about a failed subtask (retry, reassign, replan, fail, stop) is decided by
+the pure `policy.decide` from the failure's facts and a view of the task; the runner
+applies the action, `Corrector` doing its writes (see docs/execution.md).
 """
 
 from __future__ import annotations
@@ -18,9 +16,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Coroutine
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ...contracts import (
     TERMINAL_TASK_STATUSES,
@@ -37,6 +35,7 @@ from ...errors import DeadlineExceeded, RobotUnavailableError
 from .correction import Corrector
 from .lanes import LaneClosed
 from .plan_ops import ready_subtasks
+from .policy import Fail, Failure, Reassign, Replan, Retry, Stop, decide, settle
 from .replanning import Replanner
 from .store import TaskMeta
 from .task_state import RunnerDeps, TaskState
@@ -44,7 +43,6 @@ from .task_state import RunnerDeps, TaskState
 __all__ = ["RunnerDeps", "TaskRunner", "call_id_for"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def call_id_for(task_id: str, subtask_id: str, attempt: int) -> str:
@@ -90,18 +88,20 @@ class TaskRunner(TaskState):
         self.flights: dict[str, _Flight] = {}
         self.not_before: dict[str, float] = {}
         self.failures: list[str] = []
-        self.cancel_reason: str | None = None
         self.finished = asyncio.Event()
-        self._cancelled = asyncio.Event()
         self._side_jobs: set[asyncio.Task[Any]] = set()
-        self.planning = Replanner(self)
-        self.correct = Corrector(self)
+        self.planning = Replanner(self, deps.planner)
+        self.correct = Corrector(
+            self,
+            planner=deps.planner,
+            allocator=deps.allocator,
+            lanes=deps.lanes,
+            rebalance=deps.settings.rebalance,
+        )
 
     # -- outside world -----------------------------------------------------------------
     def cancel(self, reason: str) -> None:
-        if self.cancel_reason is None:
-            self.cancel_reason = reason
-            self._cancelled.set()
+        if self.request_cancel(reason):
             self.inbox.put_nowait(_Signal("cancel"))
 
     def robot_lost(self, robot: str, reason: str) -> None:
@@ -183,7 +183,7 @@ class TaskRunner(TaskState):
                     return
             elif self.failures:
                 if not self.flights:
-                    if not await self.planning.replan_task():
+                    if not await self._replan():
                         return
                     continue
             else:
@@ -199,19 +199,18 @@ class TaskRunner(TaskState):
                         return
             await self._handle(await self.inbox.get())
 
-    async def _interruptible(self, work: Coroutine[Any, Any, T]) -> T | None:
-        """Await `work` unless the task is cancelled first (then None)."""
-        job = asyncio.ensure_future(work)
-        stop = asyncio.ensure_future(self._cancelled.wait())
-        try:
-            await asyncio.wait({job, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            if not job.done():
-                job.cancel()
-                with contextlib.suppress(BaseException):
-                    await job
-        return None if job.cancelled() else job.result()
+    async def _replan(self) -> bool:
+        """Replan after the failures (the running subtasks have ended); True to go on."""
+        failure = "; ".join(self.failures)
+        step = settle(self.view())
+        if isinstance(step, Fail):
+            await self.finish(TaskStatus.failed, f"{failure} ({step.reason})")
+            return False
+        if not await self.planning.replan_task(failure):
+            return False
+        self.failures.clear()
+        self.not_before.clear()
+        return True
 
     # -- starting subtasks ------------------------------------------------------------
     def hold_back(self, sub_id: str, delay_s: float) -> None:
@@ -224,9 +223,36 @@ class TaskRunner(TaskState):
         for ready in ready_subtasks(self.task):
             if ready.id in self.flights or ready.id in self.not_before:
                 continue
-            sub = await self.correct.place(self.sub(ready.id))
+            sub = await self._place(self.sub(ready.id))
             if sub is not None:
                 self._launch(sub)
+
+    async def _place(self, sub: SubtaskState) -> SubtaskState | None:
+        """The subtask on the robot that should run it now (moved if need be), or None
+        when no robot can (then it failed and waits for a replan)."""
+        if await self.correct.can_run(sub):
+            return await self.correct.balance(sub)
+        view = self.view()
+        failure = Failure(
+            sub.id,
+            sub.robot,
+            ErrorCode.robot_offline,
+            sub.attempts,
+            placement=True,
+            excluded=self.correct.excluded(sub.id),
+        )
+        action = decide(failure, view)
+        if isinstance(action, Reassign):
+            if await self.correct.move(sub, action.exclude, f"robot {sub.robot} is unavailable"):
+                return self.sub(sub.id)
+            action = decide(replace(failure, equivalent_free=False), view)
+        if isinstance(action, Replan | Fail):
+            result = SkillResult.failure(
+                ErrorCode.robot_offline,
+                f"robot {sub.robot} is unavailable and no equivalent robot can run {sub.skill}",
+            )
+            self.failures.append(await self.correct.fail(sub, result))
+        return None
 
     def _launch(self, sub: SubtaskState, *, resumed: bool = False) -> None:
         attempt = max(1, sub.attempts) if resumed else sub.attempts + 1
@@ -390,25 +416,31 @@ class TaskRunner(TaskState):
             await self.set_subtask(
                 sub.id, ev, status=SubtaskStatus.succeeded, result=result, finished_at=time.time()
             )
-        elif self.cancel_reason is not None:
+            return
+        view = self.view()
+        failure = Failure(
+            sub.id,
+            flight.robot,
+            result.error or ErrorCode.internal,
+            sub.attempts,
+            excluded=self.correct.excluded(sub.id),
+        )
+        action = decide(failure, view)
+        if isinstance(action, Reassign):
+            code = failure.error.value
+            reason = f"{code} on {flight.robot}: {result.message}"
+            if await self.correct.move(sub, action.exclude, reason, result=result):
+                return
+            action = decide(replace(failure, equivalent_free=False), view)
+        if isinstance(action, Retry):
+            await self.correct.retry(sub, flight.robot, result, action.delay_s, common)
+            if action.delay_s > 0:
+                self.hold_back(sub.id, action.delay_s)
+        elif isinstance(action, Stop):
             if flight.running:  # one never started stays pending; the end marks it skipped
-                ev = self.event(
-                    TaskEventKind.subtask_failed,
-                    result.message,
-                    subtask=sub.id,
-                    robot=flight.robot,
-                    error=(result.error or ErrorCode.cancelled).value,
-                    **common,
-                )
-                await self.set_subtask(
-                    sub.id,
-                    ev,
-                    status=SubtaskStatus.cancelled,
-                    result=result,
-                    finished_at=time.time(),
-                )
-        else:
-            await self.correct.recover(sub, flight, result, common)
+                await self.correct.cancelled(sub, flight.robot, result, common)
+        elif isinstance(action, Replan | Fail):
+            self.failures.append(await self.correct.fail(sub, result, **common))
 
 
 class _NotStarted(Exception):

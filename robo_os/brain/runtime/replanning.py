@@ -1,5 +1,5 @@
-"""Planning and replanning of one task: the part of `TaskRunner` that talks to the Planner
-and adopts (or refuses) what it returns."""
+"""Planning and replanning of one task: talks to the Planner and adopts (or refuses) what
+it returns, through the task's state and its versioned writes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...contracts import (
+    Plan,
     PlanProblem,
     SubtaskStatus,
     Task,
@@ -21,7 +22,8 @@ from .plan_ops import states_from_plan, structural_problems
 from .store import TaskMeta
 
 if TYPE_CHECKING:
-    from .executor import TaskRunner
+    from ..planning.interface import Planner
+    from .task_state import TaskState
 
 __all__ = ["Replanner"]
 
@@ -29,51 +31,47 @@ log = logging.getLogger(__name__)
 
 
 class Replanner:
-    """Plans and replans for one TaskRunner, through the runner's state and writes."""
+    """Plans and replans one task. A cancel request interrupts the planner (the task
+    then ends `cancelled`); every other way a plan is not adopted ends the task."""
 
-    def __init__(self, runner: TaskRunner) -> None:
-        self.r = runner
+    def __init__(self, state: TaskState, planner: Planner) -> None:
+        self.state = state
+        self.planner = planner
 
     async def plan_task(self) -> bool:
         """Plan the instruction; True when there is a plan to run."""
-        instruction = self.r.task.instruction
+        st = self.state
+        instruction = st.task.instruction
         if not instruction:
-            await self.r.finish(TaskStatus.failed, "the task has neither an instruction nor a plan")
+            await st.finish(TaskStatus.failed, "the task has neither an instruction nor a plan")
             return False
-        await self.r.update(
+        await st.update(
             lambda t, m: (
                 t.model_copy(update={"status": TaskStatus.planning}),
-                [self.r.event(TaskEventKind.planning, instruction)],
+                [st.event(TaskEventKind.planning, instruction)],
             )
         )
         t0 = time.monotonic()
         try:
-            outcome = await self.r._interruptible(
-                self.r.d.planner.plan(self.r.task.id, instruction)
-            )
+            outcome = await st.until_cancelled(self.planner.plan(st.task.id, instruction))
         except Exception as e:  # a planner bug fails this task only
-            log.exception("task %s: planner raised", self.r.task.id)
-            await self.r.finish(TaskStatus.failed, f"the planner failed: {type(e).__name__}: {e}")
+            log.exception("task %s: planner raised", st.task.id)
+            await st.finish(TaskStatus.failed, f"the planner failed: {type(e).__name__}: {e}")
             return False
         if outcome is None:
-            await self.r.finish(TaskStatus.cancelled, self.r.cancel_reason or "cancelled")
+            await st.finish(TaskStatus.cancelled, st.cancel_reason or "cancelled")
             return False
         return await self._adopt(outcome, time.monotonic() - t0, failure=None)
 
-    async def replan_task(self) -> bool:
-        """Replace the rest of the task after permanent failures; True to go on."""
-        failure = "; ".join(self.r.failures)
-        limit = self.r.d.settings.max_replans
-        if self.r.task.replans >= limit:
-            await self.r.finish(
-                TaskStatus.failed, f"{failure} (no replans left: max_replans={limit})"
-            )
-            return False
-        await self.r.update(
+    async def replan_task(self, failure: str) -> bool:
+        """Replace the rest of the task after permanent failures (described by `failure`);
+        True to go on. Whether a replan is left is the policy's call (`policy.settle`)."""
+        st = self.state
+        await st.update(
             lambda t, m: (
                 t,
                 [
-                    self.r.event(
+                    st.event(
                         TaskEventKind.planning, f"replanning after: {failure}", replan=t.replans + 1
                     )
                 ],
@@ -81,23 +79,23 @@ class Replanner:
         )
         t0 = time.monotonic()
         try:
-            outcome = await self.r._interruptible(
-                self.r.d.planner.replan(
-                    self.r.task.id,
-                    self.r.task.instruction,
-                    self.r.meta.goal,
-                    list(self.r.task.subtasks),
+            outcome = await st.until_cancelled(
+                self.planner.replan(
+                    st.task.id,
+                    st.task.instruction,
+                    st.meta.goal,
+                    list(st.task.subtasks),
                     failure,
                 )
             )
         except Exception as e:
-            log.exception("task %s: planner raised while replanning", self.r.task.id)
-            await self.r.finish(
+            log.exception("task %s: planner raised while replanning", st.task.id)
+            await st.finish(
                 TaskStatus.failed, f"{failure}; replanning failed: {type(e).__name__}: {e}"
             )
             return False
         if outcome is None:
-            await self.r.finish(TaskStatus.cancelled, self.r.cancel_reason or "cancelled")
+            await st.finish(TaskStatus.cancelled, st.cancel_reason or "cancelled")
             return False
         return await self._adopt(outcome, time.monotonic() - t0, failure=failure)
 
@@ -116,14 +114,16 @@ class Replanner:
                 problems.append(PlanProblem(code="infeasible", message=plan.error))
             await self._reject(f"{prefix} failed: {reason}", problems, calls)
             return False
-        existing = {s.id for s in self.r.task.subtasks}
-        failed_ids = [s.id for s in self.r.task.subtasks if s.status == SubtaskStatus.failed]
+        existing = {s.id for s in self.state.task.subtasks}
+        failed_ids = [s.id for s in self.state.task.subtasks if s.status == SubtaskStatus.failed]
         if not plan.subtasks:
             # The planner sees the goal already reached from the current state.
-            await self.r.update(self._adopting([], outcome, took, failure, failed_ids))
-            await self.r.finish(TaskStatus.succeeded, "nothing left to do: the goal already holds")
+            await self.state.update(self._adopting([], outcome, took, failure, failed_ids))
+            await self.state.finish(
+                TaskStatus.succeeded, "nothing left to do: the goal already holds"
+            )
             return False
-        done = {s.id for s in self.r.task.subtasks if s.status == SubtaskStatus.succeeded}
+        done = {s.id for s in self.state.task.subtasks if s.status == SubtaskStatus.succeeded}
         problems = structural_problems(plan.subtasks, done=done)
         problems += [
             PlanProblem(
@@ -137,9 +137,7 @@ class Replanner:
         if problems:
             await self._reject(f"{prefix} produced an unusable plan", problems, calls)
             return False
-        await self.r.update(self._adopting(plan.subtasks, outcome, took, failure, failed_ids))
-        self.r.failures.clear()
-        self.r.not_before.clear()
+        await self.state.update(self._adopting(plan.subtasks, outcome, took, failure, failed_ids))
         return True
 
     def _adopting(
@@ -150,8 +148,6 @@ class Replanner:
         failure: str | None,
         failed_ids: list[str],
     ) -> Callable[[Task, TaskMeta], tuple[Task, list[TaskEvent]]]:
-        from ...contracts import Plan
-
         new_states = states_from_plan(Plan(subtasks=subtasks))
 
         def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
@@ -173,7 +169,7 @@ class Replanner:
                 meta.goal = outcome.goal
             meta.planner = outcome.planner or meta.planner
             kind = TaskEventKind.replanned if failure is not None else TaskEventKind.planned
-            ev = self.r.event(
+            ev = self.state.event(
                 kind,
                 outcome.message or f"{len(new_states)} subtasks",
                 planner=outcome.planner,
@@ -188,12 +184,12 @@ class Replanner:
 
     async def _reject(self, message: str, problems: list[PlanProblem], calls: int) -> None:
         def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
-            ev = self.r.event(
+            ev = self.state.event(
                 TaskEventKind.plan_rejected,
                 message,
                 problems=[p.model_dump(mode="json") for p in problems],
             )
             return task.model_copy(update={"model_calls": task.model_calls + calls}), [ev]
 
-        await self.r.update(mutate)
-        await self.r.finish(TaskStatus.failed, message, problems)
+        await self.state.update(mutate)
+        await self.state.finish(TaskStatus.failed, message, problems)

@@ -39,7 +39,7 @@ from .tasks_util import cancel_and_wait
 if TYPE_CHECKING:
     from robo_os_memory import Memory
 
-    from ...cerebellum.protocol import Dispatcher
+    from ...agent_protocol import Dispatcher
     from ...settings import SchedulerSettings
     from ..planning.interface import Planner
 

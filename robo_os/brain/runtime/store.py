@@ -1,6 +1,6 @@
 """Durable task state in Redis: task records, the active index, per-task event streams.
 
-Every key the brain writes is built here (see docs/execution.md for the full table):
+The keys, built by `robo_os.keys.TaskKeys` (see docs/execution.md for the full table):
 
     {p}:brain:task:{id}          hash   version, status, data (Task JSON), meta (JSON)
     {p}:brain:task:{id}:events   stream one entry per TaskEvent, field `e` (JSON)
@@ -27,8 +27,9 @@ from redis.exceptions import RedisError
 
 from ...contracts import TERMINAL_TASK_STATUSES, Task, TaskEvent, TaskEventKind, TaskStatus
 from ...errors import NotFoundError, ServiceUnavailableError
+from ...keys import TaskKeys
 
-__all__ = ["TERMINAL_EVENT_KINDS", "TaskConflict", "TaskKeys", "TaskMeta", "TaskStore"]
+__all__ = ["TERMINAL_EVENT_KINDS", "TaskConflict", "TaskMeta", "TaskStore"]
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +42,6 @@ RECENT_KEEP = 10_000
 
 class TaskConflict(Exception):
     """Another writer changed the task since it was read."""
-
-
-@dataclass(frozen=True)
-class TaskKeys:
-    prefix: str
-
-    def task(self, task_id: str) -> str:
-        return f"{self.prefix}:brain:task:{task_id}"
-
-    def events(self, task_id: str) -> str:
-        return f"{self.prefix}:brain:task:{task_id}:events"
-
-    @property
-    def active(self) -> str:
-        return f"{self.prefix}:brain:tasks:active"
-
-    @property
-    def recent(self) -> str:
-        return f"{self.prefix}:brain:tasks:recent"
 
 
 @dataclass

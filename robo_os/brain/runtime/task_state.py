@@ -1,13 +1,15 @@
 """A running task's state as one runner sees it: the latest stored Task and TaskMeta,
-written only through versioned store updates that also append the task's events."""
+written only through versioned store updates that also append the task's events, and
+whether a cancel was requested."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...contracts import (
     TERMINAL_TASK_STATUSES,
@@ -20,10 +22,11 @@ from ...contracts import (
     TaskEventKind,
     TaskStatus,
 )
+from .policy import TaskView
 from .store import TaskMeta
 
 if TYPE_CHECKING:
-    from ...cerebellum.protocol import Dispatcher
+    from ...agent_protocol import Dispatcher
     from ...settings import SchedulerSettings
     from ..planning.interface import Planner
     from .allocation import Allocator, SkillTimeouts
@@ -31,6 +34,8 @@ if TYPE_CHECKING:
     from .store import TaskStore
 
 __all__ = ["RunnerDeps", "TaskState"]
+
+T = TypeVar("T")
 
 
 async def _nothing(robot: str, reason: str) -> None:
@@ -55,7 +60,42 @@ class TaskState:
         self.d = deps
         self.task = task
         self.meta = meta
+        self.cancel_reason: str | None = None
+        self._cancelled = asyncio.Event()
         self._write_lock = asyncio.Lock()
+
+    def request_cancel(self, reason: str) -> bool:
+        """Record a cancel request; False when one was made before (the first reason stays)."""
+        if self.cancel_reason is not None:
+            return False
+        self.cancel_reason = reason
+        self._cancelled.set()
+        return True
+
+    async def until_cancelled(self, work: Coroutine[Any, Any, T]) -> T | None:
+        """Await `work` unless the task is cancelled first (then None)."""
+        job = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._cancelled.wait())
+        try:
+            await asyncio.wait({job, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            if not job.done():
+                job.cancel()
+                with contextlib.suppress(BaseException):
+                    await job
+        return None if job.cancelled() else job.result()
+
+    def view(self) -> TaskView:
+        """What the correction policy may know of this task now."""
+        s = self.d.settings
+        return TaskView(
+            replans=self.task.replans,
+            max_replans=s.max_replans,
+            max_attempts=s.max_attempts,
+            retry_backoff_s=s.retry_backoff_s,
+            cancelled=self.cancel_reason is not None,
+        )
 
     async def update(
         self, mutate: Callable[[Task, TaskMeta], tuple[Task, list[TaskEvent]] | None]

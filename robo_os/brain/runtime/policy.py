@@ -1,0 +1,133 @@
+"""Error correction as data: what to do about a failed subtask, decided by pure functions
+from the facts of the failure and a read-only view of its task.
+
+The runner (executor.py) gathers the facts, calls `decide`, and applies the action it
+gets back (`Corrector` does the writes); nothing here touches Redis, Ray, the planner or
+the clock, so every rule is a row in tests/brain/runtime/test_policy.py.
+
+    task being cancelled                                -> Stop
+    robot unavailable before the subtask started        -> Reassign (no attempt counts)
+    transient error (timeout, collision, held_by_other) -> Retry on the same robot
+    any other error but not_found / invalid_args        -> Reassign to an equivalent robot
+    otherwise, max_attempts used up, or no equivalent   -> Replan the rest of the task
+    ... with max_replans used up                        -> Fail the task
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...contracts import TRANSIENT_ERRORS, ErrorCode
+
+__all__ = [
+    "NOT_REASSIGNABLE",
+    "Action",
+    "Fail",
+    "Failure",
+    "Reassign",
+    "Replan",
+    "Retry",
+    "Stop",
+    "TaskView",
+    "decide",
+    "settle",
+]
+
+NOT_REASSIGNABLE = frozenset({ErrorCode.not_found, ErrorCode.invalid_args})
+"""The plan itself is wrong about the world or the call: another robot will not help."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The facts of one subtask's failure."""
+
+    subtask: str
+    robot: str
+    """The robot it failed on (or, at placement, the robot the plan names)."""
+    error: ErrorCode
+    attempts: int
+    """Attempts the subtask has used so far, as stored (this one included when it started)."""
+    placement: bool = False
+    """True when nothing ran: the robot was unavailable (offline, stopped, or already
+    failed this subtask) as the subtask became ready. No attempt is used up by it."""
+    excluded: frozenset[str] = frozenset()
+    """Robots already ruled out for this subtask."""
+    equivalent_free: bool | None = None
+    """Whether an equivalent robot can take the subtask: None until looked for (the
+    runner looks only when told to Reassign), False once none could."""
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What the policy may know about the failed subtask's task."""
+
+    replans: int
+    """Replans the task has used."""
+    max_replans: int
+    max_attempts: int
+    retry_backoff_s: float
+    cancelled: bool = False
+    """A cancel was requested: nothing more is tried for any subtask."""
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Run the subtask again on the same robot, after `delay_s`."""
+
+    delay_s: float
+
+
+@dataclass(frozen=True)
+class Reassign:
+    """Move the subtask (with its chain) to an equivalent robot not in `exclude`; when
+    there is none, ask again with `equivalent_free=False`."""
+
+    exclude: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Replan:
+    """The subtask fails; once the task's running subtasks end, its rest is replanned."""
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The subtask fails and the task fails with it once its running subtasks end."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The task is being cancelled: record the attempt as cancelled, try nothing more."""
+
+
+Action = Retry | Reassign | Replan | Fail | Stop
+
+
+def decide(failure: Failure, task: TaskView) -> Action:
+    """The action for one failed subtask (see the module docstring for the rules)."""
+    if task.cancelled:
+        return Stop()
+    if failure.placement:
+        if failure.equivalent_free is not False:
+            return Reassign(failure.excluded)
+        return settle(task)
+    tries_left = failure.attempts < task.max_attempts
+    if failure.error in TRANSIENT_ERRORS and tries_left:
+        return Retry(task.retry_backoff_s * max(1, failure.attempts))
+    if (
+        failure.error not in NOT_REASSIGNABLE
+        and tries_left
+        and failure.equivalent_free is not False
+    ):
+        return Reassign(failure.excluded | {failure.robot})
+    return settle(task)
+
+
+def settle(task: TaskView) -> Replan | Fail:
+    """What a task does about subtasks that failed for good: replan while it has
+    replans left, else fail."""
+    if task.replans < task.max_replans:
+        return Replan()
+    return Fail(f"no replans left: max_replans={task.max_replans}")

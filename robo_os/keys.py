@@ -1,0 +1,81 @@
+"""Every Redis key robo-os itself writes, built in one place.
+
+The memory's keys (robots, objects, places, history, leases, liveness) are built in
+`robo_os_memory.keys`; the keys here live under the same configurable prefix
+(`settings.redis.key_prefix`), in the same Redis, one namespace per owner:
+
+    {p}:brain:...   the brain's task store (robo_os/brain/runtime/store.py)
+    {p}:agent:...   each robot's agent (robo_os/cerebellum/agent_state.py)
+
+docs/memory.md has the full table (type, TTL, writer, readers); keep the two in sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from robo_os_memory.keys import Keys as MemoryKeys
+
+__all__ = ["AgentKeys", "TaskKeys"]
+
+
+def _checked(prefix: str) -> None:
+    # The prefix is shared with the memory: the same rules keep it from matching
+    # (or escaping into) another tenant's keys.
+    MemoryKeys(prefix)
+
+
+@dataclass(frozen=True)
+class TaskKeys:
+    """The brain's task records. Owner: the brain's `TaskStore` (one brain per prefix)."""
+
+    prefix: str
+
+    def __post_init__(self) -> None:
+        _checked(self.prefix)
+
+    def task(self, task_id: str) -> str:
+        """Hash `version`, `status`, `data` (Task JSON), `meta` (JSON). No TTL while the
+        task is active (it must survive a brain restart); `scheduler.terminal_ttl_s`
+        once it ended."""
+        return f"{self.prefix}:brain:task:{task_id}"
+
+    def events(self, task_id: str) -> str:
+        """Stream, one entry per TaskEvent (field `e`), `MAXLEN ~ events_maxlen`. The
+        same lifetime as the task's record."""
+        return f"{self.prefix}:brain:task:{task_id}:events"
+
+    @property
+    def active(self) -> str:
+        """Set of the ids of tasks not yet terminal. Forever: ids leave when their task
+        ends; a restarted brain resumes every task in it."""
+        return f"{self.prefix}:brain:tasks:active"
+
+    @property
+    def recent(self) -> str:
+        """Sorted set id -> created_at, trimmed to the newest `RECENT_KEEP`. Forever: it
+        is bounded by the trim, and ids of expired tasks are dropped when a listing meets
+        them."""
+        return f"{self.prefix}:brain:tasks:recent"
+
+
+@dataclass(frozen=True)
+class AgentKeys:
+    """One robot's agent's call results. Owner: that agent (nothing else writes them)."""
+
+    prefix: str
+    robot: str
+
+    def __post_init__(self) -> None:
+        _checked(self.prefix)
+
+    def result(self, call_id: str) -> str:
+        """String, JSON SkillResult of a finished call, `EX result_ttl_s`: a repeated call
+        id (a restarted brain re-sends running calls) within it is answered, not rerun."""
+        return f"{self.prefix}:agent:{self.robot}:result:{call_id}"
+
+    @property
+    def results(self) -> str:
+        """Sorted set call_id -> finish time, the index of `result` keys (a restarted
+        agent loads them in two round trips); trimmed, `EXPIRE result_ttl_s`."""
+        return f"{self.prefix}:agent:{self.robot}:results"
