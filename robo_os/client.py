@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+from httpx_sse import connect_sse
 
 from .errors import NotFoundError, RoboOSError, ServiceUnavailableError, UserError
 from .settings import Settings
@@ -106,17 +106,17 @@ class RoboOSClient:
     def events(self, task_id: str, cursor: str | None = None) -> Iterator[dict[str, Any]]:
         """The task's events as they happen (Server-Sent Events), until it ends."""
         headers = {"Last-Event-ID": cursor} if cursor else {}
-        with self._http.stream("GET", f"/v1/tasks/{task_id}/events", headers=headers, timeout=None) as r:
+        path = f"/v1/tasks/{task_id}/events"
+        with connect_sse(self._http, "GET", path, headers=headers, timeout=None) as source:
+            r = source.response
             if r.status_code >= 400:
                 r.read()
                 raise APIError(r.status_code, r.json() if r.content else None)
-            data: list[str] = []
-            for line in r.iter_lines():
-                if line.startswith("data:"):
-                    data.append(line[5:].lstrip())
-                elif line == "" and data:
-                    yield json.loads("\n".join(data))
-                    data = []
+            for sse in source.iter_sse():
+                # httpx-sse keeps the last event id across events (as the spec says), so a
+                # keep-alive comment after an event comes out as an event with no data: skip it
+                if sse.data:
+                    yield dict(sse.json())
 
     # -- fleet and memory ---------------------------------------------------------
     def robots(self) -> list[dict[str, Any]]:

@@ -1,14 +1,15 @@
-"""A task's events as Server-Sent Events: the stored backlog after a cursor, then new
+"""A task's events for Server-Sent Events: the stored backlog after a cursor, then new
 events as they are appended (blocking stream reads), until the task's terminal event.
 
-Each event is sent as
+The route (`routes/tasks.py`) sends each event as
 
-    id: <stream cursor>
     event: <kind>
     data: <TaskEvent JSON>
+    id: <stream cursor>
 
-so a client that reconnects with `Last-Event-ID` (or `?cursor=`) gets exactly what it
-missed. A comment line goes out every `keepalive_s` while nothing happens.
+through FastAPI's `EventSourceResponse`, which also sends a comment line every 15 s while
+nothing happens; a client that reconnects with `Last-Event-ID` (or `?cursor=`) gets exactly
+what it missed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ...contracts import TERMINAL_TASK_STATUSES, TaskEvent
 from ...errors import NotFoundError, UserError
 from ..runtime.store import TERMINAL_EVENT_KINDS, TaskStore
 
-__all__ = ["format_sse", "parse_cursor", "task_event_stream"]
+__all__ = ["parse_cursor", "task_event_stream"]
 
 _CURSOR = re.compile(r"^\d+(-\d+)?$")
 
@@ -35,37 +36,36 @@ def parse_cursor(raw: str | None) -> str:
     return raw if "-" in raw else f"{raw}-0"
 
 
-def format_sse(event: TaskEvent) -> bytes:
-    frame = f"id: {event.cursor}\nevent: {event.kind.value}\ndata: {event.model_dump_json()}\n\n"
-    return frame.encode()
-
-
 async def task_event_stream(
-    store: TaskStore, task_id: str, after: str, *, keepalive_s: float = 15.0
-) -> AsyncIterator[bytes]:
+    store: TaskStore, task_id: str, after: str, *, block_s: float = 15.0
+) -> AsyncIterator[TaskEvent]:
+    """The task's events after `after`, oldest first, ending with its terminal event (or at
+    once if the task ended before `after`). Each live read blocks at most `block_s`."""
     cursor = after
+    ended = False
     while True:  # the backlog, page by page
         page = await store.events(task_id, after=cursor, count=500)
         for event in page:
             cursor = event.cursor or cursor
-            yield format_sse(event)
+            yield event
             if event.kind in TERMINAL_EVENT_KINDS:
                 return
-        if len(page) < 500:
-            break
-    try:
-        task = await store.get(task_id)
-    except NotFoundError:
-        return
-    if task.status in TERMINAL_TASK_STATUSES:
-        return  # the client already has the terminal event
-    while True:
-        events = await store.read_events(task_id, cursor, block_s=keepalive_s)
-        if not events:
-            yield b": keepalive\n\n"
+        if len(page) == 500:
             continue
-        for event in events:
+        if ended:
+            return  # the task ended at or before `after`: the client has its terminal event
+        try:
+            task = await store.get(task_id)
+        except NotFoundError:
+            return
+        if task.status not in TERMINAL_TASK_STATUSES:
+            break
+        # It may have ended after the last page was read: a record and its events are
+        # stored together, so one more pass reaches the terminal event.
+        ended = True
+    while True:
+        for event in await store.read_events(task_id, cursor, block_s=block_s):
             cursor = event.cursor or cursor
-            yield format_sse(event)
+            yield event
             if event.kind in TERMINAL_EVENT_KINDS:
                 return

@@ -3,7 +3,10 @@ topological order."""
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 from collections.abc import Iterable, Mapping
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 __all__ = ["find_cycles", "topological_order"]
@@ -12,6 +15,8 @@ __all__ = ["find_cycles", "topological_order"]
 def find_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
     """One concrete cycle per strongly connected component with more than one node
     (Tarjan; iterative, so deep plans cannot overflow the stack)."""
+    # graphlib's CycleError names one cycle, picked by its traversal; the checker names
+    # every independent cycle of a plan, each from its smallest id, so the message is stable.
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     on_stack: set[str] = set()
@@ -74,23 +79,22 @@ def find_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
 
 
 def topological_order(ids: list[str], deps: Mapping[str, Iterable[str]]) -> list[str]:
-    """Kahn's order, ties broken by position in `ids` (so a listed order is kept)."""
+    """Dependencies first, ties broken by position in `ids` (so a listed order is kept).
+    Dependencies outside `ids` are ignored; ids on a cycle, and what waits for them, are
+    left out."""
     pos = {s: i for i, s in enumerate(ids)}
-    indegree = {s: 0 for s in ids}
-    children: dict[str, list[str]] = {s: [] for s in ids}
-    for s in ids:
-        for d in set(deps.get(s, ())):
-            if d in pos and d != s:
-                indegree[s] += 1
-                children[d].append(s)
-    ready = sorted((s for s in ids if indegree[s] == 0), key=pos.__getitem__)
+    sorter: TopologicalSorter[str] = TopologicalSorter(
+        {s: [d for d in dict.fromkeys(deps.get(s, ())) if d in pos and d != s] for s in ids}
+    )
+    with contextlib.suppress(CycleError):
+        sorter.prepare()  # after a CycleError it still hands out what precedes the cycle
+    ready: list[tuple[int, str]] = []
     out: list[str] = []
-    while ready:
-        s = ready.pop(0)
+    while True:
+        for s in sorter.get_ready():
+            heapq.heappush(ready, (pos[s], s))
+        if not ready:
+            return out
+        _, s = heapq.heappop(ready)
         out.append(s)
-        for c in children[s]:
-            indegree[c] -= 1
-            if indegree[c] == 0:
-                ready.append(c)
-                ready.sort(key=pos.__getitem__)
-    return out
+        sorter.done(s)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, status
-from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ....contracts import Task, TaskStatus
 from ..deps import BrainRuntime, get_runtime
@@ -83,31 +84,35 @@ async def wait_task(
     return await rt.store.wait_terminal(task_id, timeout)
 
 
-@router.get(
-    "/{task_id}/events",
-    response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": "Server-Sent Events: `id` is the cursor, `event` the kind,"
-            " `data` a TaskEvent.",
-        }
-    },
-)
-async def task_events(
+async def _resume_after(
     task_id: str,
     rt: Runtime,
     cursor: Annotated[
         str | None, Query(description="Resume after this event id (same as Last-Event-ID).")
     ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> StreamingResponse:
+) -> str:
+    # A dependency, so a bad cursor (400) or an unknown task (404) is answered before the
+    # stream's 200 is sent.
+    after = parse_cursor(cursor if cursor is not None else last_event_id)
+    await rt.store.get(task_id)
+    return after
+
+
+@router.get(
+    "/{task_id}/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "Server-Sent Events: `id` is the cursor, `event` the kind,"
+            " `data` a TaskEvent.",
+        }
+    },
+)
+async def task_events(
+    task_id: str, rt: Runtime, after: Annotated[str, Depends(_resume_after)]
+) -> AsyncIterator[ServerSentEvent]:
     """The task's events from the start (or after the cursor), then live, until the task
     ends. Reconnect with `Last-Event-ID` to continue where the stream stopped."""
-    after = parse_cursor(cursor if cursor is not None else last_event_id)
-    await rt.store.get(task_id)  # 404 before the stream starts
-    return StreamingResponse(
-        task_event_stream(rt.store, task_id, after),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    async for event in task_event_stream(rt.store, task_id, after):
+        yield ServerSentEvent(data=event, event=event.kind.value, id=event.cursor)
