@@ -30,6 +30,7 @@ from mcp.client.stdio import stdio_client
 from robo_os.contracts import SkillCall, SkillResult
 from robo_os.mcp import McpServerConfig, McpSkillSource, RobotMcpServer
 from robo_os.skill import SkillContext, SkillRegistry, skill
+from robo_os.testing import RegistryAgent, skill_context
 
 ROBOT = "bench"
 
@@ -41,27 +42,12 @@ async def wave(ctx: SkillContext, times: int) -> SkillResult:
 
 
 def _context(call: SkillCall, timeout_s: float) -> SkillContext:
-    return SkillContext(
-        robot=None,  # type: ignore[arg-type]
-        memory=None,  # type: ignore[arg-type]
-        call=call,
-        logger=logging.getLogger("bench"),
-        deadline=time.monotonic() + timeout_s,
-    )
+    return skill_context(call=call, timeout_s=timeout_s, logger=logging.getLogger("bench"))
 
 
-class Agent:
+def make_agent() -> RegistryAgent:
     """The agent side: run a call through the registry."""
-
-    def __init__(self) -> None:
-        self.skills = SkillRegistry([wave])
-
-    async def run(self, call: SkillCall) -> SkillResult:
-        s = self.skills.get(call.skill)
-        return await s.run(call.args, _context(call, s.spec.timeout_s))
-
-    async def cancel(self, call_id: str, reason: str = "cancelled") -> bool:
-        return False
+    return RegistryAgent(SkillRegistry([wave]))
 
 
 async def _timed(n: int, fn: Callable[[int], Awaitable[object]]) -> list[float]:
@@ -83,7 +69,7 @@ def _row(label: str, ms: list[float], base: float | None = None) -> None:
 
 
 async def main(calls: int) -> None:
-    agent = Agent()
+    agent = make_agent()
     s = agent.skills.get("wave")
 
     async def direct(i: int) -> object:
@@ -127,7 +113,7 @@ async def main(calls: int) -> None:
     sock.listen(64)
     port = sock.getsockname()[1]
     serving = asyncio.create_task(
-        RobotMcpServer(ROBOT, Agent(), agent.skills).serve_http(port=port, sock=sock)
+        RobotMcpServer(ROBOT, make_agent(), agent.skills).serve_http(port=port, sock=sock)
     )
     try:
         async with Client(f"http://127.0.0.1:{port}/mcp") as raw_http:
@@ -170,7 +156,7 @@ if __name__ == "__main__":
     parser.add_argument("--serve", action="store_true", help="internal: be the stdio server")
     args = parser.parse_args()
     if args.serve:
-        agent = Agent()
+        agent = make_agent()
         asyncio.run(RobotMcpServer(ROBOT, agent, agent.skills).serve_stdio())
     else:
         asyncio.run(main(args.calls))

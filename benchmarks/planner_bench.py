@@ -26,20 +26,13 @@ import argparse
 import asyncio
 import json
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "brain" / "planning")]
-
-from fakes.openai_server import FakeOpenAIServer, Reply
-from planning_world import STANDARD_SKILLS, StaticWorld, offered_skills
 from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState
+from robo_os_skills import SKILLS
 
 from robo_os.brain.planning.catalogue import Catalogue
 from robo_os.brain.planning.checker import check_plan_data
@@ -50,8 +43,15 @@ from robo_os.brain.planning.planner import BrainPlanner
 from robo_os.brain.planning.prompts import planning_messages
 from robo_os.settings import LLMSettings
 from robo_os.skill.refs import ENTITY_KEY
+from robo_os.skill.schema import build_spec
 from robo_os.skill.spec import SkillSpec
 from robo_os.symbolic.state import symbolic_state
+from robo_os.testing import Reply, ScriptedModelServer
+from robo_os.testing.world import StaticWorld, offered_skills
+
+STANDARD_SKILLS: dict[str, SkillSpec] = {
+    spec.name: spec for spec in (build_spec(fn, source="robo-os-skills") for fn in SKILLS)
+}
 
 N_PLACES, N_OBJECTS = 20, 200
 KINDS = ["cup", "mug", "apple", "book", "bowl", "sponge", "plate", "box"]
@@ -270,7 +270,7 @@ async def main(quick: bool) -> None:
     )
 
     print("4. a planning round with an instant model (real HTTP to a local scripted server)")
-    server = FakeOpenAIServer(default=Reply.tool_call(plan)).start()
+    server = ScriptedModelServer(default=Reply.tool_call(plan)).start()
     try:
         planner = BrainPlanner(
             world, LLMSettings(base_url=server.base_url, model="fake-model", timeout_s=30)
@@ -321,7 +321,7 @@ async def main(quick: bool) -> None:
         )
 
     print("6. model calls per task on the demo scene (a model that answers right the first time)")
-    demo = StaticWorld.household()
+    demo = StaticWorld.from_fleet(STANDARD_SKILLS)
     demo_cat = await Catalogue.from_memory(demo)
     tasks = [
         "bring the apple to the dining table",
@@ -336,7 +336,7 @@ async def main(quick: bool) -> None:
         reference = embedded.plan(demo_cat, symbolic_state(demo_cat), parsed.goal).plan
         assert reference is not None
         answer = {"subtasks": [s.model_dump(mode="json") for s in reference.subtasks]}
-        server = FakeOpenAIServer(default=Reply.tool_call(answer)).start()
+        server = ScriptedModelServer(default=Reply.tool_call(answer)).start()
         try:
             planner = BrainPlanner(
                 demo, LLMSettings(base_url=server.base_url, model="fake-model", timeout_s=30)

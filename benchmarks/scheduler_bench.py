@@ -25,29 +25,25 @@ import asyncio
 import statistics
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
 
 import redis.asyncio as aioredis
 from robo_os_memory import Memory, Pose, RobotState
 
-from robo_os.brain.planning.interface import PlanningOutcome
 from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.brain.runtime.scheduler import Scheduler
 from robo_os.brain.runtime.store import TaskStore
 from robo_os.contracts import (
     Plan,
-    PlanProblem,
     SkillCall,
     SkillResult,
     Subtask,
-    SubtaskState,
     Task,
     TaskEvent,
     TaskEventKind,
 )
 from robo_os.services import EmbeddedRedis
 from robo_os.settings import SchedulerSettings
+from robo_os.testing import ScriptedPlanner
 
 
 class InstantAgent:
@@ -65,31 +61,6 @@ class InstantAgent:
 
     async def cancel(self, call_id: str, reason: str = "cancelled") -> bool:
         return False
-
-
-class FixedPlanner:
-    """Checks nothing, never replans: the benchmark submits explicit plans."""
-
-    async def plan(self, task_id: str, instruction: str) -> PlanningOutcome:
-        return PlanningOutcome(
-            plan=None, problems=[PlanProblem(code="infeasible", message="explicit plans only")]
-        )
-
-    async def check(self, plan: Plan) -> list[PlanProblem]:
-        return []
-
-    async def replan(
-        self,
-        task_id: str,
-        instruction: str | None,
-        goal: dict[str, Any] | None,
-        history: Sequence[SubtaskState],
-        failure: str,
-    ) -> PlanningOutcome:
-        return PlanningOutcome(plan=None)
-
-    async def reassign(self, subtask: Subtask, exclude: set[str]) -> Subtask | None:
-        return None
 
 
 def reference_plan() -> Plan:
@@ -129,7 +100,7 @@ async def ours(url: str, runs: int) -> tuple[list[float], list[float]]:
         )
         await memory.heartbeat(r, ttl_s=3600)
     dispatcher = LocalDispatcher({r: InstantAgent(r, marks) for r in robots})
-    sched = Scheduler(store, memory, dispatcher, FixedPlanner(), SchedulerSettings(rebalance=False))
+    sched = Scheduler(store, memory, dispatcher, ScriptedPlanner(), SchedulerSettings(rebalance=False))
     await sched.start()
     totals, gaps = [], []
     try:
@@ -201,7 +172,7 @@ async def throughput(url: str, tasks: int) -> tuple[float, float, int]:
         store,
         memory,
         LocalDispatcher({r: InstantAgent(r, marks) for r in robots}),
-        FixedPlanner(),
+        ScriptedPlanner(),
         SchedulerSettings(rebalance=False),
     )
     await sched.start()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..contracts import ErrorCode, SkillCall, SkillResult
+from .contracts import ErrorCode, SkillCall, SkillResult
 
 __all__ = [
     "AGENT_ACTOR_PREFIX",

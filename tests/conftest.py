@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 from robo_os.services import EmbeddedRedis
+from robo_os.testing import ScriptedModelServer
 
 
 @pytest.fixture(scope="session")
@@ -66,3 +68,26 @@ def ray_runtime() -> Iterator[object]:
         yield ctx
     finally:
         ray.shutdown()
+
+
+@pytest.fixture
+def openai_server_factory() -> Iterator[Callable[..., ScriptedModelServer]]:
+    """Make as many started scripted model servers as a test needs; all stop after it."""
+    servers: list[ScriptedModelServer] = []
+
+    def make(**kwargs: Any) -> ScriptedModelServer:
+        server = ScriptedModelServer(**kwargs).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def openai_server(
+    openai_server_factory: Callable[..., ScriptedModelServer],
+) -> ScriptedModelServer:
+    """One started scripted model server (`server.base_url` is the `/v1` URL)."""
+    return openai_server_factory()

@@ -30,7 +30,7 @@ from .runtime.store import TaskStore
 if TYPE_CHECKING:
     from robo_os_memory import Memory
 
-    from ..cerebellum.protocol import Dispatcher
+    from ..agent_protocol import Dispatcher
     from ..settings import Settings
     from .planning.interface import Planner
 

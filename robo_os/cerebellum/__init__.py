@@ -10,10 +10,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..agent_protocol import AgentHandle, Dispatcher, agent_actor_name
     from ..skill.robot import Robot
     from .actor import AgentActor, AgentConfig, robot_resource, spawn_agent, start_agent
     from .agent import INSTRUCT, CerebellumAgent
-    from .protocol import AgentHandle, Dispatcher, agent_actor_name
     from .robot_llm import RobotLLM
 
 __all__ = [

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import inspect
 import logging
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from robo_os_memory import Memory
 from robo_os_memory.models import RobotState
 
+from ..agent_protocol import WireCall, WireResult, agent_actor_name, call_from_wire
 from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..errors import ConfigError
 from ..fleet import RobotConfig
@@ -34,7 +35,6 @@ from ..skill.parts import parts_of
 from ..skill.registry import SkillRegistry, discover
 from ..skill.spec import SkillSpec
 from .agent import CerebellumAgent
-from .protocol import WireCall, WireResult, agent_actor_name, call_from_wire
 
 if TYPE_CHECKING:
     from ..mcp.skillset import McpSkillSet
@@ -62,14 +62,10 @@ def robot_resource(robot_id: str) -> str:
 
 def import_object(path: str) -> Any:
     """`package.module:attr` (or `package.module` for a module)."""
-    module_name, _, attr = path.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
-        for part in filter(None, attr.split(".")):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as e:
+        return pkgutil.resolve_name(path)
+    except (ImportError, AttributeError, ValueError) as e:
         raise ConfigError(f"cannot import {path!r}: {e}") from e
-    return obj
 
 
 @dataclass(frozen=True)

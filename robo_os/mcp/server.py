@@ -32,7 +32,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS
 from starlette.applications import Starlette
 
-from ..cerebellum.protocol import AgentHandle
+from ..agent_protocol import AgentHandle
 from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..skill.registry import SkillRegistry
 from ..skill.spec import SkillSpec

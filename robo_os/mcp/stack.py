@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from ..cerebellum.protocol import Dispatcher
+from ..agent_protocol import Dispatcher
 from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..errors import ConfigError, DeadlineExceeded, RobotUnavailableError, UnknownNameError
 from ..skill.spec import SkillSpec

@@ -37,7 +37,7 @@ async def main(redis_url: str, prefix: str, robot_id: str) -> dict[str, object]:
             redis_url=redis_url,
             key_prefix=prefix,
             heartbeat_interval_s=0.2,
-            robot_factory="fakes.fake_robot:build_fake_robot",
+            robot_factory="robo_os.testing.robot:build_fake_robot",
             plugins=False,
             skills=("agent_skills:AGENT_SKILLS",),
         )

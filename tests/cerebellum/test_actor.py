@@ -40,8 +40,8 @@ def agent_config(redis_url: str, key_prefix: str, *, camera: bool = True, **kw: 
         key_prefix=key_prefix,
         agent=AgentSettings(cancel_grace_s=2.0),
         heartbeat_interval_s=0.2,
-        robot_factory="fakes.fake_robot:build_fake_robot",
-        skills=("agent_skills:AGENT_SKILLS",),
+        robot_factory="robo_os.testing.robot:build_fake_robot",
+        skills=("tests.cerebellum.agent_skills:AGENT_SKILLS",),
         **kw,
     )
 

@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from agent_skills import AGENT_SKILLS, RUNS, gate, started
-from fakes.fake_robot import FakeRobot
 from robo_os_memory import EntityKind, Memory, RobotStatusValue
 
 from robo_os.cerebellum.agent import CerebellumAgent
@@ -18,6 +16,9 @@ from robo_os.contracts import ErrorCode, SkillCall
 from robo_os.errors import ServiceUnavailableError
 from robo_os.settings import AgentSettings
 from robo_os.skill import SkillRegistry
+from robo_os.testing import FakeRobot
+
+from .agent_skills import AGENT_SKILLS, RUNS, gate, started
 
 WAIT_S = 30.0
 CAPS = {"manipulate", "camera"}

@@ -10,9 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from agent_skills import AGENT_SKILLS
-from fakes.fake_robot import FakeRobot
-from fakes.openai_server import FakeOpenAIServer, Reply, openai_server, openai_server_factory
 from robo_os_example_plugin import wave
 from robo_os_memory import Memory
 
@@ -21,8 +18,9 @@ from robo_os.cerebellum.robot_llm import RobotLLM
 from robo_os.contracts import ErrorCode, SkillCall
 from robo_os.settings import AgentSettings, LLMSettings
 from robo_os.skill import SkillRegistry
+from robo_os.testing import FakeRobot, Reply, ScriptedModelServer
 
-__all__ = ["openai_server", "openai_server_factory"]  # fixtures used here
+from .agent_skills import AGENT_SKILLS
 
 WAIT_S = 30.0
 
@@ -30,7 +28,7 @@ MakeAgent = Callable[..., Awaitable[CerebellumAgent]]
 
 
 @pytest.fixture
-async def make_agent(memory: Memory, openai_server: FakeOpenAIServer) -> AsyncIterator[MakeAgent]:
+async def make_agent(memory: Memory, openai_server: ScriptedModelServer) -> AsyncIterator[MakeAgent]:
     made: list[CerebellumAgent] = []
 
     async def make(*, llm_subtasks: bool = True, max_llm_steps: int = 4) -> CerebellumAgent:
@@ -67,7 +65,7 @@ def tool_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_the_model_calls_skills_then_finishes(
-    make_agent: MakeAgent, openai_server: FakeOpenAIServer, memory: Memory
+    make_agent: MakeAgent, openai_server: ScriptedModelServer, memory: Memory
 ) -> None:
     agent = await make_agent()
     robot = await memory.get_robot(agent.id)
@@ -94,7 +92,7 @@ async def test_the_model_calls_skills_then_finishes(
 
 
 async def test_failures_go_back_to_the_model_and_the_loop_is_bounded(
-    make_agent: MakeAgent, openai_server: FakeOpenAIServer
+    make_agent: MakeAgent, openai_server: ScriptedModelServer
 ) -> None:
     agent = await make_agent(max_llm_steps=3)
     openai_server.script(
@@ -117,7 +115,7 @@ async def test_failures_go_back_to_the_model_and_the_loop_is_bounded(
 
 
 async def test_a_skill_name_with_only_an_instruction_is_a_hint(
-    make_agent: MakeAgent, openai_server: FakeOpenAIServer
+    make_agent: MakeAgent, openai_server: ScriptedModelServer
 ) -> None:
     agent = await make_agent()
     openai_server.script(Reply.text("nothing to do"))
@@ -129,7 +127,7 @@ async def test_a_skill_name_with_only_an_instruction_is_a_hint(
 
 
 async def test_cancel_during_the_model_call(
-    make_agent: MakeAgent, openai_server: FakeOpenAIServer
+    make_agent: MakeAgent, openai_server: ScriptedModelServer
 ) -> None:
     agent = await make_agent()
     openai_server.script(Reply.stall())
@@ -143,7 +141,7 @@ async def test_cancel_during_the_model_call(
 
 
 async def test_model_down_and_mode_off(
-    make_agent: MakeAgent, openai_server: FakeOpenAIServer
+    make_agent: MakeAgent, openai_server: ScriptedModelServer
 ) -> None:
     agent = await make_agent()
     openai_server.set_down()

@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from fakes.openai_server import openai_server, openai_server_factory  # noqa: F401
 from pydantic import SecretStr
 
 from robo_os.services import EmbeddedRedis, free_port

@@ -9,7 +9,8 @@ import json
 from typing import Any
 
 import pytest
-from fakes.openai_server import FakeOpenAIServer, Reply
+
+from robo_os.testing import Reply, ScriptedModelServer
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +67,7 @@ def _images(request: dict[str, Any]) -> list[str]:
 
 
 async def test_vision_model_plans_a_relay_with_repair(
-    make_stack: Any, openai_server: FakeOpenAIServer
+    make_stack: Any, openai_server: ScriptedModelServer
 ) -> None:
     bad = json.loads(json.dumps(RELAY))
     bad["subtasks"][1]["skill"] = (

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from robo_os.contracts import SkillCall
+from robo_os import testing
 from robo_os.mcp.config import McpServerConfig
 from robo_os.skill.context import SkillContext
 
@@ -33,13 +32,6 @@ def skill_context(
 ) -> SkillContext:
     """A context for an MCP skill, which uses only the deadline and the cancel token
     (the robot and the memory are the MCP server's business)."""
-    call = SkillCall(
-        call_id=f"test-{skill}-{time.monotonic_ns()}", robot="gripper", skill=skill, args=args or {}
-    )
-    return SkillContext(
-        robot=None,  # type: ignore[arg-type]
-        memory=None,  # type: ignore[arg-type]
-        call=call,
-        logger=logging.getLogger("test.mcp"),
-        deadline=time.monotonic() + timeout_s,
+    return testing.skill_context(
+        None, skill, args, timeout_s=timeout_s, robot_id="gripper", logger=logging.getLogger("test.mcp")
     )

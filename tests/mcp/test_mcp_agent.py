@@ -8,15 +8,16 @@ import itertools
 import sys
 from typing import Any
 
-from fakes.fake_robot import FakeRobot
 from mcp import Client
-from mcp_helpers import GRIPPER_SERVER
 from robo_os_memory import Memory
 
 from robo_os.cerebellum.agent import CerebellumAgent
 from robo_os.contracts import ErrorCode, SkillCall, SkillResult
 from robo_os.mcp import McpSkillSet, RobotMcpServer
 from robo_os.skill import SkillContext, SkillRegistry, skill
+from robo_os.testing import FakeRobot
+
+from .mcp_helpers import GRIPPER_SERVER
 
 WAIT_S = 60.0
 

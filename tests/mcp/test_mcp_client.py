@@ -8,12 +8,13 @@ import sys
 from collections.abc import AsyncIterator
 
 import pytest
-from mcp_helpers import GRIPPER_SERVER, gripper_config, skill_context
 
 from robo_os.contracts import ErrorCode
 from robo_os.errors import ConfigError, ServiceUnavailableError
 from robo_os.mcp import McpSkill, McpSkillSource, mcp_servers_from_options
 from robo_os.skill.refs import ENTITY_KEY
+
+from .mcp_helpers import GRIPPER_SERVER, gripper_config, skill_context
 
 WAIT_S = 60.0
 

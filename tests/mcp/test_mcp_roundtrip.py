@@ -10,13 +10,14 @@ import sys
 from typing import Any
 
 import pytest
-from mcp_helpers import HERE, skill_context
-from mcp_robot import ROBOT, SPECS, ScriptedAgent
 
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.errors import ServiceUnavailableError
 from robo_os.mcp import McpServerConfig, McpSkill, McpSkillSource, RobotMcpServer
 from robo_os.skill import SkillContext, SkillRegistry, check_registry, skill
+
+from .mcp_helpers import HERE, skill_context
+from .mcp_robot import ROBOT, SPECS, ScriptedAgent
 
 WAIT_S = 60.0
 

@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp_robot import ROBOT, SPEC, SPECS, ScriptedAgent
 
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.mcp import SKILL_META_KEY, RobotMcpServer
+
+from .mcp_robot import ROBOT, SPEC, SPECS, ScriptedAgent
 
 WAIT_S = 60.0
 

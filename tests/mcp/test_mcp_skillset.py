@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from mcp_helpers import GRIPPER_SERVER, skill_context
-
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.mcp import McpSkillSet
 from robo_os.skill import SkillContext, SkillRegistry, check_registry, skill
+
+from .mcp_helpers import GRIPPER_SERVER, skill_context
 
 
 @skill(capabilities={"manipulate"})

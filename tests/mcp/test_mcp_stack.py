@@ -11,20 +11,21 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from mcp_helpers import GRIPPER_SERVER, skill_context
-from mcp_robot import ROBOT, SPEC, SPECS, ScriptedAgent
 from robo_os_memory import Memory
 from robo_os_memory.models import RobotState
 from typer.testing import CliRunner
 
+from robo_os.agent_protocol import agent_actor_name
 from robo_os.brain.runtime.dispatch import LocalDispatcher
-from robo_os.cerebellum.protocol import agent_actor_name
 from robo_os.contracts import ErrorCode, SkillCall, SkillResult
 from robo_os.errors import ConfigError, UnknownNameError
 from robo_os.mcp import McpServerConfig, McpSkillSource, RobotMcpServer
 from robo_os.mcp.cli import mcp_app
 from robo_os.mcp.stack import DispatcherAgent, MemorySkills, open_stack_server
 from robo_os.settings import Settings
+
+from .mcp_helpers import GRIPPER_SERVER, skill_context
+from .mcp_robot import ROBOT, SPEC, SPECS, ScriptedAgent
 
 WAIT_S = 60.0
 SERVE = (

@@ -3,8 +3,6 @@ bodies step faster)."""
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import Any
 
 from robo_os_memory.models import Pose
@@ -51,25 +49,8 @@ def corridor() -> FleetConfig:
     )
 
 
-def decode_png(data: bytes) -> tuple[int, int, bytes]:
-    """(width, height, raw scanlines) of an 8-bit RGB PNG, checking every chunk's CRC."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks = 8, {}
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind = data[pos + 4 : pos + 8]
-        payload = data[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
-        assert crc == zlib.crc32(kind + payload) & 0xFFFFFFFF
-        chunks[kind] = chunks.get(kind, b"") + payload
-        pos += 12 + length
-    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert (depth, colour) == (8, 2)
-    return width, height, zlib.decompress(chunks[b"IDAT"])
-
-
 class ImportedDriver:
-    """A driver a fleet file names as `sim_scenes:ImportedDriver`."""
+    """A driver a fleet file names as `tests.sim.sim_scenes:ImportedDriver`."""
 
     def __init__(self, config: RobotConfig) -> None:
         self._config = config

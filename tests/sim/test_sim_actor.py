@@ -8,12 +8,14 @@ import uuid
 
 import ray
 from robo_os_memory.models import Pose
-from sim_scenes import WAIT_S, decode_png, household
 
 from robo_os.settings import SimSettings
 from robo_os.sim import RayWorldClient, SimRobot, start_world_actor
 from robo_os.skill.context import CancelToken
 from robo_os.skill.parts import MotionOutcome
+from robo_os.testing import decode_png
+
+from .sim_scenes import WAIT_S, household
 
 
 async def test_world_actor_serves_several_robots(ray_runtime: object) -> None:

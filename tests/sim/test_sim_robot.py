@@ -10,7 +10,6 @@ from collections.abc import Callable
 import pytest
 from robo_os_memory import Memory
 from robo_os_memory.models import Pose
-from sim_scenes import WAIT_S, corridor, household
 
 from robo_os.cerebellum.drivers import DriverRegistry, build_robot, default_drivers
 from robo_os.errors import ConfigError
@@ -18,6 +17,8 @@ from robo_os.sim import LocalWorldClient, SimRobot, SimWorld, seed_memory
 from robo_os.skill.context import CancelToken
 from robo_os.skill.parts import Arm, Base, Camera, Gripper, MotionOutcome, Tray, parts_of
 from robo_os.skill.robot import Robot
+
+from .sim_scenes import WAIT_S, corridor, household
 
 MakeWorld = Callable[..., SimWorld]
 
@@ -112,10 +113,10 @@ def test_driver_registry() -> None:
     cfg = fleet.robots[0]
     with pytest.raises(ConfigError, match="no simulated world"):
         build_robot(cfg)
-    imported = build_robot(cfg.model_copy(update={"driver": "sim_scenes:ImportedDriver"}))
+    imported = build_robot(cfg.model_copy(update={"driver": "tests.sim.sim_scenes:ImportedDriver"}))
     assert isinstance(imported, Robot) and imported.id == "carrier1"
     with pytest.raises(ConfigError, match="does not implement"):
-        build_robot(cfg.model_copy(update={"driver": "sim_scenes:NotADriver"}))
+        build_robot(cfg.model_copy(update={"driver": "tests.sim.sim_scenes:NotADriver"}))
     with pytest.raises(ConfigError, match="cannot import"):
         build_robot(cfg.model_copy(update={"driver": "no_such_module:Driver"}))
     with pytest.raises(ConfigError, match="did you mean 'sim'"):

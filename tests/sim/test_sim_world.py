@@ -12,12 +12,14 @@ from collections.abc import Callable
 import pybullet as p
 import pytest
 from robo_os_memory.models import Pose
-from sim_scenes import corridor, decode_png, household
 
 from robo_os.errors import ConfigError
 from robo_os.fleet import FleetConfig
 from robo_os.sim import Navigate, Operate, Pick, Place, SimWorld, Unload
 from robo_os.skill.parts import MotionOutcome
+from robo_os.testing import decode_png
+
+from .sim_scenes import corridor, household
 
 MakeWorld = Callable[..., SimWorld]
 

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from robo_os_memory import Memory
-from std_world import StdWorld
 
 from robo_os.fleet import FleetConfig, load_fleet
 from robo_os.settings import SimSettings
 from robo_os.sim import LocalWorldClient, SimRobot, SimWorld, seed_memory
+
+from .std_world import StdWorld
 
 
 @pytest.fixture

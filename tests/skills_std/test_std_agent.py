@@ -5,11 +5,12 @@ that move things in physics."""
 from __future__ import annotations
 
 from robo_os_skills import SKILLS
-from std_world import StdWorld
 
 from robo_os.cerebellum.agent import CerebellumAgent
 from robo_os.contracts import SkillCall
 from robo_os.skill.registry import SkillRegistry
+
+from .std_world import StdWorld
 
 
 async def test_agents_register_sim_robots_and_run_the_relay(std: StdWorld) -> None:

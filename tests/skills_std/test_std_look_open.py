@@ -7,11 +7,12 @@ import base64
 from importlib.metadata import entry_points
 
 from robo_os_skills import SKILLS, close_place, look, navigate_to, open_place
-from std_world import StdWorld
 
 from robo_os.contracts import ErrorCode
 from robo_os.skill.checker import check_skill
 from robo_os.skill.invoke import as_skill
+
+from .std_world import StdWorld
 
 
 async def test_look_returns_a_png_and_what_is_visible(std: StdWorld) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from robo_os_skills import pick, place, put_in
-from std_world import StdWorld, household_with_bowl_on_counter
 
 from robo_os.contracts import ErrorCode
+
+from .std_world import StdWorld, household_with_bowl_on_counter
 
 
 async def test_pick_then_place_on_the_counter(std: StdWorld) -> None:

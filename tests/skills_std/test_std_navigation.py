@@ -9,10 +9,11 @@ from typing import Any
 
 from robo_os_memory import EntityKind, Pose
 from robo_os_skills import navigate_to, navigate_to_pose
-from std_world import WAIT_S, StdWorld
 
 from robo_os.contracts import ErrorCode
 from robo_os.skill.context import CancelToken
+
+from .std_world import WAIT_S, StdWorld
 
 
 async def test_navigate_docks_and_memory_follows(std: StdWorld) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 
 from robo_os_skills import deliver, navigate_to, pick, place
-from std_world import WAIT_S, StdWorld
 
 from robo_os.contracts import ErrorCode
+
+from .std_world import WAIT_S, StdWorld
 
 
 async def test_arm_loads_the_carrier_which_delivers(std: StdWorld) -> None:

@@ -12,7 +12,7 @@ from ...errors import ServiceUnavailableError
 if TYPE_CHECKING:
     from robo_os_memory import Memory
 
-    from ...cerebellum.protocol import Dispatcher
+    from ...agent_protocol import Dispatcher
     from ...settings import Settings
     from ..planning.interface import Planner
     from ..runtime.scheduler import Scheduler

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import uvicorn
-from console_support import TOKEN, Brain, GatedAgent, OnePlanPlanner
 from robo_os_memory import Memory
 from robo_os_memory.models import Pose, RobotState
 
 from robo_os.brain.app import create_app
 from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.settings import Settings
+
+from .console_support import TOKEN, Brain, GatedAgent, one_plan_planner
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ async def brain(memory: Memory, redis_url: str, key_prefix: str) -> AsyncIterato
         settings,
         memory=memory,
         dispatcher=LocalDispatcher({"r1": agent}),
-        planner=OnePlanPlanner(),
+        planner=one_plan_planner(),
         watch_liveness=False,
     )
     async with app.router.lifespan_context(app):

@@ -3,26 +3,20 @@ read out of the console's own files (kept out of conftest.py: test modules impor
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import httpx
 from robo_os_memory import Memory
 
-from robo_os.brain.planning.interface import PlanningOutcome
 from robo_os.contracts import (
-    ErrorCode,
     Plan,
-    PlanProblem,
-    SkillCall,
     SkillResult,
     Subtask,
-    SubtaskState,
 )
+from robo_os.testing import ScriptedAgent, ScriptedPlanner
 
 TOKEN = "console-test-token-0123456789"
 WAIT_S = 20.0
@@ -76,47 +70,27 @@ def js_string_constant(js: str, name: str) -> str:
     return m[1]
 
 
-class GatedAgent:
-    """An AgentHandle whose calls end when the test says (`finish`) or when cancelled;
-    `started` tells the test which call began."""
+class GatedAgent(ScriptedAgent):
+    """The public scripted agent for robot r1, whose calls finish with a note carrying
+    HTML (the console must show it as text)."""
 
     def __init__(self) -> None:
-        self.started: asyncio.Queue[SkillCall] = asyncio.Queue()
-        self.cancelled: list[str] = []
-        self._gates: dict[str, asyncio.Future[SkillResult]] = {}
+        super().__init__("r1")
 
-    async def run(self, call: SkillCall) -> SkillResult:
-        gate = self._gates.get(call.call_id)
-        if gate is None:
-            gate = asyncio.get_running_loop().create_future()
-            self._gates[call.call_id] = gate
-            self.started.put_nowait(call)
-        return await asyncio.shield(gate)
+    def finish(self, call_id: str, result: SkillResult | None = None) -> None:
+        super().finish(
+            call_id, result or SkillResult.success(f"{call_id} done", data={"note": "<b>ok</b>"})
+        )
 
-    def finish(self, call_id: str) -> None:
-        gate = self._gates[call_id]
-        if not gate.done():
-            gate.set_result(SkillResult.success(f"{call_id} done", data={"note": "<b>ok</b>"}))
-
-    def finish_all(self) -> None:
-        for call_id in list(self._gates):
-            self.finish(call_id)
-
-    async def cancel(self, call_id: str, reason: str = "cancelled") -> bool:
-        self.cancelled.append(call_id)
-        gate = self._gates.get(call_id)
-        if gate is None or gate.done():
-            return False
-        gate.set_result(SkillResult.failure(ErrorCode.cancelled, reason))
-        return True
+    @property
+    def cancelled(self) -> list[str]:
+        return [call_id for call_id, _ in self.cancels]
 
 
-@dataclass
-class OnePlanPlanner:
+def one_plan_planner() -> ScriptedPlanner:
     """Plans TWO_STEPS (any other instruction is infeasible); checks nothing."""
-
-    plans: dict[str, Plan] = field(
-        default_factory=lambda: {
+    return ScriptedPlanner(
+        plans={
             TWO_STEPS: Plan(
                 subtasks=[
                     Subtask(id="s1", robot="r1", skill="pick", args={"obj": "apple"}),
@@ -132,30 +106,6 @@ class OnePlanPlanner:
         }
     )
 
-    async def plan(self, task_id: str, instruction: str) -> PlanningOutcome:
-        plan = self.plans.get(instruction)
-        if plan is None:
-            problem = PlanProblem(code="infeasible", message=f"no plan for {instruction!r}")
-            return PlanningOutcome(plan=None, problems=[problem], planner="scripted")
-        return PlanningOutcome(plan=plan, model_calls=1, planner="scripted")
-
-    async def check(self, plan: Plan) -> list[PlanProblem]:
-        return []
-
-    async def replan(
-        self,
-        task_id: str,
-        instruction: str | None,
-        goal: dict[str, Any] | None,
-        history: Sequence[SubtaskState],
-        failure: str,
-    ) -> PlanningOutcome:
-        problem = PlanProblem(code="infeasible", message="no replanning in these tests")
-        return PlanningOutcome(plan=None, problems=[problem])
-
-    async def reassign(self, subtask: Subtask, exclude: set[str]) -> Subtask | None:
-        return None
-
 
 __all__ = [
     "TOKEN",
@@ -164,8 +114,8 @@ __all__ = [
     "Brain",
     "GatedAgent",
     "JsRoute",
-    "OnePlanPlanner",
     "console_text",
     "js_routes",
     "js_string_constant",
+    "one_plan_planner",
 ]

@@ -9,8 +9,9 @@ import re
 from typing import Any
 
 import pytest
-from console_support import TOKEN, Brain, console_text, js_routes, js_string_constant
 from robo_os_memory.models import ObjectState
+
+from .console_support import TOKEN, Brain, console_text, js_routes, js_string_constant
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JS = console_text("console.js")

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_support import TOKEN, TWO_STEPS, WAIT_S, Brain
+
+from .console_support import TOKEN, TWO_STEPS, WAIT_S, Brain
 
 NODE = shutil.which("node")
 DRIVER = Path(__file__).with_name("console_driver.mjs")
@@ -100,7 +101,7 @@ async def test_client_follows_a_task_live_over_http(
         await d.send(TWO_STEPS)
         submitted = await d.expect("submitted")
         for sub in ("s1", "s2"):
-            call = await asyncio.wait_for(brain.agent.started.get(), WAIT_S)
+            call = await brain.agent.next_call(WAIT_S)
             assert call.subtask_id == sub
             # The console sees the start while the call still runs: the stream is live.
             await d.expect("event", kind="subtask_started", subtask=sub)
@@ -137,7 +138,7 @@ async def test_client_follows_a_task_live_over_http(
 async def test_client_cancels_a_running_task(brain: Brain, served: str, tmp_path: Path) -> None:
     async with driver(tmp_path, "cancel", served) as d:
         await d.send(TWO_STEPS)
-        call = await asyncio.wait_for(brain.agent.started.get(), WAIT_S)
+        call = await brain.agent.next_call(WAIT_S)
         answer = await d.expect("cancel-answer")
         assert answer == {"step": "cancel-answer", "status": "cancelled", "terminal": True}
         assert brain.agent.cancelled == [call.call_id]

@@ -7,9 +7,10 @@ import re
 from importlib import resources
 
 import pytest
-from console_support import TOKEN, Brain, console_text
 
 from robo_os.brain.api.routes.console import CONSOLE_FILES, CONSOLE_PACKAGE
+
+from .console_support import TOKEN, Brain, console_text
 
 TYPES = {
     "index.html": "text/html; charset=utf-8",

@@ -4,10 +4,10 @@ the plain-data worlds (see planning_world.py)."""
 from __future__ import annotations
 
 import pytest
-from fakes.openai_server import openai_server, openai_server_factory  # noqa: F401  (fixtures)
-from planning_world import corpus_catalogue
 
 from robo_os.brain.planning.catalogue import Catalogue
+
+from .planning_world import corpus_catalogue
 
 
 @pytest.fixture(scope="session")

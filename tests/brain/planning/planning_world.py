@@ -12,14 +12,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
+from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState
 from robo_os_skills import SKILLS
 
 from robo_os.brain.planning.catalogue import Catalogue
-from robo_os.fleet import load_fleet
 from robo_os.skill.refs import ENTITY_KEY
 from robo_os.skill.schema import build_spec
 from robo_os.skill.spec import SkillSpec
+from robo_os.testing import world
 
 CORPUS_DIR = Path("/work/shared/llm-outputs")
 
@@ -42,64 +42,19 @@ STANDARD_SKILLS: dict[str, SkillSpec] = {
 """The real standard library's specs (skills/robo_os_skills), so the planner is tested
 against the symbolic model the robots actually run."""
 
-EMBODIMENT_CAPS: dict[str, tuple[str, ...]] = {
-    "fixed_arm": ("manipulate", "camera"),
-    "carrier": ("navigate", "carry"),
-    "mobile_manipulator": ("navigate", "manipulate", "camera"),
-}
-
-
 def offered_skills(
     robots: Iterable[RobotState], specs: Mapping[str, SkillSpec] = STANDARD_SKILLS
 ) -> dict[str, dict[str, Any]]:
     """What each robot's agent would publish: every skill whose capabilities it has (as JSON)."""
-    return {
-        r.id: {
-            n: s.model_dump(mode="json")
-            for n, s in specs.items()
-            if set(s.capabilities) <= set(r.capabilities)
-        }
-        for r in robots
-    }
+    return world.offered_skills(robots, specs)
 
 
 def household_records(
-    *,
-    without: Iterable[str] = (),
-    offline: Iterable[str] = (),
-    moves: Mapping[str, str] | None = None,
+    **kw: Any,
 ) -> tuple[list[RobotState], list[ObjectState], list[PlaceState]]:
-    """The demo scene (robo_os/data/household.yaml) as memory records."""
-    fleet = load_fleet()
-    skip, down = set(without), set(offline)
-    robots = [
-        RobotState(
-            id=r.id,
-            embodiment=r.embodiment,
-            capabilities=EMBODIMENT_CAPS[r.embodiment],
-            skills=tuple(
-                n
-                for n, s in STANDARD_SKILLS.items()
-                if set(s.capabilities) <= set(EMBODIMENT_CAPS[r.embodiment])
-            ),
-            place=r.at,
-            pose=fleet.place(r.at).pose,
-            reach=tuple(r.reach) if r.embodiment != "fixed_arm" else (r.at, *r.reach),
-            status=RobotStatusValue.offline if r.id in down else RobotStatusValue.idle,
-        )
-        for r in fleet.robots
-        if r.id not in skip
-    ]
-    moves = dict(moves or {})
-    objects = [
-        ObjectState(name=o.name, type=o.type, on=moves.get(o.name, o.at), attrs=o.attrs)
-        for o in fleet.scene.objects
-    ]
-    places = [
-        PlaceState(name=p.name, kind=p.kind, pose=p.pose, size=p.size, attrs=p.attrs)
-        for p in fleet.scene.places
-    ]
-    return robots, objects, places
+    """The demo scene (robo_os/data/household.yaml) as memory records (`without`,
+    `offline`, `moves` as in `robo_os.testing.world.fleet_records`)."""
+    return world.fleet_records(STANDARD_SKILLS, **kw)
 
 
 def household_catalogue(**kw: Any) -> Catalogue:
@@ -187,36 +142,11 @@ def corpus_catalogue() -> Catalogue:
     return Catalogue.build(robots, skills, objects, places)
 
 
-class StaticWorld:
-    """A plain-data stand-in for memory's planner view (`snapshot`, `robot_skills`), for
-    planner tests that are about the model, not about Redis. Tests that need the live
-    path use the `memory` fixture instead."""
-
-    def __init__(
-        self,
-        robots: list[RobotState],
-        objects: list[ObjectState],
-        places: list[PlaceState],
-        skills: dict[str, dict[str, Any]],
-    ) -> None:
-        self.robots, self.objects, self.places, self.skills = robots, objects, places, skills
+class StaticWorld(world.StaticWorld):
+    """The public plain-data planner world, with the household scene offering the real
+    standard skills by default."""
 
     @classmethod
     def household(cls, **kw: Any) -> StaticWorld:
         robots, objects, places = household_records(**kw)
         return cls(robots, objects, places, offered_skills(robots))
-
-    async def snapshot(self) -> tuple[list[RobotState], list[ObjectState], list[PlaceState]]:
-        return list(self.robots), list(self.objects), list(self.places)
-
-    async def robot_skills(self) -> dict[str, dict[str, Any]]:
-        return dict(self.skills)
-
-    def move_object(self, name: str, on: str | None, held_by: str | None = None) -> None:
-        self.objects = [
-            o.model_copy(update={"on": on, "held_by": held_by}) if o.name == name else o
-            for o in self.objects
-        ]
-
-    def update_robot(self, rid: str, **fields: Any) -> None:
-        self.robots = [r.model_copy(update=fields) if r.id == rid else r for r in self.robots]

@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from planning_world import household_catalogue
 
 from robo_os.brain.planning.catalogue import Catalogue
 from robo_os.brain.planning.checker import CheckReport, check_plan, check_plan_data
 from robo_os.brain.planning.dag import find_cycles
 from robo_os.contracts import Plan, Subtask
 from robo_os.symbolic.state import symbolic_state
+
+from .planning_world import household_catalogue
 
 
 def st(sid: str, robot: str, skill: str, deps: tuple[str, ...] = (), **args: Any) -> dict[str, Any]:

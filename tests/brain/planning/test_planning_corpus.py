@@ -16,13 +16,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from planning_world import corpus_prompt, corpus_records
 
 from robo_os.brain.planning.catalogue import Catalogue
 from robo_os.brain.planning.checker import CheckReport, check_plan_data
 from robo_os.brain.planning.parsing import parse_answer
 from robo_os.contracts import PlanProblem
 from robo_os.symbolic.state import symbolic_state
+
+from .planning_world import corpus_prompt, corpus_records
 
 RECORDS = corpus_records()
 SYSTEM = corpus_prompt()["system"]

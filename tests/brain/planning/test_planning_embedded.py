@@ -6,14 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fakes.openai_server import FakeOpenAIServer, Reply
-from planning_world import (
-    STANDARD_SKILLS,
-    StaticWorld,
-    household_catalogue,
-    household_records,
-    offered_skills,
-)
 from robo_os_memory.models import RobotState
 
 from robo_os.brain.planning.catalogue import Catalogue
@@ -26,6 +18,15 @@ from robo_os.settings import LLMSettings
 from robo_os.symbolic.conditions import Atom
 from robo_os.symbolic.search import ground, search
 from robo_os.symbolic.state import symbolic_state
+from robo_os.testing import Reply, ScriptedModelServer
+
+from .planning_world import (
+    STANDARD_SKILLS,
+    StaticWorld,
+    household_catalogue,
+    household_records,
+    offered_skills,
+)
 
 
 def plan_for(instruction: str, **world: Any) -> tuple[Plan, list[Atom]]:
@@ -319,7 +320,7 @@ def test_relay_where_a_second_arm_unloads_the_tray() -> None:
     ]
 
 
-async def test_an_empty_fleet_is_infeasible_not_a_crash(openai_server: FakeOpenAIServer) -> None:
+async def test_an_empty_fleet_is_infeasible_not_a_crash(openai_server: ScriptedModelServer) -> None:
     _, objects, places = household_records()
     world = StaticWorld([], objects, places, {})
     out = await BrainPlanner(world).plan("t1", "bring the apple to the dining table")

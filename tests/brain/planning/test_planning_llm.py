@@ -6,22 +6,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import struct
-import zlib
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fakes.openai_server import FakeOpenAIServer, Reply
-from planning_world import StaticWorld
 
 from robo_os.brain.planning.llm import LLMPool
 from robo_os.brain.planning.planner import BrainPlanner
 from robo_os.contracts import ErrorCode, SkillResult, SubtaskState, SubtaskStatus
 from robo_os.errors import ModelUnavailableError
 from robo_os.settings import LLMEndpointSettings, LLMSettings
+from robo_os.testing import Reply, ScriptedModelServer, tiny_png
 
-Factory = Callable[..., FakeOpenAIServer]
+from .planning_world import StaticWorld
+
+Factory = Callable[..., ScriptedModelServer]
 
 
 def st(sid: str, robot: str, skill: str, deps: tuple[str, ...] = (), **args: Any) -> dict[str, Any]:
@@ -39,7 +38,7 @@ GOOD = {
 INSTRUCTION = "Bring the apple to the dining table."
 
 
-def settings(*servers: FakeOpenAIServer, **kw: Any) -> LLMSettings:
+def settings(*servers: ScriptedModelServer, **kw: Any) -> LLMSettings:
     first, *rest = servers
     kw.setdefault("timeout_s", 10.0)
     return LLMSettings(
@@ -51,7 +50,7 @@ def settings(*servers: FakeOpenAIServer, **kw: Any) -> LLMSettings:
 
 
 def planner(
-    *servers: FakeOpenAIServer, world: StaticWorld | None = None, **kw: Any
+    *servers: ScriptedModelServer, world: StaticWorld | None = None, **kw: Any
 ) -> BrainPlanner:
     images = kw.pop("images", None)
     fallback = kw.pop("fallback_to_embedded", True)
@@ -68,28 +67,7 @@ def last_message(request: dict[str, Any]) -> dict[str, Any]:
     return msg
 
 
-def png(width: int = 2, height: int = 2) -> bytes:
-    """A real (tiny, grey) PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-        )
-
-    raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
-async def test_good_plan_with_a_forced_tool_call(openai_server: FakeOpenAIServer) -> None:
+async def test_good_plan_with_a_forced_tool_call(openai_server: ScriptedModelServer) -> None:
     openai_server.script(Reply.tool_call(GOOD))
     p = planner(openai_server)
     try:
@@ -120,7 +98,7 @@ async def test_good_plan_with_a_forced_tool_call(openai_server: FakeOpenAIServer
     assert snap["calls"] == 1 and snap["prompt_tokens"] == 120 and snap["completion_tokens"] == 40
 
 
-async def test_malformed_json_is_repaired(openai_server: FakeOpenAIServer) -> None:
+async def test_malformed_json_is_repaired(openai_server: ScriptedModelServer) -> None:
     openai_server.script(
         Reply.tool_call('{"subtasks": [{"id": "s1", "robot": "mm1"', finish_reason="length"),
         Reply.tool_call(GOOD),
@@ -178,7 +156,7 @@ async def test_malformed_json_is_repaired(openai_server: FakeOpenAIServer) -> No
     ids=["unknown_skill", "wrong_robot", "cycle", "wrong_goal"],
 )
 async def test_defective_plans_go_back_with_their_problems(
-    openai_server: FakeOpenAIServer, bad: dict[str, Any], code: str, needle: str
+    openai_server: ScriptedModelServer, bad: dict[str, Any], code: str, needle: str
 ) -> None:
     openai_server.script(Reply.tool_call(bad), Reply.tool_call(GOOD))
     p = planner(openai_server)
@@ -190,7 +168,7 @@ async def test_defective_plans_go_back_with_their_problems(
 
 
 async def test_repair_that_runs_out_fails_with_the_problems(
-    openai_server: FakeOpenAIServer,
+    openai_server: ScriptedModelServer,
 ) -> None:
     bad = {"subtasks": [st("s1", "mm1", "pick", object="banana")]}
     openai_server.script(*[Reply.tool_call(bad)] * 3)
@@ -206,7 +184,7 @@ async def test_repair_that_runs_out_fails_with_the_problems(
 
 
 async def test_a_declared_infeasible_instruction_is_not_repaired(
-    openai_server: FakeOpenAIServer,
+    openai_server: ScriptedModelServer,
 ) -> None:
     openai_server.script(
         Reply.tool_call({"subtasks": [], "error": "there is no banana in the scene"})
@@ -221,8 +199,8 @@ async def test_a_declared_infeasible_instruction_is_not_repaired(
     assert len(openai_server.chat_requests) == 1
 
 
-async def test_vision_request_carries_the_camera_images(openai_server: FakeOpenAIServer) -> None:
-    images = {"arm1": png(), "mm1": png(3, 1)}
+async def test_vision_request_carries_the_camera_images(openai_server: ScriptedModelServer) -> None:
+    images = {"arm1": tiny_png(), "mm1": tiny_png(3, 1)}
     calls = 0
 
     async def cameras() -> dict[str, bytes]:
@@ -244,7 +222,7 @@ async def test_vision_request_carries_the_camera_images(openai_server: FakeOpenA
 
 
 async def test_no_images_without_vision_and_a_broken_camera_does_not_stop_planning(
-    openai_server: FakeOpenAIServer,
+    openai_server: ScriptedModelServer,
 ) -> None:
     async def broken() -> dict[str, bytes]:
         raise RuntimeError("camera unplugged")
@@ -328,7 +306,7 @@ async def test_all_endpoints_down_falls_back_to_the_embedded_planner(
     ids=["prose", "fenced"],
 )
 async def test_text_json_path_for_models_without_tool_calling(
-    openai_server: FakeOpenAIServer, answer: str
+    openai_server: ScriptedModelServer, answer: str
 ) -> None:
     openai_server.script(Reply.text(answer))
     p = planner(openai_server, tool_calling=False)
@@ -340,7 +318,7 @@ async def test_text_json_path_for_models_without_tool_calling(
     assert "Reply with ONLY one JSON object" in req["messages"][0]["content"]
 
 
-async def test_text_repair_turn_is_a_user_message(openai_server: FakeOpenAIServer) -> None:
+async def test_text_repair_turn_is_a_user_message(openai_server: ScriptedModelServer) -> None:
     openai_server.script(Reply.text("I would move the apple."), Reply.text(json.dumps(GOOD)))
     p = planner(openai_server, tool_calling=False)
     out = await p.plan("t1", INSTRUCTION)
@@ -352,7 +330,7 @@ async def test_text_repair_turn_is_a_user_message(openai_server: FakeOpenAIServe
 
 
 async def test_a_text_answer_to_a_tool_request_is_still_read(
-    openai_server: FakeOpenAIServer,
+    openai_server: ScriptedModelServer,
 ) -> None:
     openai_server.script(Reply.text(json.dumps(GOOD)))
     p = planner(openai_server)
@@ -361,7 +339,7 @@ async def test_a_text_answer_to_a_tool_request_is_still_read(
     assert out.plan is not None and "instead of calling submit_plan" in out.message
 
 
-async def test_replan_from_history_and_failure(openai_server: FakeOpenAIServer) -> None:
+async def test_replan_from_history_and_failure(openai_server: ScriptedModelServer) -> None:
     world = StaticWorld.household()
     world.update_robot("mm1", place="kitchen_counter")
     history = [
@@ -408,7 +386,7 @@ async def test_replan_from_history_and_failure(openai_server: FakeOpenAIServer) 
     assert "at kitchen_counter" in openai_server.chat_requests[0]["messages"][0]["content"]
 
 
-async def test_concurrency_limit(openai_server: FakeOpenAIServer) -> None:
+async def test_concurrency_limit(openai_server: ScriptedModelServer) -> None:
     openai_server.script(Reply.tool_call(GOOD, delay_s=0.3), Reply.tool_call(GOOD, delay_s=0.3))
     pool = LLMPool(settings(openai_server, max_concurrency=1))
     try:
@@ -423,7 +401,7 @@ async def test_concurrency_limit(openai_server: FakeOpenAIServer) -> None:
 
 
 async def test_a_rejected_request_is_not_retried_and_does_not_mark_the_endpoint_down(
-    openai_server: FakeOpenAIServer,
+    openai_server: ScriptedModelServer,
 ) -> None:
     openai_server.script(Reply.error(400, "tools are not supported"))
     pool = LLMPool(settings(openai_server, max_retries=3))
@@ -434,7 +412,7 @@ async def test_a_rejected_request_is_not_retried_and_does_not_mark_the_endpoint_
     assert pool.health()[0].healthy
 
 
-async def test_retry_with_backoff_then_success(openai_server: FakeOpenAIServer) -> None:
+async def test_retry_with_backoff_then_success(openai_server: ScriptedModelServer) -> None:
     openai_server.script(Reply.error(503), Reply.tool_call(GOOD))
     pool = LLMPool(settings(openai_server, max_retries=2), backoff_s=0.01)
     reply = await pool.complete([{"role": "user", "content": "hi"}])

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakes.openai_server import FakeOpenAIServer, Reply
-from planning_world import household_records, offered_skills
 from robo_os_memory import Memory
 
 from robo_os.brain.planning.catalogue import Catalogue
@@ -14,6 +12,9 @@ from robo_os.brain.planning.planner import BrainPlanner
 from robo_os.contracts import Subtask
 from robo_os.settings import LLMSettings
 from robo_os.symbolic.state import symbolic_state
+from robo_os.testing import Reply, ScriptedModelServer
+
+from .planning_world import household_records, offered_skills
 
 
 async def seed(memory: Memory, **world: Any) -> None:
@@ -92,7 +93,7 @@ async def test_plan_check_and_reassign_on_live_memory(memory: Memory) -> None:
 
 
 async def test_model_plans_against_the_live_catalogue(
-    memory: Memory, openai_server: FakeOpenAIServer
+    memory: Memory, openai_server: ScriptedModelServer
 ) -> None:
     await seed(memory)
     await memory.upsert_object(

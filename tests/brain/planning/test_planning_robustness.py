@@ -8,11 +8,11 @@ import json
 import random
 from typing import Any
 
-from planning_world import household_catalogue
-
 from robo_os.brain.planning.checker import check_plan_data
 from robo_os.brain.planning.parsing import parse_answer
 from robo_os.symbolic.state import symbolic_state
+
+from .planning_world import household_catalogue
 
 GOOD: dict[str, Any] = {
     "subtasks": [

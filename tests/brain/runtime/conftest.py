@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 from robo_os_memory import Memory
-from runtime_fakes import ScriptedAgent, ScriptedPlanner
-from runtime_support import TOKEN, Api, Brain, Fleet, MakeBrain, add_robots, brain_settings
 
 from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.brain.runtime.scheduler import Scheduler
 from robo_os.brain.runtime.store import TaskStore
 from robo_os.settings import SchedulerSettings
+
+from .runtime_fakes import ScriptedAgent, ScriptedPlanner
+from .runtime_support import TOKEN, Api, Brain, Fleet, MakeBrain, add_robots, brain_settings
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ from typing import Any
 
 from robo_os_memory import Memory
 from robo_os_memory.models import Pose, RobotState
-from runtime_fakes import ScriptedAgent
 
 from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.brain.runtime.scheduler import Scheduler
 from robo_os.brain.runtime.store import TaskStore
+
+from .runtime_fakes import ScriptedAgent
 
 
 async def add_robots(memory: Memory, *ids: str, ttl_s: float = 600.0) -> None:

@@ -7,10 +7,11 @@ import re
 
 from robo_os_memory import Memory
 from robo_os_memory.models import ObjectState, PlaceState, Pose
-from runtime_fakes import WAIT_S, ScriptedPlanner
-from runtime_support import TOKEN
 
 from robo_os.contracts import SkillResult
+
+from .runtime_fakes import WAIT_S, ScriptedPlanner
+from .runtime_support import TOKEN
 
 PLAN = {
     "subtasks": [

@@ -4,11 +4,11 @@ the same call id (the agent answers from its own record)."""
 
 from __future__ import annotations
 
-from runtime_fakes import WAIT_S, ScriptedPlanner, plan
-from runtime_support import MakeBrain
-
 from robo_os.brain.runtime.store import TaskStore
 from robo_os.contracts import SubtaskStatus, TaskEventKind, TaskStatus
+
+from .runtime_fakes import WAIT_S, ScriptedPlanner, plan
+from .runtime_support import MakeBrain
 
 
 async def wait_event(

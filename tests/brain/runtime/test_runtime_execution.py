@@ -7,8 +7,6 @@ import asyncio
 
 from robo_os_memory import Memory
 from robo_os_memory.models import RobotStatusValue
-from runtime_fakes import WAIT_S, ScriptedPlanner, plan
-from runtime_support import MakeBrain
 
 from robo_os.brain.planning.interface import PlanningOutcome
 from robo_os.contracts import (
@@ -20,6 +18,9 @@ from robo_os.contracts import (
     TaskEventKind,
     TaskStatus,
 )
+
+from .runtime_fakes import WAIT_S, ScriptedPlanner, plan
+from .runtime_support import MakeBrain
 
 
 def kinds(events: list) -> list[str]:

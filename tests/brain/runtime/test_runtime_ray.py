@@ -8,16 +8,17 @@ from typing import Any
 
 import pytest
 from robo_os_memory import Memory
-from runtime_fakes import WAIT_S, ScriptedPlanner, plan
-from runtime_support import add_robots
 
+from robo_os.agent_protocol import agent_actor_name
 from robo_os.brain.runtime.dispatch import RayDispatcher
 from robo_os.brain.runtime.scheduler import Scheduler
 from robo_os.brain.runtime.store import TaskStore
-from robo_os.cerebellum.protocol import agent_actor_name
 from robo_os.contracts import SkillCall, TaskEventKind, TaskStatus
 from robo_os.errors import DeadlineExceeded, RobotUnavailableError
 from robo_os.settings import SchedulerSettings
+
+from .runtime_fakes import WAIT_S, ScriptedPlanner, plan
+from .runtime_support import add_robots
 
 
 def gate_agent_class() -> Any:

@@ -12,11 +12,12 @@ import httpx
 import pytest
 import uvicorn
 from robo_os_memory import Memory
-from runtime_fakes import WAIT_S, ScriptedPlanner
-from runtime_support import TOKEN, brain_settings
 
 from robo_os.brain.app import create_app
 from robo_os.brain.runtime.dispatch import LocalDispatcher
+
+from .runtime_fakes import WAIT_S, ScriptedPlanner
+from .runtime_support import TOKEN, brain_settings
 
 PLAN = {"subtasks": [{"id": "a", "robot": "r1", "skill": "pick", "args": {"obj": "apple"}}]}
 

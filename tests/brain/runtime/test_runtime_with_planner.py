@@ -7,13 +7,14 @@ from __future__ import annotations
 import httpx
 from robo_os_memory import Memory
 from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState
-from runtime_fakes import WAIT_S
-from runtime_support import TOKEN, brain_settings
 
 from robo_os.brain.app import create_app
 from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.skill.registry import discover
+
+from .runtime_fakes import WAIT_S
+from .runtime_support import TOKEN, brain_settings
 
 
 async def household(memory: Memory) -> None:
