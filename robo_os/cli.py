@@ -24,6 +24,10 @@ app = typer.Typer(
 )
 task_app = typer.Typer(help="Inspect and control tasks.", no_args_is_help=True)
 app.add_typer(task_app, name="task")
+world_app = typer.Typer(
+    help="The world: memory against what the robots observe.", no_args_is_help=True
+)
+app.add_typer(world_app, name="world")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -100,6 +104,9 @@ def _print_task(task: dict[str, Any]) -> None:
     console.print(
         f"task [bold]{task.get('id')}[/bold]: [{colour}]{status}[/{colour}]  {instruction}"
     )
+    for w in task.get("waiting_for") or []:
+        holder = f" (held by task {w['holder']})" if w.get("holder") else ""
+        console.print(f"  waits for {w.get('kind')} {escape(str(w.get('name')))}{holder}")
     subtasks = task.get("subtasks") or []
     if subtasks:
         table = Table(show_header=True, header_style="bold")
@@ -144,6 +151,9 @@ def submit(
         typer.Option("--wait", "-w", help="Wait until the task ends; exit 1 unless it succeeded."),
     ] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait with --wait.")] = 300.0,
+    priority: Annotated[
+        int, typer.Option(help="Higher first where tasks wait for the same robots or objects.")
+    ] = 0,
     url: UrlOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -152,7 +162,7 @@ def submit(
         raise typer.BadParameter("give an INSTRUCTION or --plan FILE")
     plan_body = json.loads(plan.read_text()) if plan else None
     with _client(url) as client:
-        task = client.submit(instruction, plan_body)
+        task = client.submit(instruction, plan_body, priority=priority)
         if not as_json:
             console.print(f"submitted task [bold]{task['id']}[/bold] ({task['status']})")
         if wait:
@@ -265,6 +275,34 @@ def objects(
     console.print(table)
 
 
+@world_app.command("diff")
+def world_diff(url: UrlOpt = None, as_json: JsonOpt = False) -> None:
+    """Where memory and the robots' own observations disagree (exit 1 if anywhere)."""
+    with _client(url) as client:
+        out = client.world_diff()
+    rows = out.get("disagreements", [])
+    if as_json:
+        console.print_json(json.dumps(out))
+    elif not out.get("observers"):
+        console.print("no robot can observe: nothing to compare")
+    elif not rows:
+        console.print(f"memory agrees with {', '.join(out['observers'])}")
+    else:
+        table = Table("kind", "name", "field", "memory", "observed", "by")
+        for d in rows:
+            table.add_row(
+                d["kind"],
+                d["name"],
+                d["field"],
+                json.dumps(d["memory"]),
+                json.dumps(d["observed"]),
+                d["by"],
+            )
+        console.print(table)
+    if rows:
+        raise typer.Exit(1)
+
+
 @app.command()
 def config(show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False) -> None:
     """Print the effective settings (environment + defaults) as JSON."""
@@ -280,6 +318,31 @@ def config(show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False
             )
         )
     console.print_json(json.dumps(data))
+
+
+token_app = typer.Typer(
+    help="The API token `robo-os up` generates and reuses (<state_dir>/api-token).",
+    no_args_is_help=True,
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("path")
+def token_path_cmd() -> None:
+    """Print where the generated token is kept."""
+    from .tokens import token_path
+
+    console.print(str(token_path(_settings())))
+
+
+@token_app.command("rotate")
+def token_rotate() -> None:
+    """Replace the generated token (a running brain keeps the old one until restarted)."""
+    from .tokens import rotate_token, token_path
+
+    settings = _settings()
+    rotate_token(settings)
+    console.print(f"wrote a new API token to {token_path(settings)}; restart `robo-os up` to use it")
 
 
 def _add_optional_subapps() -> None:

@@ -8,7 +8,7 @@ The fleet and scene (robots, places, objects) live in a YAML file: see `robo_os.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -22,6 +22,7 @@ from pydantic_settings import (
 __all__ = [
     "APISettings",
     "AgentSettings",
+    "FaultSettings",
     "LLMEndpointSettings",
     "LLMSettings",
     "MemorySettings",
@@ -90,12 +91,41 @@ class APISettings(_Section):
     writes it to `<state_dir>/api-token`, where the CLI finds it."""
     auth: bool = True
     """False disables auth entirely (only for a closed network)."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest request body accepted (413 above it, refused while reading)."""
 
 
 class MemorySettings(_Section):
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
     history_maxlen: int = Field(default=100_000, ge=100)
     history_max_age_s: float | None = None
+
+
+class FaultSettings(_Section):
+    """Faults the simulator injects, each a probability per motion (docs/reliability.md).
+    Deterministic: the same seed, robot and n-th motion of a kind draw the same faults."""
+
+    grasp_slip: float = Field(default=0.0, ge=0, le=1)
+    """A pick's grasp slips while lifting: the object falls where it falls."""
+    drop_carrying: float = Field(default=0.0, ge=0, le=1)
+    """A drive while holding something drops it on the way (the drive itself goes on)."""
+    blocked_path: float = Field(default=0.0, ge=0, le=1)
+    """A drive stops part-way, blocked (`collision`)."""
+    slow: float = Field(default=0.0, ge=0, le=1)
+    """Any motion runs `slow_factor` times slower."""
+    stuck: float = Field(default=0.0, ge=0, le=1)
+    """Any motion never progresses (until cancelled or its deadline)."""
+    slow_factor: float = Field(default=4.0, ge=1)
+    seed: int | None = None
+    """None: the simulator's seed."""
+    robots: list[str] = Field(default_factory=list)
+    """Only these robots' motions (empty: every robot's)."""
+
+    @property
+    def active(self) -> bool:
+        return any(
+            (self.grasp_slip, self.drop_carrying, self.blocked_path, self.slow, self.stuck)
+        )
 
 
 class SimSettings(_Section):
@@ -105,6 +135,9 @@ class SimSettings(_Section):
     """True: pace the simulation to the wall clock (for watching); False: as fast as it goes."""
     camera_width: int = Field(default=320, ge=16)
     camera_height: int = Field(default=240, ge=16)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
+    """Injected faults (`ROBO_OS_SIM__FAULTS='{"grasp_slip": 0.05}'` or the fleet file's
+    settings section); none by default."""
 
 
 class AgentSettings(_Section):
@@ -113,6 +146,11 @@ class AgentSettings(_Section):
     (RoboOS's robot-side mode); uses `llm` unless `agent_llm` is set."""
     max_llm_steps: int = Field(default=8, ge=1)
     cancel_grace_s: float = Field(default=2.0, gt=0)
+    reconcile: Literal["off", "failures", "always"] = "failures"
+    """When the agent corrects memory from what the robot observes (drivers that observe
+    only; docs/memory.md): after failed or cancelled skills, after every skill, or never."""
+    reconcile_interval_s: float | None = Field(default=None, gt=0)
+    """Also reconcile this often while idle; None: only after failures."""
 
 
 class SchedulerSettings(_Section):
@@ -129,6 +167,9 @@ class SchedulerSettings(_Section):
     """How long a finished task's record and events stay in Redis."""
     events_maxlen: int = Field(default=10_000, ge=100)
     """Approximate cap on one task's event stream (XADD MAXLEN ~)."""
+    claim_wait_s: float | None = Field(default=600.0, gt=0)
+    """How long a task waits for objects another task claims before it fails naming the
+    holder; None: no limit."""
 
 
 class Settings(BaseSettings):

@@ -16,15 +16,15 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
 from .fleet import FleetConfig, load_fleet
-from .services import EmbeddedRedis
+from .services import EmbeddedRedis, bind_listener
 from .settings import Settings
+from .tokens import ensure_token
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -35,28 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["Stack", "run_stack"]
 
 log = logging.getLogger(__name__)
-
-
-def _ensure_token(settings: Settings) -> Settings:
-    """With auth on and no token configured, generate one and write it where the CLI
-    looks (`<state_dir>/api-token`, mode 0600)."""
-    if not settings.api.auth or settings.api.token is not None:
-        return settings
-    from pydantic import SecretStr
-
-    from .client import token_path
-
-    token = secrets.token_urlsafe(32)
-    path = token_path(settings)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
-    except OSError as e:
-        raise ConfigError(f"cannot write the API token to {path}: {e} (set ROBO_OS_STATE_DIR or ROBO_OS_API__TOKEN)") from e
-    log.info("generated an API token in %s", path)
-    return settings.model_copy(update={"api": settings.api.model_copy(update={"token": SecretStr(token)})})
 
 
 class Stack:
@@ -70,6 +48,8 @@ class Stack:
         self.memory: Memory | None = None
         self.world: Any = None
         self.agents: dict[str, Any] = {}
+        self.recovery: Any = None
+        """`robo_os.recovery.DeadRobotRecovery`: halts, reconciles and frees a dead agent's robot."""
         self.app: FastAPI | None = None
         self._own_ray = False
         self._stops = contextlib.AsyncExitStack()
@@ -80,17 +60,20 @@ class Stack:
         t0 = time.monotonic()
         try:
             await self._start_redis()
-            self.settings = _ensure_token(self.settings)
+            self.settings = ensure_token(self.settings)
             self._start_ray()  # in the main thread, so Ray can install its signal handlers
             await self._start_memory()
             await self._start_world()
             await self._start_agents()
+            await self._start_recovery()
         except BaseException:
             await self.stop()
             raise
         from .brain.app import create_app
 
         self.app = create_app(self.settings, memory=self.memory, planner_factory=self._planner_factory)
+        if self.recovery is not None:  # what `GET /v1/world/diff` compares memory with
+            self.app.state.world_observers = self._world_observers()
         log.info(
             "stack ready in %.1f s: %d robots (%s), Redis %s, Ray namespace %s",
             time.monotonic() - t0, len(self.agents), ", ".join(self.agents),
@@ -109,7 +92,9 @@ class Stack:
         if self.settings.redis.url is not None:
             return
         directory = self.data_dir.expanduser() if self.data_dir else None
-        self.redis = await asyncio.to_thread(EmbeddedRedis(directory=directory, appendonly=directory is not None).start)
+        # started from this (the main) thread, not a worker: the server dies with the thread
+        # that started it, so it must be the one that lives as long as the stack
+        self.redis = EmbeddedRedis(directory=directory, appendonly=directory is not None).start()
         self._stops.push_async_callback(self._stop_redis)
         redis = self.settings.redis.model_copy(update={"url": self.redis.url})
         self.settings = self.settings.model_copy(update={"redis": redis})
@@ -173,6 +158,26 @@ class Stack:
                 raise ConfigError(f"robot {robot.id!r} did not start: {result}") from result
             self.agents[result[0]] = result[1]
 
+    def _world_observers(self) -> Any:
+        from .recovery import WorldObservers
+
+        assert self.recovery is not None
+        return WorldObservers(self.recovery.observers, ask_all=True)
+
+    async def _start_recovery(self) -> None:
+        """Follow robot liveness: a robot whose agent is declared dead is halted in the
+        world, reconciled from it and its leases released (robo_os/recovery.py)."""
+        if self.world is None or self.memory is None:
+            return
+        from .recovery import DeadRobotRecovery
+        from .sim import RayWorldClient, SimRobot
+
+        client = RayWorldClient(self.world)
+        observers = {rc.id: SimRobot(rc, client) for rc in self.fleet.robots if rc.driver == "sim"}
+        self.recovery = DeadRobotRecovery(self.memory, client, observers)
+        self.recovery.start()
+        self._stops.push_async_callback(self.recovery.close)
+
     def _planner_factory(self, settings: Settings, memory: Memory) -> Planner:
         from .brain.app import default_planner_factory
 
@@ -233,19 +238,26 @@ def run_stack(settings: Settings, *, data_dir: Path | None = None) -> None:
     """Run the whole stack until SIGINT/SIGTERM (what `robo-os up` does)."""
     import uvicorn
 
+    # the API's port first: a busy one is a clear error in a moment, not after Redis, Ray
+    # and every agent have started
+    listener = bind_listener(settings.api.host, settings.api.port)
+
     async def main() -> None:
         stack = Stack(settings, data_dir=data_dir)
         app = await stack.start()
         try:
-            config = uvicorn.Config(app, host=stack.settings.api.host, port=stack.settings.api.port, log_config=None, lifespan="on")
+            config = uvicorn.Config(app, log_config=None, lifespan="on")
             server = uvicorn.Server(config)
             log.info(
                 "robo-os is up: http://%s:%d  (console at /console/, API docs at /docs; try `robo-os submit \"bring the apple to the dining table\" --wait`)",
                 stack.settings.api.host, stack.settings.api.port,
             )
-            await server.serve()
+            await server.serve(sockets=[listener])
         finally:
             await stack.stop()
             log.info("robo-os stopped")
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        listener.close()

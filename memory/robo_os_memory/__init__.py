@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .corrections import ObjectCorrection, ReconcileReply
 from .errors import (
     ConflictError,
     InvalidUpdateError,
@@ -13,7 +14,7 @@ from .errors import (
     StoreUnavailableError,
     VersionConflictError,
 )
-from .keys import SCHEMA_VERSION, Keys
+from .keys import SCHEMA_VERSION, Keys, slot_resource
 from .models import (
     AttrValue,
     Change,
@@ -41,12 +42,15 @@ __all__ = [
     "Memory",
     "MemoryStoreError",
     "NotFoundError",
+    "ObjectCorrection",
     "ObjectState",
     "PlaceState",
     "Pose",
+    "ReconcileReply",
     "RobotState",
     "RobotStatusValue",
     "SchemaMismatchError",
     "StoreUnavailableError",
     "VersionConflictError",
+    "slot_resource",
 ]

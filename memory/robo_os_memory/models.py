@@ -23,9 +23,11 @@ __all__ = [
     "Pose",
     "RobotState",
     "RobotStatusValue",
+    "Source",
 ]
 
 AttrValue = str | int | float | bool | None
+Source = Literal["observed", "believed"]
 
 
 class _Frozen(BaseModel):
@@ -75,7 +77,11 @@ class RobotState(_Stamped):
     skills: tuple[str, ...] = ()
     pose: Pose | None = None
     place: str | None = None
-    """The place the robot is at (docked at / mounted at), if any."""
+    """The place the robot is docked at (a mobile robot, written by the navigation skills
+    when it docks, cleared when it leaves) or mounted at (a fixed arm, from seeding). The
+    one fact of where a robot is: the planner's `at(R, P)` reads only this (and `reach`)."""
+    slot: int | None = None
+    """Which of the place's docking slots it occupies (None: not docked, or mounted)."""
     reach: tuple[str, ...] = ()
     """Places a robot can reach without moving (a fixed arm's workspace)."""
     status: RobotStatusValue = RobotStatusValue.idle
@@ -87,6 +93,11 @@ class RobotState(_Stamped):
     """Progress of the current call in [0, 1], if the skill reports it."""
     holding: str | None = None
     last_heartbeat: float | None = None
+    source: Source = "believed"
+    """Whether pose/place/holding were last set from the robot's own observation
+    (reconciliation) or from what a skill was expected to do."""
+    observed_at: float | None = None
+    """Unix time of the last observation that corrected or confirmed this record."""
     node: str | None = None
     """The Ray node the agent runs on."""
 
@@ -99,6 +110,14 @@ class ObjectState(_Stamped):
     """The place, receptacle, or robot (tray) the object rests on or in."""
     held_by: str | None = None
     attrs: dict[str, AttrValue] = Field(default_factory=dict)
+    source: Source = "believed"
+    """"observed": where/held_by/pose come from a robot's observation (reconciliation);
+    "believed": from a skill's expected outcome or the scene file."""
+    observed_at: float | None = None
+    """Unix time of the observation that last corrected this record."""
+    unknown_since: float | None = None
+    """Set when a robot looked for the object where memory had it and nobody found it:
+    `on`/`held_by` are then None and `pose` is only where it was last seen."""
 
 
 class PlaceState(_Stamped):

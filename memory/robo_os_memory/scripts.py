@@ -35,7 +35,18 @@ RedisClient: TypeAlias = Any
 """A `redis.asyncio.Redis` opened with decode_responses=True. redis-py's overloads type
 every reply as bytes | str whatever the option; with decoding on, replies are str."""
 
-_NAMES = ("write", "move", "delete", "lease", "heartbeat", "sweep", "snapshot", "skills")
+_NAMES = (
+    "write",
+    "move",
+    "delete",
+    "lease",
+    "heartbeat",
+    "sweep",
+    "snapshot",
+    "skills",
+    "reconcile",
+    "release_holder",
+)
 _ERR_TAG = "ROBOOS "
 
 P = ParamSpec("P")

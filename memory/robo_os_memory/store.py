@@ -26,6 +26,7 @@ from . import leases as _leases
 from . import liveness as _liveness
 from . import spatial as _spatial
 from .codec import decode_record
+from .corrections import CorrectionsAPI
 from .errors import InvalidUpdateError, SchemaMismatchError, StoreUnavailableError
 from .keys import SCHEMA_VERSION, Keys
 from .models import Change, EntityKind, Lease, ObjectState, PlaceState, Pose, RobotState
@@ -40,12 +41,13 @@ __all__ = ["Memory"]
 log = logging.getLogger(__name__)
 
 
-class Memory(RecordsAPI, MovesAPI):
+class Memory(RecordsAPI, MovesAPI, CorrectionsAPI):
     """Async client of the shared memory. One instance per process (per event loop);
     `connect` opens it, `close` closes it. All writes are atomic per call; multi-entity
     moves (`pick`, `place`, `transfer`) are atomic as a whole.
 
-    Robots, objects and places: records.py. pick/place/transfer: moves.py. Here:
+    Robots, objects and places: records.py. pick/place/transfer: moves.py. Corrections
+    from observation and releasing a dead holder's leases: corrections.py. Here:
     lifecycle, history, spatial queries, subscriptions, leases, liveness, planner view.
 
     Writes that take `expected_version=` fail with VersionConflictError unless the

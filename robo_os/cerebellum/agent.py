@@ -29,7 +29,8 @@ from ..errors import ServiceUnavailableError
 from ..keys import AgentKeys
 from ..settings import AgentSettings
 from ..skill.context import CancelToken, SkillContext
-from ..skill.invoke import Skill
+from ..skill.invoke import INFRASTRUCTURE, Skill
+from ..skill.observation import observer_of
 from ..skill.registry import SkillRegistry
 from ..skill.robot import Robot
 from ..skill.spec import SkillSpec
@@ -41,9 +42,11 @@ from .agent_state import (
     acquire_within,
     driver_place,
     driver_reach,
+    driver_slot,
     heartbeat_until,
     stamped,
 )
+from .reconcile import Reconciler
 from .routing import resolve_skill, wants_instruction
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ INSTRUCT = "instruct"
 """The skill name of a natural-language subtask (robot-side LLM mode)."""
 
 DEFAULT_RESULT_TTL_S = 86_400.0
+RECONCILE_TIMEOUT_S = 5.0
+"""A reconciliation that takes longer is given up (the result goes back without it)."""
 _CALL_FIELDS = ("current_subtask", "activity", "progress")
 
 
@@ -118,6 +123,10 @@ class CerebellumAgent:
         self._started = False
         self._stopping = False
         self._log = logging.LoggerAdapter(log, {"robot": self.id})
+        observer = observer_of(robot) if self.settings.reconcile != "off" else None
+        self.reconciler = Reconciler(self.id, observer, memory) if observer else None
+        """Corrects memory from the robot's observation (drivers that observe only)."""
+        self._periodic: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> RobotState:
@@ -144,6 +153,7 @@ class CerebellumAgent:
                 skills=tuple(sorted(specs)),
                 pose=await self.robot.pose(),
                 place=await driver_place(self.robot) or self._place,
+                slot=await driver_slot(self.robot),
                 reach=driver_reach(self.robot) or self._reach,
                 status=RobotStatusValue.idle,
                 node=self.node,
@@ -159,6 +169,11 @@ class CerebellumAgent:
             name=f"heartbeat:{self.id}",
         )
         self._started = True
+        if self.reconciler is not None and self.settings.reconcile_interval_s is not None:
+            self._periodic = asyncio.create_task(
+                self._reconcile_every(self.settings.reconcile_interval_s),
+                name=f"reconcile:{self.id}",
+            )
         self._log.info(
             "agent %s started: %d skills (%s), %d stored results, node %s",
             self.id,
@@ -181,6 +196,9 @@ class CerebellumAgent:
         if pending:
             await asyncio.wait(pending, timeout=self.settings.cancel_grace_s * 2)
         self._halt.set()
+        if self._periodic is not None:
+            self._periodic.cancel()
+            await asyncio.wait({self._periodic}, timeout=RECONCILE_TIMEOUT_S)
         if self._heartbeat is not None:
             # redis-py 8 may swallow a cancel that lands mid-command, so the beat loop
             # also watches `_halt`; cancel() only shortens a wait
@@ -235,8 +253,21 @@ class CerebellumAgent:
             result = SkillResult.failure(
                 ErrorCode.internal, f"agent {self.id}: {type(e).__name__}: {e}"
             )
-        self._results.remember(call.call_id, result)
-        self._writer.submit(lambda: self._results.store(call.call_id, result))
+        if self.reconciler is not None and (
+            not result.ok or self.settings.reconcile == "always"
+        ):
+            result = await self._reconciled(call, result)
+        if result.data.get(INFRASTRUCTURE) is True:
+            # not the call's answer: a re-dispatch (a restarted brain, a retry) runs it again
+            self._log.warning(
+                "agent %s: %s failed for an infrastructure reason; not kept: %s",
+                self.id,
+                call.call_id,
+                result.message,
+            )
+        else:
+            self._results.remember(call.call_id, result)
+            self._writer.submit(lambda: self._results.store(call.call_id, result))
         self._running.pop(call.call_id, None)
         run.done.set_result(result)
         return result
@@ -252,6 +283,44 @@ class CerebellumAgent:
         run.token.cancel(reason)
         self._log.info("agent %s: cancel %s (%s)", self.id, call_id, reason)
         return True
+
+    # -- reconciliation ------------------------------------------------------------------
+    async def _reconciled(self, call: SkillCall, result: SkillResult) -> SkillResult:
+        """`result` with what reconciling after it corrected (`data["reconciled"]`), so
+        that the brain, and the replanner reading memory, start from what is true."""
+        assert self.reconciler is not None
+        about = [v for v in call.args.values() if isinstance(v, str)]
+        try:
+            rec = await asyncio.wait_for(
+                self.reconciler.run(f"{call.skill} {result.error or 'ok'}", about),
+                RECONCILE_TIMEOUT_S,
+            )
+        except Exception as e:  # observing failed: the failure still goes back, unreconciled
+            self._log.warning("agent %s: reconciling after %s failed: %s", self.id, call.call_id, e)
+            return result
+        if not rec.disagreements:
+            return result
+        return result.model_copy(update={"data": {**result.data, "reconciled": rec.as_data()}})
+
+    async def reconcile(self, reason: str = "asked") -> int:
+        """Reconcile now, between calls; how many disagreements were found (0 without an
+        observing driver)."""
+        if self.reconciler is None:
+            return 0
+        async with self._lock:  # not while a skill moves the robot
+            return len((await self.reconciler.run(reason)).disagreements)
+
+    async def _reconcile_every(self, interval_s: float) -> None:
+        while not self._halt.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), interval_s)
+                return
+            if self._lock.locked():
+                continue  # busy: a failure will reconcile, or the next round
+            try:
+                await asyncio.wait_for(self.reconcile("periodic"), RECONCILE_TIMEOUT_S)
+            except Exception as e:  # a missed round is retried on the next
+                self._log.warning("agent %s: periodic reconciliation failed: %s", self.id, e)
 
     # -- reading ---------------------------------------------------------------------------
     def specs(self) -> list[SkillSpec]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from ..fleet import FleetConfig
 from ..settings import SimSettings
-from ..skill.parts import CameraImage, MotionResult
+from ..skill.observation import Observation
+from ..skill.parts import CameraImage, DockSlot, MotionResult
 from .models import MotionRequest, ObjectInfo, RobotInfo, WorldInfo
 from .world import SimWorld
 
@@ -45,11 +46,27 @@ class WorldActor:
     async def reaches(self, robot_id: str, target: str) -> bool:
         return self._world.reaches(robot_id, target)
 
+    async def slots(self, robot_id: str, place: str) -> list[DockSlot]:
+        return self._world.slots(robot_id, place)
+
     async def capture(self, robot_id: str, target: str | None = None) -> CameraImage:
         return self._world.capture(robot_id, target)
 
     async def describe(self) -> WorldInfo:
         return self._world.describe()
+
+    async def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
+        return self._world.observe(robot_id, expect)
+
+    async def halt(self, robot_id: str) -> int:
+        return self._world.halt(robot_id)
+
+    async def resume(self, robot_id: str) -> bool:
+        return self._world.resume(robot_id)
+
+    async def faults(self) -> dict[str, int]:
+        """How many faults of each kind were injected so far."""
+        return dict(self._world.faults.injected)
 
     async def stats(self) -> dict[str, float]:
         """Simulated time and steps so far (for dashboards and benchmarks)."""

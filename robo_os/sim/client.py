@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..skill.parts import CameraImage, MotionResult
+from ..skill.observation import Observation
+from ..skill.parts import CameraImage, DockSlot, MotionResult
 from .models import MotionRequest, ObjectInfo, RobotInfo, WorldInfo
 
 if TYPE_CHECKING:
@@ -39,9 +40,26 @@ class WorldClient(Protocol):
 
     async def reaches(self, robot_id: str, target: str) -> bool: ...
 
+    async def slots(self, robot_id: str, place: str) -> list[DockSlot]:
+        """The slots of `place` the robot can dock at, best first."""
+        ...
+
     async def capture(self, robot_id: str, target: str | None = None) -> CameraImage: ...
 
     async def describe(self) -> WorldInfo: ...
+
+    async def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
+        """What the robot would sense: ground truth of its body, gripper, tray and the
+        objects near it or in `expect`."""
+        ...
+
+    async def halt(self, robot_id: str) -> int:
+        """Stop the robot's motions and refuse new ones (its agent died)."""
+        ...
+
+    async def resume(self, robot_id: str) -> bool:
+        """Let a halted robot move again (a new agent connected)."""
+        ...
 
 
 class LocalWorldClient:
@@ -70,11 +88,23 @@ class LocalWorldClient:
     async def reaches(self, robot_id: str, target: str) -> bool:
         return self.world.reaches(robot_id, target)
 
+    async def slots(self, robot_id: str, place: str) -> list[DockSlot]:
+        return self.world.slots(robot_id, place)
+
     async def capture(self, robot_id: str, target: str | None = None) -> CameraImage:
         return self.world.capture(robot_id, target)
 
     async def describe(self) -> WorldInfo:
         return self.world.describe()
+
+    async def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
+        return self.world.observe(robot_id, expect)
+
+    async def halt(self, robot_id: str) -> int:
+        return self.world.halt(robot_id)
+
+    async def resume(self, robot_id: str) -> bool:
+        return self.world.resume(robot_id)
 
 
 class RayWorldClient:
@@ -107,10 +137,26 @@ class RayWorldClient:
         out: bool = await self.handle.reaches.remote(robot_id, target)
         return out
 
+    async def slots(self, robot_id: str, place: str) -> list[DockSlot]:
+        out: list[DockSlot] = await self.handle.slots.remote(robot_id, place)
+        return out
+
     async def capture(self, robot_id: str, target: str | None = None) -> CameraImage:
         out: CameraImage = await self.handle.capture.remote(robot_id, target)
         return out
 
     async def describe(self) -> WorldInfo:
         out: WorldInfo = await self.handle.describe.remote()
+        return out
+
+    async def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
+        out: Observation = await self.handle.observe.remote(robot_id, expect)
+        return out
+
+    async def halt(self, robot_id: str) -> int:
+        out: int = await self.handle.halt.remote(robot_id)
+        return out
+
+    async def resume(self, robot_id: str) -> bool:
+        out: bool = await self.handle.resume.remote(robot_id)
         return out

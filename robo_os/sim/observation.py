@@ -6,6 +6,7 @@ from __future__ import annotations
 import pybullet as p
 from robo_os_memory.models import Pose
 
+from ..skill.observation import Observation, ObservedObject
 from .geometry import quat_yaw
 from .models import ObjectInfo, PlaceInfo, RobotInfo, WorldInfo
 from .motions import Motion
@@ -13,7 +14,10 @@ from .objects import ObjectBody
 from .rigs import RobotRig
 from .scene import PlaceBody
 
-__all__ = ["WorldView"]
+__all__ = ["NEAR_M", "WorldView"]
+
+NEAR_M = 1.5
+"""How far (m) a simulated robot 'sees' the objects around it."""
 
 
 class WorldView:
@@ -79,13 +83,14 @@ class WorldView:
                 other = cp[2]
                 if other in rig.bodies or other == self.floor or other == held:
                     continue
+                kind_name = self._names.get(other)
                 if (
                     rig.tray is not None
                     and body == rig.tray.body
                     and cp[3] in (rig.tray.tray_link, rig.tray.pusher_joint)
+                    and (kind_name is None or kind_name[0] == "object")
                 ):
-                    continue  # the load on its own tray
-                kind_name = self._names.get(other)
+                    continue  # the load on its own tray (another robot's tray is a contact)
                 return kind_name[1] if kind_name else f"body {other}"
         return None
 
@@ -108,6 +113,7 @@ class WorldView:
             capabilities=tuple(sorted(rig.capabilities)),
             pose=self.robot_pose(robot_id),
             place=rig.place,
+            slot=rig.slot.index if rig.base is not None and rig.slot is not None else None,
             reach=rig.reach if rig.base is None else (),
             holding=rig.arm.held[0] if rig.arm and rig.arm.held else None,
             tray=tuple(self.tray_contents(robot_id)) if rig.tray else (),
@@ -147,4 +153,46 @@ class WorldView:
             objects=tuple(self.object_info(n) for n in self.objects),
             robots=tuple(self.robot_info(r) for r in self.robots),
             sim_time=self.sim_time,
+        )
+
+    # -- what a robot observes (ground truth) --------------------------------------------------
+    def lies_on(self, obj: str) -> str | None:
+        """Where an object rests, for memory: its support, else the place whose surface
+        region it lies within (tilted against an edge), else None (the floor or held)."""
+        support = self.support_of(obj)
+        if support is not None or self.holder_of(obj) is not None:
+            return support
+        pose = self.object_pose(obj)
+        for name, pb in self.places.items():
+            if pose.z >= pb.surface_z - 0.03 and pb.on_surface(pose.x, pose.y, margin=0.05):
+                return name
+        return None
+
+    def observed_object(self, obj: str) -> ObservedObject:
+        return ObservedObject(
+            name=obj, pose=self.object_pose(obj), on=self.lies_on(obj), held_by=self.holder_of(obj)
+        )
+
+    def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
+        """The robot's body, gripper and tray as they are, and the objects within
+        `NEAR_M` of it or named in `expect` (the simulator knows where each really is:
+        nothing it is asked about goes missing)."""
+        rig = self.robots[robot_id]
+        info = self.robot_info(robot_id)
+        near = {
+            o
+            for o in self.objects
+            if self.object_pose(o).distance_to(info.pose) <= NEAR_M
+            or self.holder_of(o) == robot_id
+        }
+        names = sorted(near | {o for o in expect if o in self.objects})
+        return Observation(
+            robot=robot_id,
+            pose=info.pose,
+            place=info.place,
+            holding=info.holding,
+            has_gripper=rig.arm is not None,
+            tray=info.tray if rig.tray is not None else None,
+            objects=tuple(self.observed_object(o) for o in names),
+            missing=tuple(sorted(o for o in expect if o not in self.objects)),
         )

@@ -16,7 +16,8 @@ from robo_os_memory.models import Pose, RobotState
 from ..errors import ConfigError, RobotUnavailableError, UnknownNameError
 from ..fleet import RobotConfig
 from ..skill.context import CancelToken
-from ..skill.parts import CameraImage, MotionOutcome, MotionResult, PoseCallback
+from ..skill.observation import Observation
+from ..skill.parts import CameraImage, DockSlot, MotionOutcome, MotionResult, PoseCallback
 from .client import WorldClient
 from .embodiments import builtin_embodiments
 from .models import MotionRequest, Navigate, Operate, Pick, Place, Unload
@@ -104,16 +105,25 @@ class SimBase:
     async def place(self) -> str | None:
         return (await self._d.world.robot_info(self._d.robot_id)).place
 
+    async def slot(self) -> int | None:
+        return (await self._d.world.robot_info(self._d.robot_id)).slot
+
+    async def slots(self, place: str) -> list[DockSlot]:
+        return await self._d.world.slots(self._d.robot_id, place)
+
     async def move_to(
         self,
         goal: str | Pose,
         *,
+        slot: int | None = None,
         cancel: CancelToken | None = None,
         deadline: float | None = None,
         on_pose: PoseCallback | None = None,
         progress_interval_s: float = 0.15,
     ) -> MotionResult:
-        request = Navigate(target=goal) if isinstance(goal, str) else Navigate(pose=goal)
+        """Drive (see `DockingBase.move_to`). A contact on the way is answered in the
+        world by a short back-off, so the result leaves room to plan a path around."""
+        request = Navigate(target=goal, slot=slot) if isinstance(goal, str) else Navigate(pose=goal)
         tick = None
         if on_pose is not None:
             callback = on_pose
@@ -253,6 +263,8 @@ class SimRobot:
         """Check that the world has this robot."""
         try:
             await self.world.robot_info(self.id)
+            # a robot halted when its previous agent died moves again for this one
+            await self.world.resume(self.id)
         except KeyError as e:
             raise ConfigError(f"the simulated world has no robot {self.id!r}") from e
         except Exception as e:  # the world actor is gone or unreachable
@@ -272,6 +284,11 @@ class SimRobot:
     async def pose(self) -> Pose:
         return (await self.world.robot_info(self.id)).pose
 
+    async def observe(self, expect: tuple[str, ...] = ()) -> Observation:
+        """Ground truth of this robot's body, gripper and tray, and of the objects near it
+        or in `expect` (`robo_os.skill.observation.Observer`)."""
+        return await self.world.observe(self.id, tuple(expect))
+
     async def state(self) -> RobotState:
         """The robot as the memory should record it now (position, place, reach, holding)."""
         info = await self.world.robot_info(self.id)
@@ -281,6 +298,7 @@ class SimRobot:
             capabilities=tuple(sorted(self._caps)),
             pose=info.pose,
             place=info.place,
+            slot=info.slot,
             reach=info.reach,
             holding=info.holding,
         )

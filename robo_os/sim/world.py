@@ -25,10 +25,11 @@ import pybullet as p
 from ..errors import ConfigError, UnknownNameError
 from ..fleet import FleetConfig
 from ..settings import SimSettings
-from ..skill.parts import CameraImage, MotionOutcome, MotionResult
+from ..skill.parts import CameraImage, DockSlot, MotionOutcome, MotionResult
 from . import camera as _camera
 from . import manipulation, navigation
 from .embodiments import Embodiment, builtin_embodiments
+from .faults import FaultInjector
 from .geometry import Frame2, yaw_quat
 from .kinematics import ArmModel, Kinematics
 from .models import (
@@ -89,6 +90,9 @@ class SimWorld(WorldView):
         self._ids = itertools.count(1)
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
+        self.faults = FaultInjector(self.settings.faults, self.settings.seed)
+        self._halted: set[str] = set()
+        """Robots whose agent died: they hold still and start nothing until resumed."""
         self._handlers: dict[type, Handler] = {
             Navigate: navigation.start_navigate,
             Pick: manipulation.start_pick,
@@ -183,6 +187,10 @@ class SimWorld(WorldView):
             slot.occupant = robot.id
         return slot
 
+    def slots(self, robot_id: str, place: str) -> list[DockSlot]:
+        """The slots of `place` the robot can dock at, best first (occupancy ignored)."""
+        return navigation.dock_slots(self, self.robots[robot_id], self.places[place])
+
     def kinematics(self, model: ArmModel) -> Kinematics:
         if model not in self._kin:
             self._kin[model] = Kinematics(model)
@@ -232,6 +240,13 @@ class SimWorld(WorldView):
         motion.done.set()
         log.debug("motion %s of %s: %s %s", motion.id, motion.robot, result.outcome, result.message)
 
+    def base_motion(self, robot_id: str) -> Controller | None:
+        """The controller of the robot's running base motion, if any (traffic rules)."""
+        for motion in self._active.values():
+            if motion.robot == robot_id and motion.part == "base":
+                return motion.controller
+        return None
+
     @property
     def idle(self) -> bool:
         return not self._active
@@ -278,8 +293,15 @@ class SimWorld(WorldView):
             outcome: Controller | MotionResult = MotionResult(
                 outcome=MotionOutcome.not_found, message=f"no robot {robot_id!r} in the world"
             )
+        elif robot_id in self._halted:
+            outcome = MotionResult(
+                outcome=MotionOutcome.precondition_failed,
+                message=f"{robot_id} is halted (its agent was declared dead)",
+            )
         else:
             outcome = self._handlers[type(request)](self, rig, request)
+            if isinstance(outcome, Controller):
+                outcome = self.faults.apply(rig, request, outcome)
         part = outcome.part if isinstance(outcome, Controller) else request.kind
         if isinstance(outcome, Controller) and any(
             m.robot == robot_id and m.part == part for m in self._active.values()
@@ -311,6 +333,30 @@ class SimWorld(WorldView):
         motion.controller.cancel()
         self._wake.set()
         return True
+
+    def halt(self, robot_id: str) -> int:
+        """Stop every motion of a robot (they finish `cancelled` on the next step, the robot
+        holding still) and refuse new ones until `resume`: what the world does when the
+        robot's agent is known dead. Returns how many motions it stopped."""
+        if robot_id not in self.robots:
+            raise KeyError(f"no robot {robot_id!r} in the world")
+        self._halted.add(robot_id)
+        stopped = [m for m in list(self._active.values()) if m.robot == robot_id]
+        for motion in stopped:
+            self.cancel(motion.id)
+        if stopped:
+            # finish them now, in this step, so nothing moves after the halt returns
+            self.step()
+        log.info("robot %s halted (%d motions stopped)", robot_id, len(stopped))
+        return len(stopped)
+
+    def resume(self, robot_id: str) -> bool:
+        """Let a halted robot move again (a new agent connected); False if it was not."""
+        if robot_id in self._halted:
+            self._halted.discard(robot_id)
+            log.info("robot %s resumed", robot_id)
+            return True
+        return False
 
     def result(self, motion_id: str) -> MotionResult | None:
         motion = self._motions.get(motion_id)

@@ -8,6 +8,9 @@ Contract of every driver:
 - `state()` is cheap and never moves the robot.
 - Motion methods (on the capability parts below) return when the motion finished, failed
   or was cancelled through the token they are given; they never block forever.
+- Optional: `observe(expect)` (`robo_os.skill.observation.Observer`, on the driver or as
+  its `observer` part) reports what the robot really senses; reconciliation corrects the
+  memory from it after failures. Drivers without it are skipped.
 """
 
 from __future__ import annotations

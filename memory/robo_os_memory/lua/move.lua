@@ -77,6 +77,8 @@ if to_holder ~= nil and to_holder ~= held then
 end
 
 redis.call('HSET', ok, 'held_by', js(to_holder), 'on', js(to_on))
+-- a move is what a skill expects to have happened: no longer an observation, no longer lost
+redis.call('HSET', ok, 'source', '"believed"', 'unknown_since', 'null')
 local fields = '{"held_by":' .. js(to_holder) .. ',"on":' .. js(to_on)
 if pose ~= '' then
   redis.call('HSET', ok, 'pose', pose)

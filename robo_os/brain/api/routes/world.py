@@ -1,14 +1,18 @@
-"""/v1/robots, /v1/skills and /v1/memory: the fleet and the world as the memory holds them."""
+"""/v1/robots, /v1/skills and /v1/memory: the fleet and the world as the memory holds them;
+/v1/world/diff: where memory and the robots' own observations disagree."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
 from robo_os_memory.models import EntityKind, ObjectState, PlaceState, RobotState
 
+from ....cerebellum.reconcile import Disagreement, diff_all
 from ....errors import NotFoundError
 from ..deps import BrainRuntime, get_runtime
 from ..events import parse_cursor
@@ -178,3 +182,24 @@ async def _first_change(
     finally:
         await sub.aclose()
     return False
+
+
+class WorldDiff(BaseModel):
+    """Where memory (what the skills believed) and the robots' observations differ."""
+
+    disagreements: list[Disagreement]
+    observers: list[str]
+    """The robots whose observations were compared (empty: none can observe)."""
+    at: float
+
+
+@router.get("/world/diff", response_model=WorldDiff, tags=["memory"])
+async def world_diff(request: Request, rt: Runtime) -> WorldDiff:
+    """Every field where memory and what the robots observe disagree now (for the
+    simulator: memory against ground truth). Nothing is written; reconciliation does
+    that after failures. Empty with no observers when no robot can observe."""
+    source = getattr(request.app.state, "world_observers", None)
+    if source is None:
+        return WorldDiff(disagreements=[], observers=[], at=time.time())
+    found = await diff_all(rt.memory, source.observers, ask_all=source.ask_all)
+    return WorldDiff(disagreements=found, observers=sorted(source.observers), at=time.time())
