@@ -12,10 +12,18 @@ from dataclasses import dataclass
 
 from .models import EntityKind
 
-__all__ = ["SCHEMA_VERSION", "Keys"]
+__all__ = ["SCHEMA_VERSION", "Keys", "slot_resource"]
 
 SCHEMA_VERSION = 1
 """Bumped whenever the layout of any key below changes incompatibly."""
+
+
+def slot_resource(place: str, index: int) -> str:
+    """The lease resource of one docking slot of a place: a robot holds it from before it
+    drives there until it has docked (then its record's `place`/`slot` say it is there)."""
+    if not place or index < 0:
+        raise ValueError(f"invalid slot {index!r} of place {place!r}")
+    return f"slot:{place}:{index}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,10 @@ class Keys:
     def lease(self, resource: str) -> str:
         """String with PX TTL: the current lease of a resource."""
         return f"{self.prefix}:lease:{resource}"
+
+    def slot_lease(self, place: str, index: int) -> str:
+        """String with PX TTL: the reservation of one docking slot (see `slot_resource`)."""
+        return self.lease(slot_resource(place, index))
 
     def fence(self, resource: str) -> str:
         """String counter: the last fencing token handed out for a resource (never reset)."""

@@ -31,7 +31,7 @@ from robo_os_memory.errors import MemoryStoreError
 from ..contracts import SkillCall, SkillResult
 from ..keys import AgentKeys
 from ..skill.context import CancelToken
-from ..skill.parts import parts_of
+from ..skill.parts import DockingBase, parts_of
 from ..skill.robot import Robot
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "acquire_within",
     "driver_place",
     "driver_reach",
+    "driver_slot",
     "heartbeat_until",
     "stamped",
 ]
@@ -258,6 +259,17 @@ async def driver_place(robot: Robot) -> str | None:
             return await base.place()
         except Exception as e:  # a driver that cannot tell yet: the skills will update it
             log.warning("robot %s: cannot read its place: %s", robot.id, e)
+    return None
+
+
+async def driver_slot(robot: Robot) -> int | None:
+    """Which docking slot the driver says its base is docked at (a `DockingBase`)."""
+    base = parts_of(robot).base
+    if isinstance(base, DockingBase):
+        try:
+            return await base.slot()
+        except Exception as e:  # as for the place: the navigation skills will write it
+            log.warning("robot %s: cannot read its slot: %s", robot.id, e)
     return None
 
 

@@ -32,6 +32,8 @@ class Navigate(_Frozen):
     kind: Literal["navigate"] = "navigate"
     target: str | None = None
     pose: Pose | None = None
+    slot: int | None = None
+    """With `target`: dock at exactly this slot of the place (else the world picks one)."""
 
 
 class Pick(_Frozen):
@@ -72,6 +74,8 @@ class RobotInfo(_Frozen):
     pose: Pose
     place: str | None
     """The place it is docked at (a fixed arm: mounted at)."""
+    slot: int | None = None
+    """Which of the place's docking slots a mobile robot is docked at."""
     reach: tuple[str, ...]
     """Places a fixed arm reaches; empty for mobile robots (they reach where they are)."""
     holding: str | None = None

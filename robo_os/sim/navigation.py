@@ -1,8 +1,14 @@
 """Navigation: choosing a docking slot and planning a base's route to it.
 
 A route is: back out of the current slot (straight, heading kept), A* on the static
-occupancy grid (inflated by the robot's radius, other robots added as discs) to the
-goal slot's approach point, turn to face the place, and drive straight in to dock.
+occupancy grid (inflated by the robot's radius; other robots, and the slots other robots
+are driving to, added as discs) to the goal slot's approach point, turn to face the
+place, and drive straight in to dock.
+
+Traffic (`TrafficNavigate`): on the open floor a base waits while another moving robot
+is right ahead of it (where paths cross), and gives up as `collision` ("blocked by ...")
+if that lasts; after a contact it backs off a little before it reports the collision,
+so that a new path around the other robot can start from free floor.
 """
 
 from __future__ import annotations
@@ -11,16 +17,23 @@ import itertools
 import math
 from typing import Protocol
 
-from ..skill.parts import MotionOutcome, MotionResult
+from ..skill.parts import DockSlot, MotionOutcome, MotionResult
 from .geometry import Frame2
 from .models import MotionRequest, Navigate
-from .motions import Leg, NavigateController
+from .motions import Controller, Leg, NavigateController
 from .planning import OccupancyGrid
 from .rigs import RobotRig
 from .scene import PlaceBody, Slot
 from .view import Scene
 
-__all__ = ["FloorPlan", "choose_slot", "start_navigate"]
+__all__ = [
+    "FloorPlan",
+    "TrafficNavigate",
+    "choose_slot",
+    "dock_slots",
+    "rank_slots",
+    "start_navigate",
+]
 
 ARM_REACH_OF_TRAY = 0.62
 """How close a tray's centre must be to a fixed arm's base for the arm to load it (m)."""
@@ -37,6 +50,10 @@ class FloorPlan(Scene, Protocol):
     @property
     def grids(self) -> dict[float, OccupancyGrid]: ...
 
+    def base_motion(self, robot_id: str) -> Controller | None:
+        """The controller of the robot's running base motion, if any."""
+        ...
+
 
 def _grid(world: FloorPlan, rig: RobotRig) -> OccupancyGrid:
     assert rig.base is not None
@@ -50,7 +67,41 @@ def _grid(world: FloorPlan, rig: RobotRig) -> OccupancyGrid:
         if other.id != rig.id and other.base is not None
         for f in [other.pose(world.client)]
     ]
+    # where other robots are going: the slots they drive to (not yet docked there)
+    for place in world.places.values():
+        for slot in place.slots:
+            other = world.robots.get(slot.occupant or "")
+            if other is None or other.id == rig.id or other.base is None or other.slot is slot:
+                continue
+            dock = slot.dock_pose(other.base.half_length)
+            others.append((dock.x, dock.y, other.base.radius))
     return world.grids[radius].with_discs(others)
+
+
+def _static(world: FloorPlan, rig: RobotRig) -> OccupancyGrid:
+    """The grid of furniture only (built by `_grid`, which always runs first)."""
+    assert rig.base is not None
+    return world.grids[round(rig.base.radius + MARGIN, 3)]
+
+
+def _nearest_robot(world: FloorPlan, rig: RobotRig, xy: tuple[float, float]) -> str | None:
+    best: tuple[float, str] | None = None
+    for other in world.robots.values():
+        if other.id != rig.id and other.base is not None:
+            f = other.pose(world.client)
+            d = math.hypot(f.x - xy[0], f.y - xy[1])
+            if best is None or d < best[0]:
+                best = (d, other.id)
+    return best[1] if best else None
+
+
+def _segment_distance(
+    p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]
+) -> float:
+    ax, ay = b[0] - a[0], b[1] - a[1]
+    n = ax * ax + ay * ay
+    t = 0.0 if n < 1e-12 else max(0.0, min(1.0, ((p[0] - a[0]) * ax + (p[1] - a[1]) * ay) / n))
+    return math.hypot(p[0] - a[0] - t * ax, p[1] - a[1] - t * ay)
 
 
 def _near_arm(world: Scene, place: PlaceBody, dock: Frame2) -> bool:
@@ -98,17 +149,31 @@ def _dock_clear(world: FloorPlan, rig: RobotRig, place: PlaceBody, dock: Frame2)
 def choose_slot(
     world: FloorPlan, rig: RobotRig, place: PlaceBody, grid: OccupancyGrid | None = None
 ) -> Slot | None:
-    """The best free slot for this robot: a carrier prefers one a fixed arm can load; a
-    manipulator prefers the one from which it reaches most of the objects there, and
-    otherwise leaves the arm's slots to carriers. Then the place's front, its centre,
-    and the shorter trip."""
+    """The best free slot for this robot (see `rank_slots`)."""
+    ranked = rank_slots(world, rig, place, grid)
+    return ranked[0] if ranked else None
+
+
+def rank_slots(
+    world: FloorPlan,
+    rig: RobotRig,
+    place: PlaceBody,
+    grid: OccupancyGrid | None = None,
+    *,
+    occupied: bool = True,
+) -> list[Slot]:
+    """The slots this robot can dock at, best first: a carrier prefers one a fixed arm
+    can load; a manipulator prefers the one from which it reaches most of the objects
+    there, and otherwise leaves the arm's slots to carriers. Then the place's front, its
+    centre, and the shorter trip. With `occupied`, slots another robot holds are left
+    out; with `grid`, slots whose approach it blocks."""
     if rig.base is None:
-        return None
+        return []
     here = rig.pose(world.client)
     carries = rig.tray is not None
     ranked: list[tuple[tuple[float, ...], Slot]] = []
     for slot in place.slots:
-        if slot.occupant not in (None, rig.id):
+        if occupied and slot.occupant not in (None, rig.id):
             continue
         dock = slot.dock_pose(rig.base.half_length)
         if not _dock_clear(world, rig, place, dock):
@@ -126,7 +191,31 @@ def choose_slot(
         )
         ranked.append((key, slot))
     ranked.sort(key=lambda t: t[0])
-    return ranked[0][1] if ranked else None
+    return [slot for _, slot in ranked]
+
+
+def dock_slots(world: FloorPlan, rig: RobotRig, place: PlaceBody) -> list[DockSlot]:
+    """The slots this robot can dock at, best first, each with the slots it leaves no
+    room at (docked centres closer than this robot and the widest other base need)."""
+    if rig.base is None:
+        return []
+    widest = max(
+        (r.base.radius for r in world.robots.values() if r.base is not None and r.id != rig.id),
+        default=rig.base.radius,
+    )
+    room = rig.base.radius + widest + 2 * MARGIN
+    out: list[DockSlot] = []
+    for slot in rank_slots(world, rig, place, occupied=False):
+        mine = slot.dock_pose(rig.base.half_length)
+        blocks = tuple(
+            other.index
+            for other in place.slots
+            if other is not slot
+            and math.hypot((d := other.dock_pose(rig.base.half_length)).x - mine.x, d.y - mine.y)
+            < room
+        )
+        out.append(DockSlot(index=slot.index, blocks=blocks))
+    return out
 
 
 def _release_slot(rig: RobotRig) -> None:
@@ -156,13 +245,24 @@ def start_navigate(
             return MotionResult(
                 outcome=MotionOutcome.not_found, message=f"no place named {request.target!r}"
             )
-        if rig.place == place.name and rig.slot is not None:
+        if (
+            rig.place == place.name
+            and rig.slot is not None
+            and request.slot in (None, rig.slot.index)
+        ):
             return MotionResult(
                 outcome=MotionOutcome.done,
                 message=f"already at {place.name}",
                 pose=world.robot_pose(rig.id),
+                data={"slot": rig.slot.index},
             )
-        slot = choose_slot(world, rig, place, grid)
+        if request.slot is not None:
+            chosen = _requested_slot(world, rig, place, request.slot)
+            if isinstance(chosen, MotionResult):
+                return chosen
+            slot: Slot | None = chosen
+        else:
+            slot = choose_slot(world, rig, place, grid)
         if slot is None:
             busy = [s.occupant for s in place.slots if s.occupant]
             return MotionResult(
@@ -183,6 +283,7 @@ def start_navigate(
             )
     legs: list[Leg] = []
     start = (here.x, here.y)
+    first_path = 0
     if rig.slot is not None:  # back out the way it docked
         legs.append(Leg(start, rig.slot.approach, here.yaw))
         start = rig.slot.approach
@@ -192,13 +293,23 @@ def start_navigate(
             return MotionResult(outcome=MotionOutcome.unreachable, message=f"{rig.id} is boxed in")
         legs.append(Leg(start, free, here.yaw))
         start = free
+    first_path = len(legs)
     path = grid.plan(start, goal_xy)
+    if path is None and _static(world, rig).plan(start, goal_xy) is not None:
+        # only robots are in the way: a traffic jam, not a wall; the caller may wait
+        other = _nearest_robot(world, rig, goal_xy)
+        return MotionResult(
+            outcome=MotionOutcome.held_by_other,
+            message=f"the way of {rig.id} to {request.target or goal_xy} is blocked by {other}",
+            data={"robot": other} if other else {},
+        )
     if path is None:
         return MotionResult(
             outcome=MotionOutcome.unreachable,
             message=f"no path for {rig.id} to {request.target or goal_xy}",
         )
     legs += [Leg(a, b) for a, b in itertools.pairwise(path) if math.dist(a, b) > 1e-6]
+    open_floor = range(first_path, len(legs))
     if dock is not None:
         legs.append(Leg(goal_xy, goal_xy, final_yaw))  # turn on the spot to face the place
         legs.append(Leg(goal_xy, (dock.x, dock.y), final_yaw))
@@ -207,14 +318,157 @@ def start_navigate(
     _release_slot(rig)
     if slot is not None:
         slot.occupant = rig.id
-    controller = NavigateController(rig, legs, goal=request.target)
+    controller = TrafficNavigate(world, rig, legs, goal=request.target, open_floor=open_floor)
 
     def on_finish(result: MotionResult) -> MotionResult:
         if result.outcome == MotionOutcome.done and slot is not None:
             rig.slot, rig.place = slot, slot.place
-        elif slot is not None and slot.occupant == rig.id:
+            return result.model_copy(update={"data": {**result.data, "slot": slot.index}})
+        if slot is not None and slot.occupant == rig.id:
             slot.occupant = None
         return result
 
     controller.on_finish = on_finish
     return controller
+
+
+def _requested_slot(
+    world: FloorPlan, rig: RobotRig, place: PlaceBody, index: int
+) -> Slot | MotionResult:
+    """The slot a caller reserved, if this robot can dock there now."""
+    usable = {s.index: s for s in rank_slots(world, rig, place, occupied=False)}
+    slot = usable.get(index)
+    blocks = next((d.blocks for d in dock_slots(world, rig, place) if d.index == index), ())
+    if slot is None:
+        return MotionResult(
+            outcome=MotionOutcome.unreachable,
+            message=f"{rig.id} cannot dock at slot {index} of {place.name}"
+            f" (usable: {', '.join(str(i) for i in sorted(usable)) or 'none'})",
+        )
+    for s in (slot, *(place.slots[i] for i in blocks)):
+        if s.occupant not in (None, rig.id):
+            return MotionResult(
+                outcome=MotionOutcome.held_by_other,
+                message=f"slot {s.index} of {place.name} is occupied by {s.occupant}",
+                data={"robot": s.occupant},
+            )
+    return slot
+
+
+class TrafficNavigate(NavigateController):
+    """A navigation that keeps out of other robots' way (see the module doc)."""
+
+    yield_limit_s = 4.0
+    """How long a base waits for a moving robot in its way before it gives up as blocked."""
+    lookahead_m = 0.8
+    """How much of the leg ahead must be clear of other robots."""
+    backoff_m, backoff_speed = 0.2, 0.3
+
+    def __init__(
+        self,
+        world: FloorPlan,
+        rig: RobotRig,
+        legs: list[Leg],
+        *,
+        goal: str | None = None,
+        open_floor: range = range(0),
+    ) -> None:
+        super().__init__(rig, legs, goal=goal)
+        self._plan = world
+        self._open_floor = open_floor
+        self.waiting_for: str | None = None
+        self._waited = 0.0
+        self._backing: tuple[tuple[float, float], MotionResult] | None = None
+        self._backed = 0.0
+        # where the others stood when the path was planned around them (as discs)
+        self._planned_around = {
+            r.id: (f.x, f.y)
+            for r in world.robots.values()
+            if r.id != rig.id and r.base is not None
+            for f in [r.pose(world.client)]
+        }
+
+    def _ahead(self, world: FloorPlan) -> tuple[str, bool] | None:
+        """The robot in the way of the rest of this leg (the next `lookahead_m` of it) on
+        the open floor, and whether it is on the move (and not waiting for this one)."""
+        if self._leg not in self._open_floor:
+            return None
+        assert self.rig.base is not None
+        leg = self.legs[self._leg]
+        length = math.dist(leg.start, leg.end)
+        if length < 1e-6:
+            return None
+        cmd = self.base.commanded
+        ux, uy = (leg.end[0] - leg.start[0]) / length, (leg.end[1] - leg.start[1]) / length
+        reach = min(self.lookahead_m, length - self._s)
+        a = (cmd.x, cmd.y)
+        b = (cmd.x + ux * reach, cmd.y + uy * reach)
+        for other in world.robots.values():
+            if other.id == self.rig.id or other.base is None:
+                continue
+            f = other.pose(world.client)
+            gap = _segment_distance((f.x, f.y), a, b)
+            motion = world.base_motion(other.id)
+            moving = motion is not None and getattr(motion, "waiting_for", None) != self.rig.id
+            room = self.rig.base.radius + other.base.radius
+            if moving:  # a wide berth: it may step into the leg any moment
+                if gap < room + 0.1:
+                    return other.id, True
+                continue
+            # a still one is in the way if it came there after the path was planned
+            was = self._planned_around.get(other.id)
+            moved = was is None or math.hypot(f.x - was[0], f.y - was[1]) > 0.15
+            if moved and gap < room:
+                return other.id, False
+        return None
+
+    def step(self, world: Scene, dt: float) -> MotionResult | None:
+        if self.cancelled or (self._backing is None and self._leg >= len(self.legs)):
+            return super().step(world, dt)
+        if self._backing is not None:
+            return self._back_off(world, dt)
+        ahead = self._ahead(self._plan) if not self._turning else None
+        if ahead is not None:
+            other, moving = ahead
+            self.base.command(world.client, self.base.commanded)  # hold still, keep the leg
+            self._v = 0.0
+            self.waiting_for = other
+            self._waited += dt
+            if moving and self._waited < self.yield_limit_s:
+                return None
+            return MotionResult(
+                outcome=MotionOutcome.collision,
+                message=f"blocked by {other}"
+                + (f" for {self._waited:.1f} s" if moving else " standing in the way"),
+                pose=world.robot_pose(self.rig.id),
+                data={"robot": other, "contact": False},
+            )
+        self.waiting_for, self._waited = None, 0.0
+        result = super().step(world, dt)
+        if result is not None and result.outcome == MotionOutcome.collision:
+            hit = result.message.removeprefix("stopped by contact with ")
+            data = {"robot": hit} if hit in world.robots else {}
+            cmd = self.base.commanded
+            back = (
+                cmd.x - self.backoff_m * math.cos(cmd.yaw),
+                cmd.y - self.backoff_m * math.sin(cmd.yaw),
+            )
+            self._backing = (back, result.model_copy(update={"data": {**result.data, **data}}))
+            return None
+        return result
+
+    def _back_off(self, world: Scene, dt: float) -> MotionResult | None:
+        """Reverse a little along the heading, then report the contact that caused it."""
+        assert self._backing is not None
+        (bx, by), result = self._backing
+        cmd = self.base.commanded
+        d = math.hypot(bx - cmd.x, by - cmd.y)
+        self._backed += dt
+        if d < 1e-3 or self._backed > 2.0:
+            return result.model_copy(update={"pose": world.robot_pose(self.rig.id)})
+        step = min(d, self.backoff_speed * dt)
+        self.base.command(
+            world.client,
+            Frame2(cmd.x + (bx - cmd.x) / d * step, cmd.y + (by - cmd.y) / d * step, cmd.yaw),
+        )
+        return None

@@ -295,7 +295,8 @@ def build_place(client: int, cfg: PlaceConfig, kinds: dict[str, PlaceKind]) -> P
 
 
 def _slots(place: PlaceBody) -> list[Slot]:
-    """Docking slots on every side; the front side first, centre before offsets."""
+    """Docking slots on every side; the front side first, centre before offsets. A place
+    whose attrs say `slots: N` keeps only N of them (side centres first)."""
     extra = 0.4 if place.drawer is not None else 0.0  # room for the drawer and the arm pulling it
     sides = [  # (name, outward yaw in the front frame, half extent to the edge, side length)
         ("front", 0.0, place.depth / 2, place.width),
@@ -314,4 +315,16 @@ def _slots(place: PlaceBody) -> list[Slot]:
             front = normal.compose(edge + standoff, off, math.pi)
             approach = normal.to_world(edge + standoff + APPROACH_CLEARANCE, off)
             slots.append(Slot(place.name, len(slots), front, approach, side))
+    limit = place.config.attrs.get("slots")
+    if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(slots):
+        # a place that takes only so many robots (a narrow counter, one charging pad):
+        # the centres of its sides first, front, back, left, right, then the offsets
+        order = {"front": 0, "back": 1, "left": 2, "right": 3}
+        kept = sorted(slots, key=lambda s: (s.index != _centre(slots, s), order[s.side]))
+        slots = [Slot(s.place, i, s.frame, s.approach, s.side) for i, s in enumerate(kept[:limit])]
     return slots
+
+
+def _centre(slots: list[Slot], slot: Slot) -> int:
+    """The index of the centre slot of `slot`'s side (the first built on that side)."""
+    return next(s.index for s in slots if s.side == slot.side)

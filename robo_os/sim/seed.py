@@ -26,6 +26,7 @@ def robot_record(info: RobotInfo) -> RobotState:
         capabilities=info.capabilities,
         pose=info.pose,
         place=info.place,
+        slot=info.slot,
         reach=info.reach,
         status=RobotStatusValue.idle,
     )

@@ -37,6 +37,8 @@ __all__ = [
     "Base",
     "Camera",
     "CameraImage",
+    "DockSlot",
+    "DockingBase",
     "Gripper",
     "MotionOutcome",
     "MotionResult",
@@ -130,6 +132,46 @@ class Base(Protocol):
         `collision` when it is stopped by contact. The result's pose is where it ended.
         `on_pose` is called about every `progress_interval_s` while moving and always
         once more with the pose it stopped at, however short the motion."""
+        ...
+
+
+class DockSlot(_Frozen):
+    """One docking slot of a place, as a base sees it."""
+
+    index: int
+    blocks: tuple[int, ...] = ()
+    """The place's other slots left without room for a robot while this one is used:
+    whoever reserves this slot reserves those too."""
+
+
+@runtime_checkable
+class DockingBase(Base, Protocol):
+    """A mobile base that docks at numbered slots of a place, so that robots sharing a
+    place can reserve one slot each in memory before they drive there (the standard
+    navigation skills do; a plain `Base` is driven without slot reservations)."""
+
+    async def slot(self) -> int | None:
+        """The slot of `place()` the base is docked at, or None."""
+        ...
+
+    async def slots(self, place: str) -> list[DockSlot]:
+        """The slots of `place` this base can dock at, best first for this robot (which
+        robots hold or occupy them is the memory's business, not the driver's); empty
+        when none fits it."""
+        ...
+
+    async def move_to(
+        self,
+        goal: str | Pose,
+        *,
+        slot: int | None = None,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+        on_pose: PoseCallback | None = None,
+        progress_interval_s: float = 0.15,
+    ) -> MotionResult:
+        """As `Base.move_to`; with `slot`, dock at exactly that slot of the place
+        (`held_by_other` when another robot is docked there)."""
         ...
 
 

@@ -71,21 +71,13 @@ Explain = Callable[[Sequence[str], Facts, WorldView], str]
 
 # -- the world, as the predicates read it ----------------------------------------------------
 def place_of(world: WorldView, robot_id: str) -> str | None:
-    """Where a robot is: its recorded place, else the place whose region holds its pose."""
+    """Where a robot is: the place memory records it docked (or mounted) at, nothing else.
+    A robot stopped near a place is not at it: the skills reach only from a docked
+    robot's slot, so guessing from its pose would plan away the drive it needs."""
     robot = world.robots.get(robot_id)
-    if robot is None:
+    if robot is None or not robot.place:
         return None
-    if robot.place:
-        return str(robot.place)
-    if robot.pose is None:
-        return None
-    best: tuple[float, str] | None = None
-    for p in world.places.values():
-        d = p.pose.distance_to(robot.pose)
-        # within the place's footprint plus an arm's length
-        if d <= max(p.size[0], p.size[1]) / 2 + 0.6 and (best is None or d < best[0]):
-            best = (d, p.name)
-    return best[1] if best else None
+    return str(robot.place)
 
 
 def in_kind(kind: str, name: str, world: WorldView) -> bool:
