@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,13 +11,9 @@ from httpx_sse import connect_sse
 
 from .errors import NotFoundError, RoboOSError, ServiceUnavailableError, UserError
 from .settings import Settings
+from .tokens import read_token, token_path
 
-__all__ = ["APIError", "RoboOSClient", "token_path"]
-
-
-def token_path(settings: Settings) -> Path:
-    """Where `robo-os up` writes the API token it generated."""
-    return settings.state_dir / "api-token"
+__all__ = ["APIError", "RoboOSClient"]
 
 
 class APIError(RoboOSError):
@@ -36,16 +31,22 @@ class APIError(RoboOSError):
 class RoboOSClient:
     def __init__(self, base_url: str, token: str | None = None, *, timeout_s: float = 30.0) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.token_hint = ""
+        """Said with a 401 when no token was found (where the client looked)."""
         self.base_url = base_url.rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s)
 
     @classmethod
     def from_settings(cls, settings: Settings, url: str | None = None) -> RoboOSClient:
-        token = settings.api.token.get_secret_value() if settings.api.token else None
-        if token is None and token_path(settings).exists():
-            token = token_path(settings).read_text().strip() or None
+        token = read_token(settings)
         host = "127.0.0.1" if settings.api.host in ("0.0.0.0", "::") else settings.api.host
-        return cls(url or f"http://{host}:{settings.api.port}", token)
+        client = cls(url or f"http://{host}:{settings.api.port}", token)
+        if token is None:
+            client.token_hint = (
+                f"no API token found: looked in ROBO_OS_API__TOKEN and {token_path(settings)}"
+                " (`robo-os up` writes one there)"
+            )
+        return client
 
     def close(self) -> None:
         self._http.close()
@@ -68,14 +69,18 @@ class RoboOSClient:
                 body = r.text
             if r.status_code == 404:
                 raise NotFoundError(str(APIError(r.status_code, body))) from APIError(r.status_code, body)
+            if r.status_code == 401 and self.token_hint:
+                raise UserError(f"{APIError(r.status_code, body)}; {self.token_hint}")
             if 400 <= r.status_code < 500:
                 raise UserError(str(APIError(r.status_code, body))) from APIError(r.status_code, body)
             raise APIError(r.status_code, body)
         return r.json() if r.content else None
 
     # -- tasks ----------------------------------------------------------------------
-    def submit(self, instruction: str | None = None, plan: dict[str, Any] | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {}
+    def submit(
+        self, instruction: str | None = None, plan: dict[str, Any] | None = None, *, priority: int = 0
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"priority": priority} if priority else {}
         if instruction is not None:
             body["instruction"] = instruction
         if plan is not None:
@@ -133,6 +138,10 @@ class RoboOSClient:
 
     def object(self, name: str) -> dict[str, Any]:
         return dict(self._request("GET", f"/v1/memory/objects/{name}"))
+
+    def world_diff(self) -> dict[str, Any]:
+        """`GET /v1/world/diff`: where memory and the robots' observations disagree."""
+        return dict(self._request("GET", "/v1/world/diff"))
 
     def places(self) -> list[dict[str, Any]]:
         out = self._request("GET", "/v1/memory/places")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from robo_os_memory.models import ObjectState, PlaceState, Pose, RobotState, RobotStatusValue
 
 __all__ = [
+    "MAX_NAME_LENGTH",
+    "MAX_PLAN_SUBTASKS",
     "TERMINAL_TASK_STATUSES",
     "ErrorCode",
     "ObjectState",
@@ -35,6 +37,7 @@ __all__ = [
     "TaskEvent",
     "TaskEventKind",
     "TaskStatus",
+    "Waiting",
 ]
 
 RobotStatus = RobotState
@@ -120,22 +123,41 @@ class SkillResult(_Frozen):
         return cls(status="failed", error=error, message=message, data=data or {})
 
 
+MAX_NAME_LENGTH = 128
+"""Longest id or name a plan may carry (subtask ids, robots, skills): longer ones are
+refused with a 422 before anything echoes them back."""
+MAX_PLAN_SUBTASKS = 500
+"""Most subtasks one plan may have (checking a plan is superlinear in its size)."""
+
+Name = Annotated[str, Field(max_length=MAX_NAME_LENGTH)]
+
+
 class Subtask(_Frozen):
     """One skill call by one robot, after the subtasks it depends on."""
 
-    id: str
-    robot: str
-    skill: str
+    # JSON has no NaN or infinity: an argument that is one is refused, never stored as null
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    id: Name
+    robot: Name
+    skill: Name
     args: dict[str, JsonValue] = Field(default_factory=dict)
-    depends_on: list[str] = Field(default_factory=list)
+    depends_on: list[Name] = Field(default_factory=list, max_length=MAX_PLAN_SUBTASKS)
+    pinned: bool = False
+    """The user chose this robot: the brain's allocation never moves it elsewhere."""
 
 
 class Plan(_Frozen):
     """A DAG of subtasks."""
 
-    subtasks: list[Subtask] = Field(default_factory=list)
+    subtasks: list[Subtask] = Field(default_factory=list, max_length=MAX_PLAN_SUBTASKS)
     error: str | None = None
     """The planner's reason when it declares the instruction infeasible."""
+    pinned: bool = False
+    """Every subtask keeps its robot (as if each were `pinned`)."""
+    expected_duration_s: float | None = None
+    """Expected time from the start until the last subtask ends (the planned schedule's
+    makespan; robo_os.brain.planning.timing). None: not estimated."""
 
 
 class PlanProblem(_Frozen):
@@ -153,6 +175,8 @@ class PlanProblem(_Frozen):
 class TaskStatus(StrEnum):
     pending = "pending"
     planning = "planning"
+    queued = "queued"
+    """Planned; waits in the fleet queue for objects other tasks claim (`waiting_for`)."""
     running = "running"
     succeeded = "succeeded"
     failed = "failed"
@@ -181,11 +205,25 @@ class SubtaskState(_Frozen):
     skill: str
     args: dict[str, JsonValue] = Field(default_factory=dict)
     depends_on: list[str] = Field(default_factory=list)
+    pinned: bool = False
+    """The plan pinned it to its robot (Subtask.pinned)."""
     status: SubtaskStatus = SubtaskStatus.pending
     attempts: int = 0
     result: SkillResult | None = None
     started_at: float | None = None
     finished_at: float | None = None
+
+
+class Waiting(_Frozen):
+    """One thing a task waits for: an object or a robot another task claims."""
+
+    kind: Literal["object", "robot"]
+    name: str
+    holder: str | None = None
+    """The id of the task holding the claim."""
+    subtask: str | None = None
+    """The subtask that waits (robot claims)."""
+    since: float = Field(default_factory=time.time)
 
 
 class TaskError(_Frozen):
@@ -204,6 +242,14 @@ class Task(_Frozen):
     version: int = 0
     model_calls: int = 0
     replans: int = 0
+    priority: int = 0
+    """Higher first in the fleet queue and in robot lanes; equal priorities: first come
+    first served."""
+    waiting_for: list[Waiting] = Field(default_factory=list)
+    """What the task waits for now (empty when nothing)."""
+    expected_finish_at: float | None = None
+    """When the task is expected to be done (epoch seconds): planned at + the plan's
+    `expected_duration_s`. None: not estimated."""
 
 
 class TaskEventKind(StrEnum):
@@ -218,6 +264,8 @@ class TaskEventKind(StrEnum):
     subtask_retried = "subtask_retried"
     subtask_reassigned = "subtask_reassigned"
     replanned = "replanned"
+    waiting = "waiting"
+    """The task (or one of its subtasks) waits for a claim another task holds; `data.for`."""
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"

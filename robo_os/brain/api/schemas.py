@@ -36,16 +36,35 @@ class SubmitTask(BaseModel):
             "examples": [
                 {"instruction": "bring the apple to the dining table"},
                 {
-                    "instruction": "apple to the table",
+                    "instruction": "the book to the dining table",
                     "plan": {
                         "subtasks": [
-                            {"id": "s1", "robot": "mm1", "skill": "pick", "args": {"obj": "apple"}},
+                            {
+                                "id": "s1",
+                                "robot": "mm1",
+                                "skill": "navigate_to",
+                                "args": {"target": "shelf"},
+                            },
                             {
                                 "id": "s2",
                                 "robot": "mm1",
-                                "skill": "place",
-                                "args": {"obj": "apple", "on": "dining_table"},
+                                "skill": "pick",
+                                "args": {"object": "book"},
                                 "depends_on": ["s1"],
+                            },
+                            {
+                                "id": "s3",
+                                "robot": "mm1",
+                                "skill": "navigate_to",
+                                "args": {"target": "dining_table"},
+                                "depends_on": ["s2"],
+                            },
+                            {
+                                "id": "s4",
+                                "robot": "mm1",
+                                "skill": "place",
+                                "args": {"object": "book", "target": "dining_table"},
+                                "depends_on": ["s3"],
                             },
                         ]
                     },
@@ -56,6 +75,9 @@ class SubmitTask(BaseModel):
 
     instruction: str | None = Field(default=None, min_length=1, max_length=4000)
     plan: Plan | None = None
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    """Higher first where tasks wait for the same robots or objects (the fleet queue,
+    robot lanes); equal priorities: first come first served."""
 
     @model_validator(mode="after")
     def _one_of(self) -> SubmitTask:

@@ -73,10 +73,13 @@ class Allocator:
                 out.append(candidate)
         return out
 
-    async def rank(self, candidates: Sequence[Subtask]) -> list[Subtask]:
-        """Best first: fewest subtasks running or queued, then leases (one the robot holds
-        on the subtask's objects/places first, one another holder has last), then the
-        planar distance from the robot to the subtask's target."""
+    async def rank(
+        self, candidates: Sequence[Subtask], *, task_id: str | None = None
+    ) -> list[Subtask]:
+        """Best first: fewest subtasks running or queued (a robot another task claims
+        for a run counts one more: it is not free until that run ends), then leases (one
+        the robot holds on the subtask's objects/places first, one another holder has
+        last), then the planar distance from the robot to the subtask's target."""
         if len(candidates) <= 1:
             return list(candidates)
         robots, objects, places = await self.memory.snapshot()
@@ -94,7 +97,8 @@ class Allocator:
             here = robot_pose.get(cand.robot)
             target = pose_of[names[0]] if names else None
             distance = here.distance_to(target) if here is not None and target is not None else 0.0
-            scored.append(((self.lanes.load(cand.robot), lease, distance), i, cand))
+            busy = self.lanes.busy_for(cand.robot, task_id)
+            scored.append(((busy, lease, distance), i, cand))
         scored.sort(key=lambda t: (t[0], t[1]))
         return [c for _, _, c in scored]
 
@@ -126,6 +130,12 @@ class SkillTimeouts:
 
     def invalidate(self) -> None:
         self._specs = None
+
+    async def specs(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every robot's published skill specs (cached until `invalidate`)."""
+        if self._specs is None:
+            self._specs = await self.memory.robot_skills()
+        return self._specs
 
     async def timeout_s(self, robot: str, skill: str) -> float:
         if self.override_s is not None:

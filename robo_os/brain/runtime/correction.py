@@ -61,7 +61,7 @@ class Corrector:
         its robot's chain in this task, and rebalancing is on."""
         if (
             self.rebalance
-            and self.lanes.load(sub.robot) > 0
+            and self.lanes.busy_for(sub.robot, self.state.task.id) > 0
             and is_chain_head(self.state.task, sub.id)
         ):
             reason = f"robot {sub.robot} is busy"
@@ -89,8 +89,10 @@ class Corrector:
         )
         candidates = await self.allocator.alternatives(base, set(excluded))
         if idle_only:
-            candidates = [c for c in candidates if self.lanes.load(c.robot) == 0]
-        for cand in await self.allocator.rank(candidates):
+            candidates = [
+                c for c in candidates if self.lanes.busy_for(c.robot, self.state.task.id) == 0
+            ]
+        for cand in await self.allocator.rank(candidates, task_id=self.state.task.id):
             moved, _ = apply_move(self.state.task, sub.id, cand)
             problems = await self.planner.check(remaining_plan(moved))
             if problems:

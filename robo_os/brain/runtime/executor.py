@@ -23,18 +23,23 @@ from typing import Any
 from ...contracts import (
     TERMINAL_TASK_STATUSES,
     ErrorCode,
+    Plan,
     SkillCall,
     SkillResult,
+    Subtask,
     SubtaskState,
     SubtaskStatus,
     Task,
+    TaskEvent,
     TaskEventKind,
     TaskStatus,
+    Waiting,
 )
 from ...errors import DeadlineExceeded, RobotUnavailableError
+from .claims import ClaimWaitExpired, claimed_robots, links, named_objects, open_subtasks
 from .correction import Corrector
 from .lanes import LaneClosed
-from .plan_ops import ready_subtasks
+from .plan_ops import ready_subtasks, remaining_plan
 from .policy import Fail, Failure, Reassign, Replan, Retry, Stop, decide, settle
 from .replanning import Replanner
 from .store import TaskMeta
@@ -43,6 +48,12 @@ from .task_state import RunnerDeps, TaskState
 __all__ = ["RunnerDeps", "TaskRunner", "call_id_for"]
 
 log = logging.getLogger(__name__)
+
+
+MAX_STALE_REPLANS = 3
+"""Replans a task may make because a robot came back from another task in a state its
+plan did not expect; after them its subtasks start unchecked (errors are corrected as
+usual)."""
 
 
 def call_id_for(task_id: str, subtask_id: str, attempt: int) -> str:
@@ -66,6 +77,9 @@ class _Flight:
 class _Done:
     flight: _Flight
     result: SkillResult
+    stale: str | None = None
+    """Set when the subtask never started: after waiting for its robot, the world the
+    other task left no longer fits it (the runner replans)."""
 
 
 @dataclass
@@ -90,6 +104,13 @@ class TaskRunner(TaskState):
         self.failures: list[str] = []
         self.finished = asyncio.Event()
         self._side_jobs: set[asyncio.Task[Any]] = set()
+        self.stale: str | None = None
+        """Why the plan must be redone before anything else starts (a robot came back
+        from another task in a state the plan did not expect)."""
+        self._stale_replans = 0
+        self._specs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._objects: set[str] = set()
+        """Skill specs and object names as last read (for runs and object claims)."""
         self.planning = Replanner(self, deps.planner)
         self.correct = Corrector(
             self,
@@ -145,13 +166,17 @@ class TaskRunner(TaskState):
                     TaskStatus.failed, f"internal error in the scheduler: {type(e).__name__}: {e}"
                 )
         finally:
+            if self.task.status in TERMINAL_TASK_STATUSES:
+                # however it ended; a brain that is only stopping keeps them (stored)
+                self.d.claims.release(self.task.id)
+                self.d.lanes.release_claims(self.task.id)
             self.finished.set()
 
     async def _run(self) -> None:
         if not self.task.subtasks:
             if not await self.planning.plan_task():
                 return
-        elif self.task.status != TaskStatus.running:
+        elif self.task.status not in (TaskStatus.running, TaskStatus.queued):
             await self.update(
                 lambda t, m: (
                     t.model_copy(update={"status": TaskStatus.running}),
@@ -170,10 +195,161 @@ class TaskRunner(TaskState):
             for s in self.task.subtasks
             if s.status == SubtaskStatus.failed and s.id not in self.meta.resolved_failures
         ]
+        if not await self._claim_objects():
+            return
         for s in self.task.subtasks:
             if s.status == SubtaskStatus.running:  # it was running when the brain stopped
                 self._launch(s, resumed=True)
         await self._loop()
+
+    # -- sharing the fleet (docs/execution.md, "How tasks share the fleet") ------------
+    async def _read_world(self) -> None:
+        memory = self.d.memory
+        if memory is None:
+            return
+        self._specs = await self.d.timeouts.specs()
+        self._objects = {o.name for o in await memory.list_objects()}
+
+    def _linked(self) -> set[str]:
+        """Subtasks whose robot's next subtask (of this task) must follow with nothing
+        of another task in between."""
+        return links(
+            open_subtasks(self.task, self.meta.resolved_failures), self._specs, self._objects
+        )
+
+    def _sync_robot_claims(self) -> None:
+        """Release the robots no run of this task keeps any more."""
+        subs = open_subtasks(self.task, self.meta.resolved_failures)
+        self.d.lanes.release_claims(self.task.id, claimed_robots(subs, self._linked()))
+
+    async def _claim_objects(self) -> bool:
+        """Claim the objects the open subtasks name, waiting in the fleet queue while
+        other tasks hold them. After a wait the plan is checked against the world the
+        holder left (and replanned when it no longer fits). False: the task ended."""
+        while True:
+            await self._read_world()
+            await self._release_unneeded()
+            needed = named_objects(self.task.subtasks, self._objects) - self.d.claims.held_by(
+                self.task.id
+            )
+            if not needed:
+                return True
+            try:
+                waited = await self.until_cancelled(
+                    self.d.claims.take(
+                        self.task.id,
+                        needed,
+                        priority=self.task.priority,
+                        seq=self.task.created_at,
+                        wait_s=self.d.settings.claim_wait_s,
+                        on_wait=self._queued,
+                    )
+                )
+            except ClaimWaitExpired as e:
+                await self.finish(TaskStatus.failed, f"{e}; another task kept them")
+                return False
+            if waited is None:
+                await self.finish(TaskStatus.cancelled, self.cancel_reason or "cancelled")
+                return False
+            holders = sorted({w.holder for w in self.task.waiting_for if w.holder})
+            await self._claimed(needed)
+            if not waited:
+                return True
+            await self._read_world()
+            problems = await self.d.planner.check(remaining_plan(self.task))
+            if not problems:
+                return True
+            why = "; ".join(p.message for p in problems)
+            if not self.task.instruction:
+                await self.finish(
+                    TaskStatus.failed,
+                    f"after waiting for task {', '.join(holders)} the plan no longer fits: {why}",
+                    problems,
+                )
+                return False
+            if not await self.planning.replan_task(
+                f"the world changed while the task waited for its objects: {why}", count=False
+            ):
+                return False
+
+    async def _queued(self, holders: dict[str, str]) -> None:
+        """The task waits for objects: say what for, and whom (stored and an event)."""
+        waits = [Waiting(kind="object", name=o, holder=t) for o, t in sorted(holders.items())]
+        text = ", ".join(f"{o} (claimed by task {t})" for o, t in sorted(holders.items()))
+        data: dict[str, Any] = {"for": [w.model_dump(mode="json") for w in waits]}
+
+        def mutate(t: Task, m: TaskMeta) -> tuple[Task, list[TaskEvent]]:
+            # nothing of it ran yet: it waits in the fleet queue; otherwise it runs on
+            started = any(x.attempts or x.status != SubtaskStatus.pending for x in t.subtasks)
+            status = t.status if started else TaskStatus.queued
+            keep = [w for w in t.waiting_for if w.kind != "object"]
+            ev = self.event(TaskEventKind.waiting, f"waits for {text}", **data)
+            return t.model_copy(update={"status": status, "waiting_for": keep + waits}), [ev]
+
+        await self.update(mutate)
+
+    async def _claimed(self, objects: set[str]) -> None:
+        def mutate(t: Task, m: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
+            claims = sorted(set(m.claims) | objects)
+            waiting = [w for w in t.waiting_for if w.kind != "object"]
+            if claims == m.claims and waiting == t.waiting_for and t.status != TaskStatus.queued:
+                return None
+            m.claims = claims
+            status = TaskStatus.running if t.status == TaskStatus.queued else t.status
+            return t.model_copy(update={"status": status, "waiting_for": waiting}), []
+
+        await self.update(mutate)
+
+    async def _release_unneeded(self) -> None:
+        """Give back the objects no open subtask names any more."""
+        needed = named_objects(self.task.subtasks, self._objects)
+        done = self.d.claims.held_by(self.task.id) - needed
+        if not done:
+            return
+        self.d.claims.release(self.task.id, done)
+
+        def mutate(t: Task, m: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
+            claims = sorted(set(m.claims) - done)
+            if claims == m.claims:
+                return None
+            m.claims = claims
+            return t, []
+
+        await self.update(mutate)
+
+    async def _stale(self, sub: SubtaskState, resumed: bool) -> str | None:
+        """After waiting for its robot: what about the subtask no longer holds in the
+        world the other task left (the robot moved, its hand is full), or None. Checked
+        on the subtask alone (the rest of the plan may wait on work still running)."""
+        if resumed or self._stale_replans >= MAX_STALE_REPLANS:
+            return None
+        alone = Subtask(id=sub.id, robot=sub.robot, skill=sub.skill, args=dict(sub.args))
+        problems = await self.d.planner.check(Plan(subtasks=[alone]))
+        if not problems:
+            return None
+        why = "; ".join(p.message for p in problems)
+        return f"{sub.id} waited for {sub.robot}, which another task used meanwhile: {why}"
+
+    async def _robot_wait(self, sub_id: str, robot: str, holder: str | None) -> None:
+        """Record (holder set) or clear (None) a subtask's wait for a robot."""
+
+        def mutate(t: Task, m: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
+            keep = [w for w in t.waiting_for if not (w.kind == "robot" and w.subtask == sub_id)]
+            if holder is None:
+                if keep == t.waiting_for:
+                    return None
+                return t.model_copy(update={"waiting_for": keep}), []
+            w = Waiting(kind="robot", name=robot, holder=holder, subtask=sub_id)
+            ev = self.event(
+                TaskEventKind.waiting,
+                f"{sub_id} waits for {robot} (kept by task {holder})",
+                subtask=sub_id,
+                robot=robot,
+                **{"for": [w.model_dump(mode="json")]},
+            )
+            return t.model_copy(update={"waiting_for": [*keep, w]}), [ev]
+
+        await self.update(mutate)
 
     async def _loop(self) -> None:
         while True:
@@ -184,6 +360,15 @@ class TaskRunner(TaskState):
             elif self.failures:
                 if not self.flights:
                     if not await self._replan():
+                        return
+                    continue
+            elif self.stale is not None:
+                if not self.flights:
+                    reason, self.stale = self.stale, None
+                    self._stale_replans += 1
+                    if not await self.planning.replan_task(reason, count=False):
+                        return
+                    if not await self._claim_objects():
                         return
                     continue
             else:
@@ -198,6 +383,7 @@ class TaskRunner(TaskState):
                         await self.finish(TaskStatus.failed, self.stuck_reason())
                         return
             await self._handle(await self.inbox.get())
+            self._sync_robot_claims()
 
     async def _replan(self) -> bool:
         """Replan after the failures (the running subtasks have ended); True to go on."""
@@ -210,7 +396,8 @@ class TaskRunner(TaskState):
             return False
         self.failures.clear()
         self.not_before.clear()
-        return True
+        # the new plan may name objects the old one did not
+        return await self._claim_objects()
 
     # -- starting subtasks ------------------------------------------------------------
     def hold_back(self, sub_id: str, delay_s: float) -> None:
@@ -264,7 +451,21 @@ class TaskRunner(TaskState):
 
     async def _fly(self, flight: _Flight, sub: SubtaskState, resumed: bool) -> None:
         try:
-            async with self.d.lanes.hold(flight.robot, flight.call_id):
+            blocker = self.d.lanes.blocker(flight.robot, self.task.id)
+            if blocker is not None:
+                await self._robot_wait(sub.id, flight.robot, blocker)
+            async with self.d.lanes.hold(
+                flight.robot,
+                flight.call_id,
+                priority=self.task.priority,
+                claim=sub.id in self._linked(),
+            ):
+                if blocker is not None:
+                    await self._robot_wait(sub.id, flight.robot, None)
+                    stale = await self._stale(sub, resumed)
+                    if stale is not None:
+                        self.inbox.put_nowait(_Done(flight, SkillResult.success(), stale=stale))
+                        return
                 if self.cancel_reason is not None:
                     raise _NotStarted
                 timeout_s = await self.d.timeouts.timeout_s(flight.robot, sub.skill)
@@ -335,7 +536,10 @@ class TaskRunner(TaskState):
         if isinstance(msg, _Done):
             if self.flights.get(msg.flight.subtask) is msg.flight:
                 del self.flights[msg.flight.subtask]
-                await self._finished_call(msg.flight, msg.result)
+                if msg.stale is not None:
+                    self.stale = self.stale or msg.stale
+                else:
+                    await self._finished_call(msg.flight, msg.result)
         elif isinstance(msg, _RobotLost):
             for flight in [f for f in self.flights.values() if f.robot == msg.robot]:
                 if flight.job is not None and flight.job.done():
@@ -416,6 +620,7 @@ class TaskRunner(TaskState):
             await self.set_subtask(
                 sub.id, ev, status=SubtaskStatus.succeeded, result=result, finished_at=time.time()
             )
+            await self._release_unneeded()
             return
         view = self.view()
         failure = Failure(

@@ -1,44 +1,82 @@
-"""Per-robot lanes: each robot runs one subtask at a time, across all tasks, in the
-order the subtasks became ready."""
+"""Per-robot lanes: each robot runs one subtask at a time, across all tasks.
+
+A lane grants its robot to the waiting subtask with the highest task priority, first
+come first served among equals. A task may *claim* a lane for a run of its subtasks that
+must not be interleaved (docs/execution.md, "How tasks share the fleet"): while the
+claim lasts, only that task's subtasks are granted the robot; other tasks' subtasks wait
+in the lane until the task releases it (`release_claims`).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from ...errors import RobotUnavailableError
 
-__all__ = ["LaneClosed", "RobotLanes"]
+__all__ = ["LaneClosed", "RobotLanes", "task_of"]
 
 
 class LaneClosed(RobotUnavailableError):
     """The robot went away while the subtask waited for it."""
 
 
+def task_of(owner: str) -> str:
+    """The task id of a lane owner (a call id `task/subtask/attempt`)."""
+    return owner.split("/", 1)[0]
+
+
+@dataclass(eq=False)
+class _Waiter:
+    owner: str
+    priority: int
+    seq: int
+    fut: asyncio.Future[None]
+    claim: bool
+
+    @property
+    def task(self) -> str:
+        return task_of(self.owner)
+
+
 @dataclass
 class _Lane:
     holder: str | None = None
     holder_token: asyncio.Future[None] | None = None
-    waiters: deque[tuple[str, asyncio.Future[None]]] = field(default_factory=deque)
+    claimed_by: str | None = None
+    """The task whose run keeps the robot between its subtasks."""
+    waiters: list[_Waiter] = field(default_factory=list)
 
     def grant(self) -> None:
-        while self.holder_token is None and self.waiters:
-            owner, fut = self.waiters.popleft()
-            if not fut.done():
-                self.holder, self.holder_token = owner, fut
-                fut.set_result(None)
+        while self.holder_token is None:
+            eligible = [
+                w for w in self.waiters if not w.fut.done() and self.claimed_by in (None, w.task)
+            ]
+            self.waiters = [w for w in self.waiters if not w.fut.done()]
+            if not eligible:
+                return
+            best = min(eligible, key=lambda w: (-w.priority, w.seq))
+            self.waiters.remove(best)
+            self.holder, self.holder_token = best.owner, best.fut
+            if best.claim:
+                # Set on grant, not on release: the robot is never free between the
+                # subtasks of the run, not even for the instant after one ends.
+                self.claimed_by = best.task
+            best.fut.set_result(None)
 
 
 class RobotLanes:
-    """FIFO mutual exclusion per robot. `fail(robot, reason)` wakes every waiter of a
-    robot that went away with LaneClosed (its holder is stopped by its own dispatch)."""
+    """Mutual exclusion per robot, by priority then arrival. `fail(robot, reason)` wakes
+    every waiter of a robot that went away with LaneClosed (its holder is stopped by its
+    own dispatch)."""
 
     def __init__(self) -> None:
         self._lanes: dict[str, _Lane] = {}
         self._watchers: list[tuple[str, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
 
     def _changed(self) -> None:
         keep = []
@@ -60,10 +98,14 @@ class RobotLanes:
         await fut
 
     @asynccontextmanager
-    async def hold(self, robot: str, owner: str) -> AsyncIterator[None]:
+    async def hold(
+        self, robot: str, owner: str, *, priority: int = 0, claim: bool = False
+    ) -> AsyncIterator[None]:
+        """Hold the robot for `owner` (a call id). `claim`: the owner's task keeps the
+        robot after this call, until it releases the claim."""
         lane = self._lanes.setdefault(robot, _Lane())
         token: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        lane.waiters.append((owner, token))
+        lane.waiters.append(_Waiter(owner, priority, next(self._seq), token, claim))
         lane.grant()
         self._changed()
         try:
@@ -79,20 +121,58 @@ class RobotLanes:
     def _drop(self, lane: _Lane, token: asyncio.Future[None]) -> None:
         if lane.holder_token is token:
             lane.holder, lane.holder_token = None, None
-            lane.grant()
         else:
-            lane.waiters = deque((o, f) for o, f in lane.waiters if f is not token)
+            lane.waiters = [w for w in lane.waiters if w.fut is not token]
+        lane.grant()
         self._changed()
+
+    def claim(self, robot: str, task_id: str) -> None:
+        """Claim the robot for a task outright (a resumed task's run in progress)."""
+        lane = self._lanes.setdefault(robot, _Lane())
+        lane.claimed_by = task_id
+
+    def release_claims(self, task_id: str, keep: Iterable[str] = ()) -> list[str]:
+        """End the task's claims on every robot not in `keep`; returns those robots."""
+        kept = set(keep)
+        released = []
+        for robot, lane in self._lanes.items():
+            if lane.claimed_by == task_id and robot not in kept:
+                lane.claimed_by = None
+                released.append(robot)
+                lane.grant()
+        if released:
+            self._changed()
+        return released
+
+    def claimed_by(self, robot: str) -> str | None:
+        lane = self._lanes.get(robot)
+        return lane.claimed_by if lane else None
+
+    def claims(self) -> dict[str, str]:
+        """robot -> the task claiming it."""
+        return {r: lane.claimed_by for r, lane in self._lanes.items() if lane.claimed_by}
+
+    def blocker(self, robot: str, task_id: str) -> str | None:
+        """The other task that keeps the robot from `task_id` now: the one claiming it,
+        else the one whose call runs on it; None when the robot is free or ours."""
+        lane = self._lanes.get(robot)
+        if lane is None:
+            return None
+        if lane.claimed_by not in (None, task_id):
+            return lane.claimed_by
+        if lane.holder is not None and task_of(lane.holder) != task_id:
+            return task_of(lane.holder)
+        return None
 
     def fail(self, robot: str, reason: str) -> None:
         lane = self._lanes.get(robot)
         if lane is None:
             return
-        waiters, lane.waiters = lane.waiters, deque()
-        for owner, fut in waiters:
-            if not fut.done():
-                fut.set_exception(
-                    LaneClosed(f"robot {robot} went away while {owner} waited for it: {reason}")
+        waiters, lane.waiters = lane.waiters, []
+        for w in waiters:
+            if not w.fut.done():
+                w.fut.set_exception(
+                    LaneClosed(f"robot {robot} went away while {w.owner} waited for it: {reason}")
                 )
 
     def holder(self, robot: str) -> str | None:
@@ -104,4 +184,10 @@ class RobotLanes:
         lane = self._lanes.get(robot)
         if lane is None:
             return 0
-        return (lane.holder is not None) + sum(1 for _, f in lane.waiters if not f.done())
+        return (lane.holder is not None) + sum(1 for w in lane.waiters if not w.fut.done())
+
+    def busy_for(self, robot: str, task_id: str | None) -> int:
+        """The robot's load as a subtask of `task_id` would meet it: a claim by another
+        task counts as one more subtask ahead."""
+        other_claim = self.claimed_by(robot) not in (None, task_id)
+        return self.load(robot) + (1 if other_claim else 0)

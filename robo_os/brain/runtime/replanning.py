@@ -63,9 +63,11 @@ class Replanner:
             return False
         return await self._adopt(outcome, time.monotonic() - t0, failure=None)
 
-    async def replan_task(self, failure: str) -> bool:
+    async def replan_task(self, failure: str, *, count: bool = True) -> bool:
         """Replace the rest of the task after permanent failures (described by `failure`);
-        True to go on. Whether a replan is left is the policy's call (`policy.settle`)."""
+        True to go on. Whether a replan is left is the policy's call (`policy.settle`).
+        `count=False`: a replan the task did not cause (the world changed while it
+        waited for a claim); it does not use up `max_replans`."""
         st = self.state
         await st.update(
             lambda t, m: (
@@ -97,9 +99,11 @@ class Replanner:
         if outcome is None:
             await st.finish(TaskStatus.cancelled, st.cancel_reason or "cancelled")
             return False
-        return await self._adopt(outcome, time.monotonic() - t0, failure=failure)
+        return await self._adopt(outcome, time.monotonic() - t0, failure=failure, count=count)
 
-    async def _adopt(self, outcome: PlanningOutcome, took: float, *, failure: str | None) -> bool:
+    async def _adopt(
+        self, outcome: PlanningOutcome, took: float, *, failure: str | None, count: bool = True
+    ) -> bool:
         plan = outcome.plan
         calls = outcome.model_calls
         prefix = f"{failure}; replanning" if failure else "planning"
@@ -137,7 +141,9 @@ class Replanner:
         if problems:
             await self._reject(f"{prefix} produced an unusable plan", problems, calls)
             return False
-        await self.state.update(self._adopting(plan.subtasks, outcome, took, failure, failed_ids))
+        await self.state.update(
+            self._adopting(plan.subtasks, outcome, took, failure, failed_ids, count=count)
+        )
         return True
 
     def _adopting(
@@ -147,6 +153,8 @@ class Replanner:
         took: float,
         failure: str | None,
         failed_ids: list[str],
+        *,
+        count: bool = True,
     ) -> Callable[[Task, TaskMeta], tuple[Task, list[TaskEvent]]]:
         new_states = states_from_plan(Plan(subtasks=subtasks))
 
@@ -162,8 +170,12 @@ class Replanner:
                 "subtasks": subs + new_states,
                 "model_calls": task.model_calls + outcome.model_calls,
             }
-            if failure is not None:
+            expected = outcome.plan.expected_duration_s if outcome.plan is not None else None
+            if expected is not None:  # brain/planning/timing.py's estimate
+                update["expected_finish_at"] = round(time.time() + expected, 3)
+            if failure is not None and count:
                 update["replans"] = task.replans + 1
+            if failure is not None:
                 meta.resolved_failures = sorted(set(meta.resolved_failures) | set(failed_ids))
             if outcome.goal is not None:
                 meta.goal = outcome.goal

@@ -29,6 +29,7 @@ from ...contracts import (
 )
 from ...errors import InvalidPlanError, UserError
 from .allocation import Allocator, SkillTimeouts
+from .claims import ObjectClaims, claimed_robots, links, open_subtasks
 from .executor import RunnerDeps, TaskRunner
 from .lanes import RobotLanes
 from .monitor import RobotMonitor
@@ -75,6 +76,7 @@ class Scheduler:
         self.lanes = RobotLanes()
         self.allocator = Allocator(memory, planner, self.lanes, suspect_s=suspect_s)
         self.timeouts = SkillTimeouts(memory, override_s=settings.default_timeout_s)
+        self.claims = ObjectClaims()
         self.deps = RunnerDeps(
             store=store,
             dispatcher=dispatcher,
@@ -85,6 +87,8 @@ class Scheduler:
             settings=settings,
             cancel_grace_s=cancel_grace_s,
             on_robot_unavailable=self.robot_unavailable,
+            memory=memory,
+            claims=self.claims,
         )
         self.writer = f"brain-{secrets.token_hex(3)}"
         """`by` of this brain's writes to memory."""
@@ -108,7 +112,7 @@ class Scheduler:
         return await self.resume() if resume else []
 
     async def resume(self) -> list[str]:
-        resumed = []
+        found: list[tuple[Task, TaskMeta]] = []
         for task_id in await self.store.active_ids():
             if task_id in self._runners:
                 continue
@@ -118,6 +122,12 @@ class Scheduler:
                 continue
             if task.status in TERMINAL_TASK_STATUSES:
                 continue
+            found.append((task, meta))
+        await self._restore_claims(found)
+        resumed = []
+        # the fleet queue's order: priority, then arrival
+        for task, meta in sorted(found, key=lambda tm: (-tm[0].priority, tm[0].created_at)):
+            task_id = task.id
             log.info(
                 "task=%s resuming (status %s, %d subtasks)",
                 task_id,
@@ -127,6 +137,20 @@ class Scheduler:
             self._spawn(task, meta)
             resumed.append(task_id)
         return resumed
+
+    async def _restore_claims(self, found: list[tuple[Task, TaskMeta]]) -> None:
+        """Every resumed task's object claims (stored with it) and the robots its runs in
+        progress keep (derived from its subtasks), restored before any task runs again:
+        no other task can slip in between."""
+        if not found:
+            return
+        specs = await self.timeouts.specs()
+        objects = {o.name for o in await self.memory.list_objects()}
+        for task, meta in found:
+            self.claims.restore(task.id, meta.claims)
+            subs = open_subtasks(task, meta.resolved_failures)
+            for robot in claimed_robots(subs, links(subs, specs, objects)):
+                self.lanes.claim(robot, task.id)
 
     async def close(self) -> None:
         """Stop following robots and stop every runner without ending its task (the
@@ -155,9 +179,12 @@ class Scheduler:
         structural = structural_problems(plan.subtasks)
         return merge_problems(structural, await self.planner.check(plan))
 
-    async def submit(self, *, instruction: str | None = None, plan: Plan | None = None) -> Task:
+    async def submit(
+        self, *, instruction: str | None = None, plan: Plan | None = None, priority: int = 0
+    ) -> Task:
         """Store a new task and start it. An explicit plan is checked first
-        (InvalidPlanError naming each problem); `instruction` then only labels it."""
+        (InvalidPlanError naming each problem); `instruction` then only labels it.
+        `priority`: higher first where tasks wait for the same robots or objects."""
         if instruction is not None:
             instruction = instruction.strip()
             if not instruction:
@@ -178,13 +205,17 @@ class Scheduler:
             subtasks = states_from_plan(plan)
             meta.planner = "explicit"
         task = Task(
-            id=new_task_id(), instruction=instruction, status=TaskStatus.pending, subtasks=subtasks
+            id=new_task_id(),
+            instruction=instruction,
+            status=TaskStatus.pending,
+            subtasks=subtasks,
+            priority=priority,
         )
         created = TaskEvent(
             task_id=task.id,
             kind=TaskEventKind.created,
             message=instruction or "explicit plan",
-            data={"subtasks": len(subtasks)},
+            data={"subtasks": len(subtasks), "priority": priority},
         )
         task = await self.store.create(task, [created], meta)
         self._spawn(task, meta)
@@ -209,7 +240,10 @@ class Scheduler:
                 ev = TaskEvent(task_id=t.id, kind=TaskEventKind.cancelled, message=reason)
                 return t.model_copy(update={"status": TaskStatus.cancelled}), [ev]
 
-            return (await self.store.update(task_id, mutate))[0]
+            ended = (await self.store.update(task_id, mutate))[0]
+            self.claims.release(task_id)
+            self.lanes.release_claims(task_id)
+            return ended
         runner, _ = entry
         runner.cancel(reason)
         timeout = wait_s if wait_s is not None else self.deps.cancel_grace_s + 2.0

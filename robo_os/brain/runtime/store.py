@@ -56,6 +56,9 @@ class TaskMeta:
     excluded: dict[str, list[str]] = field(default_factory=dict)
     """Subtask id -> robots that failed it (never offered it again)."""
     reassignments: int = 0
+    claims: list[str] = field(default_factory=list)
+    """Objects the task claims (docs/execution.md, "How tasks share the fleet"); a
+    restarted brain restores them before it resumes any task."""
 
     def dumps(self) -> str:
         return json.dumps(self.__dict__, separators=(",", ":"))

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...contracts import (
@@ -22,10 +22,13 @@ from ...contracts import (
     TaskEventKind,
     TaskStatus,
 )
+from .claims import ObjectClaims
 from .policy import TaskView
 from .store import TaskMeta
 
 if TYPE_CHECKING:
+    from robo_os_memory import Memory
+
     from ...agent_protocol import Dispatcher
     from ...settings import SchedulerSettings
     from ..planning.interface import Planner
@@ -53,6 +56,9 @@ class RunnerDeps:
     settings: SchedulerSettings
     cancel_grace_s: float = 2.0
     on_robot_unavailable: Callable[[str, str], Awaitable[None]] = _nothing
+    memory: Memory | None = None
+    """Where the runner reads object names and skill specs for claims (None: no claims)."""
+    claims: ObjectClaims = field(default_factory=ObjectClaims)
 
 
 class TaskState:
@@ -164,6 +170,7 @@ class TaskState:
         def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
             if task.status in TERMINAL_TASK_STATUSES:
                 return None
+            meta.claims = []  # an ended task claims nothing (the runner releases them)
             subs = [
                 s.model_copy(update={"status": SubtaskStatus.skipped})
                 if s.status == SubtaskStatus.pending
@@ -189,8 +196,7 @@ class TaskState:
                 replans=task.replans,
                 model_calls=task.model_calls,
             )
-            return task.model_copy(update={"status": status, "subtasks": subs, "error": error}), [
-                ev
-            ]
+            update = {"status": status, "subtasks": subs, "error": error, "waiting_for": []}
+            return task.model_copy(update=update), [ev]
 
         await self.update(mutate)

@@ -335,8 +335,13 @@ const loadTask = guarded("task", async (signal, taskId) => {
 
 function renderTask(task) {
   ui.taskTitle.textContent = `Task ${task.id}`;
+  // what a queued (or blocked) task waits for, and which task holds it
+  const waits = (task.waiting_for ?? [])
+    .map((w) => `${w.kind} ${w.name}${w.holder ? ` (held by task ${w.holder})` : ""}`);
   const facts = ` · created ${clock(task.created_at)} · ${task.model_calls} model call(s)`
-    + ` · ${task.replans} replan(s)`;
+    + ` · ${task.replans} replan(s)`
+    + (task.priority ? ` · priority ${task.priority}` : "")
+    + (waits.length ? ` · waits for ${waits.join(", ")}` : "");
   ui.taskSummary.replaceChildren(badge(task.status), " ", task.instruction ?? "(explicit plan)",
     el("span", { className: "muted" }, facts));
   ui.taskError.hidden = !task.error;

@@ -39,7 +39,9 @@ async def submit_task(body: SubmitTask, rt: Runtime) -> Task:
     """Accept a task: an instruction the brain plans, or an explicit plan (checked exactly
     like a planned one before it is accepted). Answers at once; follow it with
     `/events` or `/wait`."""
-    return await rt.scheduler.submit(instruction=body.instruction, plan=body.plan)
+    return await rt.scheduler.submit(
+        instruction=body.instruction, plan=body.plan, priority=body.priority
+    )
 
 
 @router.get("", response_model=TaskList)
@@ -50,7 +52,8 @@ async def list_tasks(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> TaskList:
-    """Recent tasks, newest first."""
+    """Recent tasks, newest first; a `queued` one's `waiting_for` says which objects
+    (or robots) it waits for and which task holds them."""
     return TaskList(tasks=await rt.store.recent(status_, limit))
 
 
