@@ -28,6 +28,7 @@ class SkillMeta:
     effects: tuple[Condition, ...]
     concurrent: bool
     tags: frozenset[str]
+    duration_s: float | None = None
 
 
 @overload
@@ -45,6 +46,7 @@ def skill(
     effects: Iterable[str] = (),
     concurrent: bool = False,
     tags: Iterable[str] = (),
+    duration_s: float | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -60,6 +62,7 @@ def skill(
     effects: Iterable[str] = (),
     concurrent: bool = False,
     tags: Iterable[str] = (),
+    duration_s: float | None = None,
 ) -> F | Callable[[F], F]:
     """Mark a typed function (sync or async) as a robo-os skill.
 
@@ -68,12 +71,15 @@ def skill(
     `manipulate`, `carry`, `camera`, ...). timeout_s: default deadline of one call.
     preconditions/effects: symbolic conditions (see `robo_os.symbolic.conditions`) the
     brain uses to check and search plans. concurrent: the agent may run this skill
-    while another one runs (e.g. `look`).
+    while another one runs (e.g. `look`). duration_s: the expected duration of one call,
+    when known (the planner's timing; otherwise it estimates one).
     """
 
     def attach(f: F) -> F:
         if timeout_s <= 0:
             raise SkillDefinitionError(f"skill {name or f.__name__!r}: timeout_s must be > 0")
+        if duration_s is not None and duration_s < 0:
+            raise SkillDefinitionError(f"skill {name or f.__name__!r}: duration_s must be >= 0")
         meta = SkillMeta(
             name=name or f.__name__,
             description=description,
@@ -83,6 +89,7 @@ def skill(
             effects=parse_conditions(effects),
             concurrent=concurrent,
             tags=frozenset(tags),
+            duration_s=None if duration_s is None else float(duration_s),
         )
         setattr(f, SKILL_ATTR, meta)
         return f

@@ -348,6 +348,7 @@ def spec_and_signature(
             capabilities=tuple(sorted(meta.capabilities | sig.capabilities)),
             args_schema=args_schema(sig.args_model, meta.name),
             timeout_s=meta.timeout_s,
+            duration_s=meta.duration_s,
             preconditions=_texts(meta.preconditions),
             effects=_texts(meta.effects),
             concurrent=meta.concurrent,

@@ -23,6 +23,9 @@ class SkillSpec(BaseModel):
     args_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
     """JSON schema of the arguments (context parameters excluded)."""
     timeout_s: float = 60.0
+    duration_s: float | None = None
+    """Expected duration of one call, when the author knows it (the planner's timing;
+    None: estimated, see robo_os.brain.planning.timing)."""
     preconditions: tuple[str, ...] = ()
     effects: tuple[str, ...] = ()
     concurrent: bool = False

@@ -114,19 +114,40 @@ def ground(
     initial: SymbolicState,
     objects: Iterable[str],
     places: Iterable[str] | None = None,
+    *,
+    per_object: bool = False,
+    shared: Iterable[str] = (),
 ) -> Grounding:
-    """Ground the fleet's skills over the given objects (and places; default: all)."""
+    """Ground the fleet's skills over the given objects (and places; default: all).
+
+    per_object: only actions about one of the objects at a time (plus the `shared`
+    ones, e.g. what a robot holds): linear in the number of objects instead of one
+    action per pair (`put_in(a, b)`), for planners that plan each object on its own."""
     g = Grounding()
     objs = sorted(set(objects))
     place_list = sorted(places) if places is not None else list(cat.places)
     for a in initial.atoms:
         g.id(a)
-    for robot in cat.available_robots:
-        for name in sorted(cat.offered.get(robot, {})):
-            model = cat.skill_for(robot, name)
-            if model is None or not model.effects or not cat.can_run(robot, name):
-                continue
-            _ground_skill(g, cat, robot, model, objs, place_list, initial.vocabulary)
+    extra = sorted(set(shared))
+    groups = [sorted({o, *extra}) for o in objs] if per_object else [objs]
+    for group in groups:
+        memo: dict[Atom, list[list[Atom]]] = {}
+        for robot in cat.available_robots:
+            for name in sorted(cat.offered.get(robot, {})):
+                model = cat.skill_for(robot, name)
+                if model is None or not model.effects or not cat.can_run(robot, name):
+                    continue
+                _ground_skill(g, cat, robot, model, group, place_list, initial.vocabulary, memo)
+    if len(groups) > 1:
+        # actions naming no object (drives) come once per group: keep one
+        seen: set[tuple[object, ...]] = set()
+        unique = []
+        for act in g.actions:
+            key = (act.robot, act.skill, act.args, act.pre, act.neg, act.add, act.dels)
+            if key not in seen:
+                seen.add(key)
+                unique.append(act)
+        g.actions = unique
     _prune_and_expand(g, initial)
     return g
 
@@ -139,6 +160,7 @@ def _ground_skill(
     objs: list[str],
     places: list[str],
     vocab: Vocabulary,
+    memo: dict[Atom, list[list[Atom]]],
 ) -> None:
     entity = cat.entity_params(model.name)
     domains: list[tuple[str, list[str]]] = []
@@ -170,7 +192,7 @@ def _ground_skill(
     for combo in itertools.product(*(vals for _, vals in domains)):
         env = dict(zip(names, combo, strict=True))
         env["robot"] = robot
-        _ground_one(g, cat, robot, model, env, objs, places, vocab)
+        _ground_one(g, cat, robot, model, env, objs, places, vocab, memo)
 
 
 def _derived_options(
@@ -225,6 +247,7 @@ def _ground_one(
     objs: list[str],
     places: list[str],
     vocab: Vocabulary,
+    memo: dict[Atom, list[list[Atom]]],
 ) -> None:
     variants: list[list[Atom]] = [[]]
     neg: list[Atom] = []
@@ -239,7 +262,10 @@ def _ground_one(
                 neg.append(atom)
             continue
         if derived:
-            options = _derived_options(atom, cat, objs, places, vocab)
+            # the same derived atom recurs for every object and place combination
+            options = memo.get(atom)
+            if options is None:
+                options = memo[atom] = _derived_options(atom, cat, objs, places, vocab)
             if not options:
                 return
             variants = [v + o for v in variants for o in options]
@@ -311,15 +337,18 @@ def _prune_and_expand(g: Grounding, initial: SymbolicState) -> None:
         index.setdefault((atom[0], atom[1] if len(atom) > 1 else None), []).append(i)
         index.setdefault((atom[0], None), []).append(i)
     out = []
+    # many actions delete the same pattern (every drive of a robot: `not at(R, *)`)
+    matched: dict[Pattern, list[int]] = {}
     for k, act in enumerate(g.actions):
         if k not in usable:
             continue
         dele: set[int] = set()
         for pat in act.dels:
-            key = (pat[0] or "", pat[1] if len(pat) > 1 else None)
-            for i in index.get(key, ()):
-                if matches(pat, g.atoms[i]):
-                    dele.add(i)
+            hits = matched.get(pat)
+            if hits is None:
+                key = (pat[0] or "", pat[1] if len(pat) > 1 else None)
+                hits = matched[pat] = [i for i in index.get(key, ()) if matches(pat, g.atoms[i])]
+            dele.update(hits)
         out.append(
             GroundAction(
                 act.robot,

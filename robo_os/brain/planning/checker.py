@@ -341,6 +341,7 @@ def check_plan_data(
                 skill=d.skill or "",
                 args=d.args,
                 depends_on=d.depends_on,
+                pinned=d.pinned,
             )
             for d in drafts
         ]

@@ -6,6 +6,12 @@ changes, or both are on the same robot), so independent work of different robots
 in parallel; every order the DAG allows reaches the same end state. "then" in the
 instruction adds the ordering the user asked for. The result is an ordinary Plan and
 goes through the same checker as a model's plan.
+
+Which robots do what is chosen for time, not for the number of actions
+(robo_os.brain.planning.allocation): each goal atom is planned as a chain by the team
+of robots that ends it soonest given what the others already do, so independent goals
+go to different robots and relays are used when they are faster. The plan carries its
+expected duration (robo_os.brain.planning.timing).
 """
 
 from __future__ import annotations
@@ -25,12 +31,20 @@ from ...symbolic.search import (
     search,
 )
 from ...symbolic.state import SymbolicState
+from .allocation import AllocationStats, Timeline, allocate_group
 from .catalogue import Catalogue
 from .instructions import Goal
+from .timing import Timing, schedule
 
 __all__ = ["EmbeddedPlanner", "EmbeddedResult", "fresh_ids", "partial_order"]
 
 log = logging.getLogger(__name__)
+
+COMPARE_JOINT_MAX = 4
+"""Up to this many goal atoms, the allocated plan is also compared with the fewest-actions
+plan of the joint search (the better expected time is kept); that search gets a small
+budget (`COMPARE_LIMITS`): beyond a few objects it is slow or gives up."""
+COMPARE_LIMITS = SearchLimits(max_expansions=2000, max_seconds=1.0)
 
 
 @dataclass
@@ -40,6 +54,7 @@ class EmbeddedResult:
     notes: list[str] = field(default_factory=list)
     expansions: int = 0
     seconds: float = 0.0
+    allocation: AllocationStats = field(default_factory=AllocationStats)
 
 
 def fresh_ids(n: int, used: Iterable[str]) -> list[str]:
@@ -92,10 +107,27 @@ def partial_order(seq: Sequence[GroundAction], groups: Sequence[int] = ()) -> li
 
 
 class EmbeddedPlanner:
-    """Plans a Goal from a state by search; deterministic for a given catalogue and state."""
+    """Plans a Goal from a state by search; deterministic for a given catalogue and state.
 
-    def __init__(self, limits: SearchLimits | None = None) -> None:
+    allocate: choose robots for the expected finish time (False: the search's fewest
+    actions, whoever does them — the baseline the fleet benchmark compares with).
+    solver_seconds: CP-SAT's deterministic time budget per "then" step (0: greedy only).
+    compare_joint: also try the fewest-actions plan for small goals (COMPARE_JOINT_MAX)."""
+
+    def __init__(
+        self,
+        limits: SearchLimits | None = None,
+        *,
+        timing: Timing | None = None,
+        allocate: bool = True,
+        solver_seconds: float = 0.5,
+        compare_joint: bool = True,
+    ) -> None:
         self.limits = limits or SearchLimits()
+        self.timing = timing or Timing()
+        self.allocate = allocate
+        self.solver_seconds = solver_seconds
+        self.compare_joint = compare_joint
 
     def plan(
         self, cat: Catalogue, state: SymbolicState, goal: Goal, *, used_ids: Iterable[str] = ()
@@ -103,9 +135,12 @@ class EmbeddedPlanner:
         final = goal.final
         objects = goal.objects
         # an object a robot holds may have to be put down to free the hand
-        objects |= {a[2] for a in state.atoms if a[0] == "holding"}
+        held = {a[2] for a in state.atoms if a[0] == "holding"}
+        objects |= held
         places = relevant_places(cat, state, objects, final)
-        g = ground(cat, state, objects, places)
+        # the allocation plans each object on its own: its actions are enough (an
+        # object that cannot be planned alone sends the goal to the joint search)
+        g = ground(cat, state, objects, places, per_object=self.allocate, shared=held)
         start = g.state(state.atoms) | {
             g.id(("held", a[2])) for a in state.atoms if a[0] == "holding"
         }
@@ -113,6 +148,8 @@ class EmbeddedPlanner:
         seq: list[GroundAction] = []
         groups: list[int] = []
         current = start
+        timeline = Timeline(cat, self.timing)
+        subject = {a: Goal.subject(a) for gg in goal.groups for a in gg}
         for k, group in enumerate(goal.groups):
             later = {Goal.subject(a) for gg in goal.groups[k + 1 :] for a in gg}
             mine = {Goal.subject(a) for a in group}
@@ -122,6 +159,29 @@ class EmbeddedPlanner:
             target = frozenset(g.id(a) for a in (*group, *protect))
             if target <= current:
                 continue
+            if self.allocate:
+                got = allocate_group(
+                    cat,
+                    g,
+                    timeline,
+                    current,
+                    group,
+                    k,
+                    subject=subject,
+                    extra_objects=held,
+                    limits=self.limits,
+                    stats=result.allocation,
+                    solver_seconds=self.solver_seconds,
+                )
+                if got is not None and target <= got[1]:
+                    seq += got[0]
+                    groups += [k] * len(got[0])
+                    current = got[1]
+                    continue
+                if got is not None:  # cannot happen: chains touch only their own object
+                    log.error("allocated chains undid an earlier goal; searching jointly")
+                # goals that interact (one object into another): plan them together
+                return self._joint(cat, state, goal, used_ids)
             found = search(g, current, target, self.limits)
             result.expansions += found.expansions
             result.seconds += found.seconds
@@ -130,6 +190,7 @@ class EmbeddedPlanner:
                 return result
             for act in found.actions:
                 current = (current - act.dele) | act.add
+            timeline.append(found.actions, k)
             seq += found.actions
             groups += [k] * len(found.actions)
         if not seq:
@@ -148,14 +209,50 @@ class EmbeddedPlanner:
             )
             for i, a in enumerate(seq)
         ]
-        result.plan = Plan(subtasks=subtasks)
+        expected = schedule(subtasks, cat, self.timing).makespan
+        result.plan = Plan(subtasks=subtasks, expected_duration_s=round(expected, 3))
+        if (
+            self.allocate
+            and self.compare_joint
+            and len(goal.final) <= COMPARE_JOINT_MAX
+            and result.allocation.method != "joint"
+        ):
+            # never worse than the fewest-actions plan (usually one robot doing it all)
+            joint = self._joint(cat, state, goal, used_ids, COMPARE_LIMITS)
+            if (
+                joint.plan is not None
+                and joint.plan.expected_duration_s is not None
+                and joint.plan.expected_duration_s < expected - 1e-6
+            ):
+                joint.expansions += result.expansions
+                return joint
         log.debug(
-            "embedded plan: %d subtasks after %d expansions in %.3f s",
+            "embedded plan: %d subtasks after %d expansions in %.3f s, expected %.1f s (%s)",
             len(seq),
             result.expansions,
             result.seconds,
+            expected,
+            result.allocation.method,
         )
         return result
+
+    def _joint(
+        self,
+        cat: Catalogue,
+        state: SymbolicState,
+        goal: Goal,
+        used_ids: Iterable[str],
+        limits: SearchLimits | None = None,
+    ) -> EmbeddedResult:
+        joint = EmbeddedPlanner(
+            limits or self.limits,
+            timing=self.timing,
+            allocate=False,
+            solver_seconds=self.solver_seconds,
+        )
+        out = joint.plan(cat, state, goal, used_ids=used_ids)
+        out.allocation.method = "joint"
+        return out
 
     @staticmethod
     def _why(

@@ -9,12 +9,18 @@ replan:   the model gets the instruction, what ran (with results), the failure a
           current world; the embedded planner searches again toward the stored goal.
 reassign: another robot that offers the skill and for which its preconditions hold now.
 
+Every plan, the model's too, leaves with the same timing and allocation: a model's plan
+has its runs moved to equivalent idle robots where that ends it sooner (unless
+pinned; robo_os.brain.planning.rebalance), re-checked, and each plan carries its
+expected duration (robo_os.brain.planning.timing).
+
 Never raises for bad model output or an unreachable model (those become problems);
 a memory failure raises ServiceUnavailableError (the runtime may retry later).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -35,6 +41,8 @@ from .interface import PlanningOutcome
 from .llm import LLMMetrics, LLMPool
 from .model_planning import ImageSource, ModelPlanner
 from .prompts import planning_messages, replan_text, system_prompt
+from .rebalance import rebalance
+from .timing import Timing, schedule
 
 __all__ = ["BrainPlanner", "ImageSource", "PlannerStats"]
 
@@ -93,8 +101,12 @@ class BrainPlanner:
         verify_goals: bool = True,
         fallback_to_embedded: bool = True,
         images_timeout_s: float = 10.0,
+        timing: Timing | None = None,
+        rebalance_model_plans: bool = True,
     ) -> None:
         self.memory = memory
+        self.timing = timing or Timing()
+        self.rebalance_model_plans = rebalance_model_plans
         self.settings = llm or (pool.settings if pool is not None else LLMSettings())
         self._owns_pool = pool is None and self.settings.enabled
         self.pool = (
@@ -102,7 +114,7 @@ class BrainPlanner:
             if pool is not None
             else (LLMPool(self.settings) if self.settings.enabled else None)
         )
-        self.embedded = EmbeddedPlanner(limits)
+        self.embedded = EmbeddedPlanner(limits, timing=self.timing)
         self.world_chars = world_chars
         self.fallback_to_embedded = fallback_to_embedded
         self.model = (
@@ -174,6 +186,7 @@ class BrainPlanner:
             )
         else:
             outcome = self._embedded(task_id, cat, state, goal, set(), notes=parsed.notes)
+        outcome = self._timed(task_id, outcome, cat, state, goal)
         self.stats.record("plan", outcome)
         log.info(
             "task %s planned by %s: %s (%d model calls)",
@@ -235,6 +248,7 @@ class BrainPlanner:
             )
         else:
             outcome = self._embedded(task_id, cat, state, stored, used)
+        outcome = self._timed(task_id, outcome, cat, state, stored)
         self.stats.record("replan", outcome)
         log.info(
             "task %s replanned by %s after %r: %s",
@@ -285,6 +299,50 @@ class BrainPlanner:
                 f"cannot read the fleet and world from memory: {e}"
             ) from e
         return cat, symbolic_state(cat)
+
+    def _timed(
+        self,
+        task_id: str,
+        outcome: PlanningOutcome,
+        cat: Catalogue,
+        state: SymbolicState,
+        goal: Goal | None,
+    ) -> PlanningOutcome:
+        """The same timing and allocation for every plan: a model's plan is rebalanced
+        over equivalent idle robots (kept only if it passes the checks again); each
+        plan gets its expected duration."""
+        plan = outcome.plan
+        if plan is None or not plan.subtasks:
+            return outcome
+        message = outcome.message
+        if outcome.planner != EMBEDDED and self.rebalance_model_plans:
+            moved = rebalance(plan, cat, state, self.timing)
+            if moved.moves:
+                report = check_plan(
+                    moved.plan,
+                    cat,
+                    state,
+                    goal=goal.final if goal is not None else (),
+                    allowed_holding=goal.held if goal is not None else (),
+                )
+                if report.ok:
+                    plan = moved.plan
+                    message = (
+                        (f"{message}; " if message else "")
+                        + f"moved to idle robots ({'; '.join(moved.moves)}): expected {moved.before_s:.0f} s → {moved.after_s:.0f} s"
+                    )
+                    log.info("task %s: %s", task_id, "; ".join(moved.moves))
+                else:
+                    log.warning(
+                        "task %s: the rebalanced plan failed the checks (%s); keeping the model's",
+                        task_id,
+                        "; ".join(p.message for p in report.problems),
+                    )
+        if plan.expected_duration_s is None:
+            plan = plan.model_copy(
+                update={"expected_duration_s": round(schedule(plan, cat, self.timing).makespan, 3)}
+            )
+        return dataclasses.replace(outcome, plan=plan, message=message)
 
     @staticmethod
     def _model_down(outcome: PlanningOutcome) -> bool:

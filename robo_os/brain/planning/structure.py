@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...contracts import PlanProblem
+from ...contracts import MAX_NAME_LENGTH, MAX_PLAN_SUBTASKS, PlanProblem
 from .catalogue import Catalogue
 from .parsing import is_placeholder
 
@@ -25,6 +25,8 @@ __all__ = [
 ]
 
 FIELDS = ("id", "robot", "skill", "args", "depends_on")
+OPTIONAL_FIELDS = ("pinned",)
+"""Read when present: `pinned: true` keeps the subtask on its robot (allocation)."""
 
 
 @dataclass
@@ -48,6 +50,7 @@ class Draft:
     skill: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
+    pinned: bool = False
     broken: bool = False
     args_missing: bool = False
 
@@ -85,6 +88,13 @@ def short(value: Any, n: int = 60) -> str:
 def read_drafts(items: list[Any], f: Findings) -> list[Draft]:
     """One draft per item; a draft that cannot be simulated is marked `broken`."""
     drafts: list[Draft] = []
+    if len(items) > MAX_PLAN_SUBTASKS:
+        # checking is superlinear in the plan's size: refuse before reading any of it
+        f.add(
+            "plan_too_large",
+            f"the plan has {len(items)} subtasks; at most {MAX_PLAN_SUBTASKS} are accepted",
+        )
+        return drafts
     for i, item in enumerate(items):
         d = Draft(index=i, label=f"#{i + 1}")
         drafts.append(d)
@@ -96,6 +106,20 @@ def read_drafts(items: list[Any], f: Findings) -> list[Draft]:
             d.broken = True
             continue
         sid = item.get("id")
+        too_long = [
+            k
+            for k in ("id", "robot", "skill")
+            if isinstance(item.get(k), str) and len(item[k]) > MAX_NAME_LENGTH
+        ]
+        if too_long:
+            for k in too_long:
+                f.add(
+                    "name_too_long",
+                    f"subtask #{i + 1}: '{k}' is {len(item[k])} characters long; at most"
+                    f" {MAX_NAME_LENGTH} are accepted ({short(item[k], 40)})",
+                )
+            d.broken = True
+            continue
         if isinstance(sid, str) and sid.strip() and not is_placeholder(sid):
             d.id = d.label = sid
         elif "id" not in item:
@@ -151,13 +175,15 @@ def read_drafts(items: list[Any], f: Findings) -> list[Draft]:
         if deps is None:
             if "depends_on" not in item:
                 f.notes.append(f"subtask {d.label} has no 'depends_on'; read as []")
-        elif isinstance(deps, list) and all(isinstance(x, str) for x in deps):
+        elif isinstance(deps, list) and all(
+            isinstance(x, str) and len(x) <= MAX_NAME_LENGTH for x in deps
+        ):
             d.depends_on = list(dict.fromkeys(deps))
         else:
             bad = (
                 deps
                 if not isinstance(deps, list)
-                else next(x for x in deps if not isinstance(x, str))
+                else next(x for x in deps if not isinstance(x, str) or len(x) > MAX_NAME_LENGTH)
             )
             f.add(
                 "invalid_structure",
@@ -165,7 +191,8 @@ def read_drafts(items: list[Any], f: Findings) -> list[Draft]:
                 d.id,
             )
             d.broken = True
-        extra = sorted(set(item) - set(FIELDS))
+        d.pinned = item.get("pinned") is True
+        extra = sorted(set(item) - set(FIELDS) - set(OPTIONAL_FIELDS))
         if extra:
             f.notes.append(f"subtask {d.label}: ignored unknown field(s) {', '.join(extra)}")
     seen: dict[str, int] = {}
