@@ -8,19 +8,22 @@ Tests use the same class, so they never touch a server they did not start.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
 
-from .errors import ServiceUnavailableError
+from .errors import ConfigError, ServiceUnavailableError
 
-__all__ = ["EmbeddedRedis", "find_redis_server", "free_port"]
+__all__ = ["EmbeddedRedis", "bind_listener", "find_redis_server", "free_port"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,23 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for a server to accept on (uvicorn's `sockets=`), or a
+    ConfigError at once when the address is taken: checked before anything else starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {e.strerror or e} (another `robo-os up`?"
+            " choose another with --port or ROBO_OS_API__PORT)"
+        ) from e
+    return sock
 
 
 def find_redis_server() -> str:
@@ -46,11 +66,26 @@ def find_redis_server() -> str:
     return str(exe)
 
 
+def _die_with_parent() -> None:
+    """In the forked child, before exec: ask the kernel for SIGTERM when the parent dies."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
 class EmbeddedRedis:
     """A private redis-server. `start()` returns once it answers PING.
 
     appendonly: keep an AOF in `directory` so a restart on the same directory finds the
     data (the durability test and `robo-os up --data-dir` use it).
+
+    die_with_parent (Linux): the server gets SIGTERM when the thread that started it
+    ends, so a `robo-os up` killed at any moment (even SIGKILL during start-up) leaves
+    no redis-server behind. Start it from a thread that lives as long as it should (the
+    main thread), not from a short-lived worker.
     """
 
     def __init__(
@@ -61,6 +96,7 @@ class EmbeddedRedis:
         appendonly: bool = False,
         password: str | None = None,
         extra_args: list[str] | None = None,
+        die_with_parent: bool = True,
     ) -> None:
         self.port = port or free_port()
         self._own_dir = directory is None
@@ -68,6 +104,7 @@ class EmbeddedRedis:
         self.appendonly = appendonly
         self.password = password
         self.extra_args = extra_args or []
+        self.die_with_parent = die_with_parent and sys.platform.startswith("linux")
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -93,7 +130,13 @@ class EmbeddedRedis:
             args += ["--requirepass", self.password]
         args += self.extra_args
         log.info("starting embedded redis-server %s on port %s (dir %s)", exe, self.port, self.directory)
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
+        )
         self._wait_ready(timeout_s)
         return self
 

@@ -17,11 +17,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from ..errors import ConfigError
 from .api.auth import require_token
 from .api.deps import BrainRuntime
 from .api.handlers import install_error_handlers
+from .api.limits import BodySizeLimit
 from .api.routes import health_router, metrics_router, tasks_router, world_router
 from .api.routes.console import router as console_router
 from .runtime.scheduler import Scheduler
@@ -105,7 +107,9 @@ def create_app(
             finally:
                 app.state.runtime = None
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets the fastapi-offline wheel carries: /docs works with
+    # no internet (FastAPI's default pages load their scripts from a CDN)
+    app = FastAPIOffline(
         title="robo-os brain",
         version="0.1.0",
         summary="Submit tasks to a fleet of robots, follow and cancel them,"
@@ -115,6 +119,8 @@ def create_app(
     app.state.settings = settings
     app.state.runtime = None
     install_error_handlers(app)
+    # outermost: a body over the limit is refused before any route or handler sees it
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     auth = [Depends(require_token)]
     app.include_router(tasks_router, dependencies=auth)
     app.include_router(world_router, dependencies=auth)

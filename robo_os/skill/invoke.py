@@ -28,7 +28,15 @@ from .decorator import get_skill_meta
 from .schema import SkillSignature, spec_and_signature
 from .spec import SkillSpec
 
-__all__ = ["DEFAULT_GRACE_S", "Skill", "SkillArgsError", "SkillRunner", "as_skill"]
+__all__ = [
+    "DEFAULT_GRACE_S",
+    "INFRASTRUCTURE",
+    "Skill",
+    "SkillArgsError",
+    "SkillRunner",
+    "as_skill",
+    "is_infrastructure_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -244,6 +252,12 @@ class Skill:
         ctx.logger.warning(
             "skill %s raised %s: %s", self.name, type(exc).__name__, exc, exc_info=exc
         )
+        if is_infrastructure_error(exc):
+            return SkillResult.failure(
+                ErrorCode.internal,
+                f"{self.name} lost a service it needs: {type(exc).__name__}: {exc}",
+                data={INFRASTRUCTURE: True},
+            )
         return SkillResult.failure(
             ErrorCode.internal, f"{self.name} raised {type(exc).__name__}: {exc}"
         )
@@ -300,3 +314,34 @@ def as_skill(obj: object, *, source: str = "") -> Skill:
         f"{obj!r} is not a skill: expected a @skill function, a Skill,"
         " or an object with `spec` and `run(args, ctx)`"
     )
+
+
+INFRASTRUCTURE = "infrastructure"
+"""`SkillResult.data` key set on a failure caused by the infrastructure (Redis, Ray, the
+world service) rather than by the skill or the world: agents do not keep such a result
+as the call's answer, so a re-dispatch of the same call id runs it again."""
+
+_INFRASTRUCTURE_NAMES = frozenset(
+    {
+        # Ray's, matched by name: the skill SDK does not import Ray
+        "RayActorError",
+        "ActorDiedError",
+        "ActorUnavailableError",
+        "OwnerDiedError",
+        "ObjectLostError",
+        "RaySystemError",
+        "NodeDiedError",
+        # the memory's and robo-os's own "a service is gone"
+        "StoreUnavailableError",
+        "ServiceUnavailableError",
+    }
+)
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """Whether `exc` says a service the skill needs is gone (a Ray actor or node, Redis,
+    a connection), not that the skill or the world failed."""
+    if isinstance(exc, ConnectionError):
+        return True
+    return any(cls.__name__ in _INFRASTRUCTURE_NAMES for cls in type(exc).__mro__)
+

@@ -31,8 +31,12 @@ def parse_cursor(raw: str | None) -> str:
     if raw is None or raw.strip() in ("", "0"):
         return "0-0"
     raw = raw.strip()
-    if not _CURSOR.match(raw):
-        raise UserError(f"invalid cursor {raw!r}: expected an event id like 1712345678901-0")
+    if not _CURSOR.match(raw) or any(int(part) >= 2**64 for part in raw.split("-")):
+        # Redis stream ids are two unsigned 64-bit numbers; a larger one is refused here,
+        # not by Redis halfway through a read
+        raise UserError(
+            f"invalid cursor {raw[:40]!r}: expected an event id like 1712345678901-0"
+        )
     return raw if "-" in raw else f"{raw}-0"
 
 

@@ -89,6 +89,11 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     problems: list[dict[str, Any]] = []
     messages: list[str] = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            msg = _json_error(err, exc.body)
+            messages.append(msg)
+            problems.append({"code": "json_invalid", "message": msg, "field": None})
+            continue
         loc = [str(x) for x in err.get("loc", ()) if x != "body"]
         where = ".".join(loc)
         msg = str(err.get("msg", "invalid"))
@@ -102,6 +107,20 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         )
     summary = "; ".join(messages[:5])
     return error_response(422, "invalid_request", f"invalid request: {summary}", problems)
+
+
+def _json_error(err: Any, body: Any) -> str:
+    """'malformed JSON at line 3, column 7: Expecting value' (FastAPI gives a character
+    offset where the field name would be)."""
+    reason = str((err.get("ctx") or {}).get("error", "not valid JSON"))
+    loc = err.get("loc", ())
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else None
+    text = body.decode(errors="replace") if isinstance(body, bytes) else body
+    if offset is None or not isinstance(text, str):
+        return f"malformed JSON: {reason}"
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"malformed JSON at line {line}, column {column}: {reason}"
 
 
 def _http_error(request: Request, exc: Exception) -> JSONResponse:
