@@ -73,7 +73,9 @@ async def test_agent_killed_mid_pick_frees_its_lease_and_robot(
     recovered = [x for x in st.recovery.recovered if x.robot == "mm1"]
     assert recovered, "the dead robot was never recovered"
     first = recovered[0]
-    assert "mug" in first.released and first.halted is not None and first.halted >= 1
+    # halted: whether the pick's motion had reached the world when the kill landed is a
+    # race (0 or 1 motions stopped); that mm1 moves no more is checked below, in physics
+    assert "mug" in first.released and first.halted is not None
     # the lease went at once, long before its ttl (the skill's deadline + margin)
     changes, _ = await st.memory.changes_since("0", kinds=[EntityKind.lease], names=["mug"])
     ops = [(c.op, c.fields.get("holder"), c.fields.get("token")) for c in changes]
