@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigError",
+    "ConflictError",
     "DeadlineExceeded",
     "DeveloperError",
     "ExecutionError",
@@ -75,6 +76,11 @@ class UnknownNameError(UserError):
         self.kind = kind
         self.name = name
         self.suggestions = close
+
+
+class ConflictError(UserError):
+    """The request contradicts the resource's state, e.g. cancelling a task that already
+    succeeded (409)."""
 
 
 class InvalidPlanError(UserError):

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...errors import (
+    ConflictError,
     DeveloperError,
     ExecutionError,
     InvalidPlanError,
@@ -58,6 +59,8 @@ def _robo_os_error(request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             422, "invalid_plan", str(exc), [p.model_dump(mode="json") for p in exc.problems]
         )
+    if isinstance(exc, ConflictError):
+        return error_response(409, "conflict", str(exc))
     if isinstance(exc, UnknownNameError):
         return error_response(404, "not_found", str(exc))
     if isinstance(exc, NotFoundError):

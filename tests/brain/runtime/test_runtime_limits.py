@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from robo_os.brain.api.limits import BodySizeLimit
-from robo_os.contracts import MAX_NAME_LENGTH, MAX_PLAN_SUBTASKS
+from robo_os.contracts import MAX_NAME_LENGTH, MAX_PLAN_SUBTASKS, SkillResult
 
 from .runtime_fakes import ScriptedPlanner
 
@@ -147,3 +147,16 @@ async def test_out_of_range_cursors_are_a_client_error(fleet, make_api) -> None:
         assert "invalid cursor" in r.json()["error"]["message"]
     edge = await api.client.get("/v1/memory/changes", params={"cursor": "18446744073709551615-0"})
     assert edge.status_code == 200
+
+
+async def test_cancelling_a_task_that_already_ended_is_a_conflict(fleet, make_api) -> None:
+    f = await fleet("r1")
+    f["r1"].auto = lambda call: SkillResult.success("done")
+    api = await make_api(ScriptedPlanner(robots={"r1"}), f)
+    plan = {"subtasks": [{"id": "a", "robot": "r1", "skill": "pick", "args": {}}]}
+    task = (await api.client.post("/v1/tasks", json={"plan": plan})).json()
+    done = (await api.client.get(f"/v1/tasks/{task['id']}/wait", params={"timeout": 20})).json()
+    assert done["status"] == "succeeded"
+    r = await api.client.post(f"/v1/tasks/{task['id']}/cancel")
+    assert r.status_code == 409 and "already succeeded" in r.json()["error"]["message"]
+    assert (await api.client.get(f"/v1/tasks/{task['id']}")).json()["status"] == "succeeded"

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ....contracts import Task, TaskStatus
+from ....errors import ConflictError
 from ..deps import BrainRuntime, get_runtime
 from ..events import parse_cursor, task_event_stream
 from ..schemas import ErrorBody, SubmitTask, TaskList
@@ -64,10 +65,18 @@ async def get_task(task_id: str, rt: Runtime) -> Task:
     return await rt.store.get(task_id)
 
 
-@router.post("/{task_id}/cancel", response_model=Task)
+@router.post(
+    "/{task_id}/cancel",
+    response_model=Task,
+    responses={409: {"description": "The task already succeeded or failed."}},
+)
 async def cancel_task(task_id: str, rt: Runtime) -> Task:
     """Cancel the task; its running skills are asked to stop. Answers once it ended (or
-    after the cancel grace period); a task that already ended is returned unchanged."""
+    after the cancel grace period). Cancelling a cancelled task again returns it
+    unchanged; one that already succeeded or failed is a 409."""
+    task = await rt.store.get(task_id)
+    if task.status in (TaskStatus.succeeded, TaskStatus.failed):
+        raise ConflictError(f"task {task_id} already {task.status.value}: nothing to cancel")
     return await rt.scheduler.cancel(task_id)
 
 
