@@ -24,7 +24,13 @@ from .api.auth import require_token
 from .api.deps import BrainRuntime
 from .api.handlers import install_error_handlers
 from .api.limits import BodySizeLimit
-from .api.routes import health_router, metrics_router, tasks_router, world_router
+from .api.routes import (
+    health_router,
+    metrics_router,
+    prometheus_router,
+    tasks_router,
+    world_router,
+)
 from .api.routes.console import router as console_router
 from .runtime.scheduler import Scheduler
 from .runtime.store import TaskStore
@@ -125,6 +131,7 @@ def create_app(
     app.include_router(tasks_router, dependencies=auth)
     app.include_router(world_router, dependencies=auth)
     app.include_router(metrics_router, dependencies=auth)
+    app.include_router(prometheus_router, dependencies=auth)
     app.include_router(health_router)
     app.include_router(console_router)  # static page; it sends the token on every API call
     return app
