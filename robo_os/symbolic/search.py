@@ -176,9 +176,9 @@ def _ground_skill(
         elif choices is not None:
             domains.append((p, choices))
         elif p in model.required:
-            g.notes.append(
-                f"{model.name}: argument {p!r} is not a world name; the embedded planner does not use this skill"
-            )
+            note = f"{model.name}: argument {p!r} is not a world name; the embedded planner does not use this skill"
+            if note not in g.notes:  # said once, not once per robot offering the skill
+                g.notes.append(note)
             return
     conds = [*model.preconditions, *model.effects]
     variables: dict[str, tuple[str, int]] = {}

@@ -374,7 +374,8 @@ class BrainPlanner:
         notes: Sequence[str] = (),
     ) -> PlanningOutcome:
         res = self.embedded.plan(cat, state, goal, used_ids=used)
-        note = "; ".join([*notes, *res.notes])
+        # each note once: groundings repeat theirs per robot and per allocation candidate
+        note = "; ".join(dict.fromkeys([*notes, *res.notes]))
         if res.plan is None:
             return PlanningOutcome(
                 None,
