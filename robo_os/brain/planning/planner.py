@@ -239,7 +239,13 @@ class BrainPlanner:
                 [
                     PlanProblem(
                         code="infeasible",
-                        message="no goal to replan towards (the instruction was not understood)",
+                        message=(
+                            f"no goal to replan towards: the embedded planner cannot read one"
+                            f" from {instruction[:80]!r} (configure a model to replan it)"
+                            if instruction
+                            else "no goal to replan towards: the task is an explicit plan"
+                            " without an instruction (submit an instruction, or a new plan)"
+                        ),
                     )
                 ],
                 0,

@@ -21,3 +21,17 @@ async def test_each_note_appears_once_in_the_outcome() -> None:
             assert len(notes) == len(set(notes)), out.message
     finally:
         await planner.close()
+
+
+async def test_replanning_without_a_goal_says_why_for_plans_and_instructions() -> None:
+    planner = BrainPlanner(StaticWorld.household())
+    try:
+        explicit = await planner.replan("t1", None, None, [], "s1 failed")
+        assert explicit.plan is None
+        assert "explicit plan" in explicit.problems[0].message
+        unread = await planner.replan("t2", "do the usual thing", None, [], "s1 failed")
+        assert unread.plan is None
+        message = unread.problems[0].message
+        assert "do the usual thing" in message and "not understood" not in message
+    finally:
+        await planner.close()
