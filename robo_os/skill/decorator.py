@@ -29,6 +29,9 @@ class SkillMeta:
     concurrent: bool
     tags: frozenset[str]
     duration_s: float | None = None
+    replaces: str | None = None
+    """A distribution (e.g. `robo-os-skills`) whose skill of the same name this one
+    replaces on purpose; without it a plug-in never shadows another's skill."""
 
 
 @overload
@@ -47,6 +50,7 @@ def skill(
     concurrent: bool = False,
     tags: Iterable[str] = (),
     duration_s: float | None = None,
+    replaces: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -63,6 +67,7 @@ def skill(
     concurrent: bool = False,
     tags: Iterable[str] = (),
     duration_s: float | None = None,
+    replaces: str | None = None,
 ) -> F | Callable[[F], F]:
     """Mark a typed function (sync or async) as a robo-os skill.
 
@@ -72,7 +77,10 @@ def skill(
     preconditions/effects: symbolic conditions (see `robo_os.symbolic.conditions`) the
     brain uses to check and search plans. concurrent: the agent may run this skill
     while another one runs (e.g. `look`). duration_s: the expected duration of one call,
-    when known (the planner's timing; otherwise it estimates one).
+    when known (the planner's timing; otherwise it estimates one). replaces: the
+    distribution whose same-named skill this plug-in's replaces on purpose (otherwise two
+    plug-ins offering one name are both refused, and a plug-in never shadows a standard
+    skill).
     """
 
     def attach(f: F) -> F:
@@ -90,6 +98,7 @@ def skill(
             concurrent=concurrent,
             tags=frozenset(tags),
             duration_s=None if duration_s is None else float(duration_s),
+            replaces=replaces,
         )
         setattr(f, SKILL_ATTR, meta)
         return f

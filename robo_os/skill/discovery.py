@@ -14,6 +14,7 @@ or `discover()`); a plug-in that fails to import or offers an invalid skill beco
 from __future__ import annotations
 
 import logging
+import traceback
 import types
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -90,8 +91,13 @@ def load_entry_point(ep: EntryPoint) -> tuple[list[Skill], list[PluginProblem]]:
         obj = ep.load()
     except Exception as e:  # any import-time failure of third-party code is its problem, not ours
         log.warning("skill plug-in %s (%s) failed to import: %s", source, where, e)
+        at = _error_location(e)
         return [], [
-            PluginProblem(source, f"cannot import {ep.value}: {type(e).__name__}: {e}", where)
+            PluginProblem(
+                source,
+                f"cannot import {ep.value}: {type(e).__name__}: {e}" + (f" (at {at})" if at else ""),
+                where,
+            )
         ]
     members = _members(obj)
     if members is None:
@@ -142,3 +148,19 @@ def iter_plugins(
             len(bad),
         )
         yield ep, got, bad
+
+
+def _error_location(e: BaseException) -> str | None:
+    """`file:line` where a plug-in's import failed: the syntax error's own place, else the
+    innermost frame outside the import machinery."""
+    if isinstance(e, SyntaxError) and e.filename:
+        return f"{e.filename}:{e.lineno}"
+    frames = [
+        f
+        for f in traceback.extract_tb(e.__traceback__)
+        if "importlib" not in f.filename and not f.filename.startswith("<frozen")
+    ]
+    if not frames or frames[-1].filename == __file__:
+        return None
+    return f"{frames[-1].filename}:{frames[-1].lineno}"
+

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from robo_os.contracts import SkillResult
 from robo_os.errors import SkillDefinitionError, UnknownNameError
-from robo_os.skill import SkillRegistry, discover, skill
+from robo_os.skill import SkillContext, SkillRegistry, as_skill, discover, skill
 from robo_os.skill import registry as registry_module
 
 BROKEN_GROUP = "robo_os_test.broken_skills"
@@ -107,8 +108,9 @@ def test_explicit_skills_win_over_plugins_and_the_clash_is_reported() -> None:
 
 def test_broken_plugins_are_reported_and_the_others_load() -> None:
     reg = discover(group=BROKEN_GROUP)
-    # the good entry point and the valid skill next to broken ones still load
-    assert reg.names() == ["count_objects", "fine", "wave"]
+    # the good entry point and the valid skill next to broken ones still load; `wave`,
+    # offered by two entry points, is refused for both (one rule: no silent shadowing)
+    assert reg.names() == ["count_objects", "fine"]
     by_ep = {p.entry_point.split(" = ")[0]: p for p in reg.problems if p.skill is None}
     assert set(by_ep) == {"import_error", "missing_module", "not_a_skill"}
     assert "AttributeError" in by_ep["import_error"].message
@@ -120,3 +122,62 @@ def test_broken_plugins_are_reported_and_the_others_load() -> None:
     assert "no type hint" in invalid["untyped"]
     assert "duplicate skill name" in invalid["wave"]
     assert "robo-os-example-plugin" in str(reg.problems[0])
+
+
+def _standard_look() -> object:
+    from robo_os_skills.perception import look
+
+    return look
+
+
+def test_a_plug_in_never_shadows_a_standard_skill_unless_it_says_so() -> None:
+    from robo_os.skill.registry import _arbitrate
+
+    @skill(capabilities={"camera"}, name="look")
+    async def my_look(ctx: SkillContext) -> SkillResult:
+        """A plug-in's own look."""
+        return SkillResult.success()
+
+    @skill(capabilities={"camera"}, name="look", replaces="robo-os-skills")
+    async def better_look(ctx: SkillContext) -> SkillResult:
+        """A plug-in's look that replaces the standard one on purpose."""
+        return SkillResult.success()
+
+    std = as_skill(_standard_look(), source="robo-os-skills")
+    mine = as_skill(my_look, source="my-plugin")
+    better = as_skill(better_look, source="better-plugin")
+    kept = {s.spec.source: why for s, _, why in _arbitrate([(std, "standard"), (mine, "mine")])}
+    assert kept["robo-os-skills"] is None
+    assert "standard skill from robo-os-skills" in kept["my-plugin"]
+    assert "replaces='robo-os-skills'" in kept["my-plugin"]
+    chosen = {
+        s.spec.source: why for s, _, why in _arbitrate([(std, "standard"), (better, "better")])
+    }
+    assert chosen["better-plugin"] is None and "replaced on purpose" in chosen["robo-os-skills"]
+    both = {s.spec.source: why for s, _, why in _arbitrate([(mine, "a"), (better, "b")])}
+    assert all(why and "both refused" in why for why in both.values())
+    assert "better-plugin" in both["my-plugin"] and "my-plugin" in both["better-plugin"]
+
+
+def test_a_non_conformant_plug_in_skill_is_refused_with_its_file_and_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib.metadata import EntryPoint
+
+    @skill(capabilities={"Manipulate"})
+    async def shouty() -> None:
+        """Capabilities must be lower-case identifiers: the checker refuses this."""
+
+    @skill(capabilities={"manipulate"})
+    async def calm() -> None:
+        """A conformant skill from the same plug-in: it loads."""
+
+    ep = EntryPoint(name="np", value="np_plugin:SKILLS", group="test.np")
+    skills = [as_skill(shouty, source="np-plugin"), as_skill(calm, source="np-plugin")]
+    monkeypatch.setattr(registry_module, "iter_plugins", lambda group: iter([(ep, skills, [])]))
+    reg = SkillRegistry(plugins=True, group="test.np")
+    assert reg.names() == ["calm"]
+    (problem,) = reg.problems
+    assert problem.skill == "shouty" and "conformance check" in problem.message
+    assert f"test_registry.py:{shouty.__code__.co_firstlineno}" in problem.message
+    assert "[capabilities]" in problem.message

@@ -33,5 +33,6 @@ def test_check_fails_with_each_problem(monkeypatch: pytest.MonkeyPatch) -> None:
     out = CliRunner().invoke(skills_app, ["check"])
     assert out.exit_code == 1
     fails = [line for line in out.output.splitlines() if line.startswith("FAIL")]
-    assert len(fails) == 6
+    # 3 broken entry points, 2 invalid skills, and both plug-ins offering `wave` (refused)
+    assert len(fails) == 7
     assert any("no type hint" in line for line in fails)
