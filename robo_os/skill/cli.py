@@ -1,8 +1,9 @@
-"""`robo-os skills list` and `robo-os skills check` (wired into the main CLI as `skills`)."""
+"""`robo-os skills list`, `check` and `new` (wired into the main CLI as `skills`)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from .checker import check_registry
 from .registry import discover
+from .scaffold import new_plugin
 
 __all__ = ["skills_app"]
 
@@ -63,3 +65,22 @@ def check_skills() -> None:
         typer.echo(f"{len(problems)} problem(s) in {n} skill(s)")
         raise typer.Exit(1)
     typer.echo(f"all {n} skill(s) pass")
+
+
+@skills_app.command("new")
+def new_skill_package(
+    name: Annotated[str, typer.Argument(help="The package's distribution name, e.g. robo-os-greeter.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to create it (default: here).")
+    ] = Path("."),
+    skill_name: Annotated[
+        str | None, typer.Option("--skill", help="The first skill's name (default: from NAME).")
+    ] = None,
+) -> None:
+    """Create a plug-in package: entry point, one skill with a typed part, its tests."""
+    made = new_plugin(name, directory, skill=skill_name)
+    for path in made.files:
+        typer.echo(f"created {path}")
+    typer.echo(
+        f"next: cd {made.root} && pip install -e '.[test]' && robo-os skills check && pytest"
+    )
