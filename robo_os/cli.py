@@ -345,8 +345,46 @@ def token_rotate() -> None:
     console.print(f"wrote a new API token to {token_path(settings)}; restart `robo-os up` to use it")
 
 
+def skills_run(
+    skill: Annotated[str, typer.Argument(help="The skill to run.")],
+    robot: Annotated[str, typer.Option("--robot", "-r", help="The robot that runs it.")],
+    args: Annotated[
+        str, typer.Option("--args", help="Its arguments as a JSON object.")
+    ] = "{}",
+    url: UrlOpt = None,
+) -> None:
+    """Run one skill on one robot of a running stack, printing its progress as it
+    happens; exit 1 unless it succeeded (a one-subtask plan, pinned to the robot)."""
+    try:
+        arguments = json.loads(args)
+    except json.JSONDecodeError as e:
+        raise typer.BadParameter(f"--args is not JSON: {e}") from e
+    if not isinstance(arguments, dict):
+        raise typer.BadParameter("--args must be a JSON object")
+    plan = {
+        "subtasks": [
+            {"id": "run", "robot": robot, "skill": skill, "args": arguments, "pinned": True}
+        ]
+    }
+    with _client(url) as client:
+        try:
+            task = client.submit(f"run {skill} on {robot}", plan)
+        except RoboOSError as e:  # refused before it ran: the checks say why
+            err_console.print(f"[red]refused:[/red] {escape(str(e))}")
+            raise typer.Exit(2) from e
+        console.print(f"task [bold]{task['id']}[/bold]: {skill} on {robot}")
+        for event in client.events(task["id"]):
+            console.print(f"{event.get('kind'):<20} {escape(str(event.get('message', '')))}")
+        task = client.task(task["id"])
+    _print_task(task)
+    if task.get("status") != "succeeded":
+        raise typer.Exit(1)
+
+
 def _add_optional_subapps() -> None:
     from .skill.cli import skills_app
+
+    skills_app.command("run")(skills_run)
 
     app.add_typer(skills_app, name="skills", help="List and check the registered skills.")
     try:
