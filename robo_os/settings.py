@@ -170,6 +170,14 @@ class SchedulerSettings(_Section):
     claim_wait_s: float | None = Field(default=600.0, gt=0)
     """How long a task waits for objects another task claims before it fails naming the
     holder; None: no limit."""
+    store_outage_s: float = Field(default=60.0, gt=0)
+    """How long a task's runner waits for an unreachable Redis before it stops and leaves
+    the task to the reconciler (which adopts it once Redis answers again)."""
+    reconcile_interval_s: float = Field(default=5.0, gt=0)
+    """How often the brain looks for active tasks that no runner of it owns (and adopts them)."""
+    infrastructure_retries: int = Field(default=3, ge=0)
+    """Extra attempts a subtask gets, on the same robot, after failures the infrastructure
+    caused (Redis or Ray gone), beyond `max_attempts`."""
 
 
 class Settings(BaseSettings):

@@ -31,6 +31,7 @@ from .errors import InvalidUpdateError, SchemaMismatchError, StoreUnavailableErr
 from .keys import SCHEMA_VERSION, Keys
 from .models import Change, EntityKind, Lease, ObjectState, PlaceState, Pose, RobotState
 from .moves import MovesAPI
+from .reconnect import reconnecting_options
 from .records import RecordsAPI
 from .scripts import RedisClient, ScriptEnv, map_redis_errors
 from .subscription import Subscription
@@ -109,9 +110,12 @@ class Memory(RecordsAPI, MovesAPI, CorrectionsAPI):
         # socket timeout is set, and that wait_for can swallow a task's cancellation
         # (CPython gh-86296), leaving a cancelled robot or watcher task running.
         timeout_s: float | None = redis_options.pop("socket_timeout", 5.0)
+        # reconnecting_options: a connection that died while Redis restarted is replaced
+        # on the next command (after a short back-off), not surfaced once as an error
         options = {
             "socket_connect_timeout": timeout_s or 5.0,
             "socket_keepalive": True,
+            **reconnecting_options(),
             **redis_options,
             "socket_timeout": None,
         }

@@ -29,6 +29,9 @@ __all__ = ["LocalDispatcher", "RayDispatcher"]
 
 log = logging.getLogger(__name__)
 
+RAY_CHECK_S = 3.0
+"""How long /healthz waits for Ray's control store to list its nodes."""
+
 
 class LocalDispatcher:
     """Runs calls on in-process agents. `remove(robot)` makes the agent unreachable and
@@ -256,3 +259,20 @@ class RayDispatcher:
             "namespace": self.namespace,
             **({} if ok else {"error": "Ray is not initialised"}),
         }
+
+    async def health_check(self) -> dict[str, Any]:
+        """/healthz's probe: asks Ray's control store for its live nodes (in a thread: the
+        call blocks), so a Ray that went away is reported, not just a local flag."""
+        import ray
+
+        out = self.health()
+        if not out["ok"]:
+            return out
+        try:
+            nodes = await asyncio.wait_for(asyncio.to_thread(ray.nodes), RAY_CHECK_S)
+        except Exception as e:  # Ray's errors vary by version; any of them is a finding
+            return {**out, "ok": False, "error": f"Ray did not answer: {type(e).__name__}: {e}"}
+        alive = sum(1 for n in nodes if n.get("Alive"))
+        if not alive:
+            return {**out, "ok": False, "error": "Ray has no live node"}
+        return {**out, "nodes": alive}

@@ -8,6 +8,9 @@ handles one message at a time, so the task's state has one writer in this proces
 What to do about a failed subtask (retry, reassign, replan, fail, stop) is decided by
 the pure `policy.decide` from the failure's facts and a view of the task; the runner
 applies the action, `Corrector` doing its writes (see docs/execution.md).
+
+Redis going away mid-step is not the task's failure: the runner waits for it (bounded by
+`scheduler.store_outage_s`) and resumes from the stored record (`outage.py`).
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ from ...contracts import (
     Waiting,
 )
 from ...errors import DeadlineExceeded, RobotUnavailableError
+from ...skill.invoke import INFRASTRUCTURE, is_infrastructure_error
 from .claims import ClaimWaitExpired, claimed_robots, links, named_objects, open_subtasks
 from .correction import Corrector
 from .lanes import LaneClosed
+from .outage import is_store_outage, wait_for_store
 from .plan_ops import ready_subtasks, remaining_plan
 from .policy import Fail, Failure, Reassign, Replan, Retry, Stop, decide, settle
 from .replanning import Replanner
@@ -108,6 +113,13 @@ class TaskRunner(TaskState):
         """Why the plan must be redone before anything else starts (a robot came back
         from another task in a state the plan did not expect)."""
         self._stale_replans = 0
+        self.left_for_reconciler = False
+        """Set when the runner stopped without ending its task: Redis stayed unreachable
+        longer than `store_outage_s` (the scheduler's reconciler adopts the task)."""
+        self.store_lost = asyncio.Event()
+        """Set while the runner waits for an unreachable Redis (cleared once it resumes)."""
+        self.outages = 0
+        """Redis outages this runner waited through (or gave up on)."""
         self._specs: dict[str, dict[str, dict[str, Any]]] = {}
         self._objects: set[str] = set()
         """Skill specs and object names as last read (for runs and object claims)."""
@@ -150,13 +162,20 @@ class TaskRunner(TaskState):
     # -- main ----------------------------------------------------------------------------
     async def run(self) -> None:
         try:
-            if self.task.status not in TERMINAL_TASK_STATUSES:
-                await self._run()
+            while self.task.status not in TERMINAL_TASK_STATUSES:
+                try:
+                    await self._run()
+                    break
+                except Exception as e:
+                    if not is_store_outage(e):
+                        raise
+                    if not await self._outlast_outage(e):
+                        # the task stays as stored; the reconciler adopts it later
+                        self.left_for_reconciler = True
+                        return
         except asyncio.CancelledError:
             # The brain is stopping: the task stays as stored; a restarted brain resumes it.
-            for f in self.flights.values():
-                if f.job is not None:
-                    f.job.cancel()
+            self._drop_flights()
             raise
         except Exception as e:  # a bug here must end this task, never the brain
             log.exception("task %s: scheduler error", self.task.id)
@@ -171,6 +190,47 @@ class TaskRunner(TaskState):
                 self.d.claims.release(self.task.id)
                 self.d.lanes.release_claims(self.task.id)
             self.finished.set()
+
+    def _drop_flights(self) -> None:
+        """Stop following the calls in flight (they keep running on the agents; a resumed
+        runner re-dispatches them under the same call ids and gets their answers)."""
+        for f in self.flights.values():
+            if f.job is not None:
+                f.job.cancel()
+
+    async def _outlast_outage(self, error: Exception) -> bool:
+        """Redis went away mid-step: drop the in-memory step, wait for Redis (at most
+        `store_outage_s`) and reload the task as stored, to resume it as a restarted brain
+        would. False: the outage outlasted the wait; the runner stops without ending the
+        task (its claims stay, as after a brain stop)."""
+        log.warning("task %s: Redis unreachable, waiting for it: %s", self.task.id, error)
+        self.outages += 1
+        self.store_lost.set()
+        self._drop_flights()
+        self.flights.clear()
+        self.not_before.clear()
+        self.failures = []
+        self.stale = None
+        self.inbox = asyncio.Queue()
+        bound = self.d.settings.store_outage_s
+        end = time.monotonic() + bound
+        while True:
+            if not await wait_for_store(self.d.store, max(0.0, end - time.monotonic())):
+                log.warning(
+                    "task %s: Redis unreachable for %.0f s; left to the reconciler",
+                    self.task.id,
+                    bound,
+                )
+                return False
+            try:
+                self.task, self.meta = await self.d.store.get_with_meta(self.task.id)
+                break
+            except Exception as e:  # it went away again between the probe and the read
+                if not is_store_outage(e):
+                    raise
+        self.store_lost.clear()
+        log.info("task %s: Redis is back; resuming (status %s)", self.task.id, self.task.status)
+        return True
 
     async def _run(self) -> None:
         if not self.task.subtasks:
@@ -526,8 +586,13 @@ class TaskRunner(TaskState):
             raise
         except Exception as e:  # e.g. Redis down while recording the start
             log.exception("task %s: dispatch of %s failed", self.task.id, flight.call_id)
+            # a service gone (Redis, Ray) is retried on the same robot, not corrected as
+            # the skill's failure (policy.decide)
+            infra = is_infrastructure_error(e) or is_store_outage(e)
             result = SkillResult.failure(
-                ErrorCode.internal, f"dispatch failed: {type(e).__name__}: {e}"
+                ErrorCode.internal,
+                f"dispatch failed: {type(e).__name__}: {e}",
+                data={INFRASTRUCTURE: True} if infra else None,
             )
         self.inbox.put_nowait(_Done(flight, result))
 
@@ -629,6 +694,7 @@ class TaskRunner(TaskState):
             result.error or ErrorCode.internal,
             sub.attempts,
             excluded=self.correct.excluded(sub.id),
+            infrastructure=result.data.get(INFRASTRUCTURE) is True,
         )
         action = decide(failure, view)
         if isinstance(action, Reassign):

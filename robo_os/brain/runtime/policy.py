@@ -7,6 +7,8 @@ the clock, so every rule is a row in tests/brain/runtime/test_policy.py.
 
     task being cancelled                                -> Stop
     robot unavailable before the subtask started        -> Reassign (no attempt counts)
+    infrastructure failure (Redis/Ray gone), tries left -> Retry on the same robot
+      (max_attempts + infrastructure_retries: the skill did not fail, a service did)
     transient error (timeout, collision, held_by_other) -> Retry on the same robot
     any other error but not_found / invalid_args        -> Reassign to an equivalent robot
     otherwise, max_attempts used up, or no equivalent   -> Replan the rest of the task
@@ -55,6 +57,9 @@ class Failure:
     equivalent_free: bool | None = None
     """Whether an equivalent robot can take the subtask: None until looked for (the
     runner looks only when told to Reassign), False once none could."""
+    infrastructure: bool = False
+    """The skill lost a service it needs (Redis, Ray) rather than failing in the world
+    (`SkillResult.data["infrastructure"]`): another robot or plan would not help."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class TaskView:
     retry_backoff_s: float
     cancelled: bool = False
     """A cancel was requested: nothing more is tried for any subtask."""
+    infrastructure_retries: int = 3
+    """Attempts beyond `max_attempts` a subtask may use on infrastructure failures."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,10 @@ def decide(failure: Failure, task: TaskView) -> Action:
     if failure.placement:
         if failure.equivalent_free is not False:
             return Reassign(failure.excluded)
+        return settle(task)
+    if failure.infrastructure:
+        if failure.attempts < task.max_attempts + task.infrastructure_retries:
+            return Retry(task.retry_backoff_s * max(1, failure.attempts))
         return settle(task)
     tries_left = failure.attempts < task.max_attempts
     if failure.error in TRANSIENT_ERRORS and tries_left:

@@ -18,6 +18,7 @@ from ...contracts import (
     TaskStatus,
 )
 from ..planning.interface import PlanningOutcome
+from .outage import is_store_outage
 from .plan_ops import states_from_plan, structural_problems
 from .store import TaskMeta
 
@@ -55,6 +56,8 @@ class Replanner:
         try:
             outcome = await st.until_cancelled(self.planner.plan(st.task.id, instruction))
         except Exception as e:  # a planner bug fails this task only
+            if is_store_outage(e):
+                raise  # Redis is gone, not the planner: the runner waits for it
             log.exception("task %s: planner raised", st.task.id)
             await st.finish(TaskStatus.failed, f"the planner failed: {type(e).__name__}: {e}")
             return False
@@ -91,6 +94,8 @@ class Replanner:
                 )
             )
         except Exception as e:
+            if is_store_outage(e):
+                raise
             log.exception("task %s: planner raised while replanning", st.task.id)
             await st.finish(
                 TaskStatus.failed, f"{failure}; replanning failed: {type(e).__name__}: {e}"

@@ -2,7 +2,8 @@
 all tasks, robot liveness, resume after a restart, cancel.
 
     scheduler = Scheduler(store, memory, dispatcher, planner, settings.scheduler)
-    await scheduler.start()            # resumes every active task found in Redis
+    await scheduler.start()            # resumes every active task found in Redis, then
+                                       # keeps adopting any that no runner owns
     task = await scheduler.submit(instruction="bring the apple to the table")
     task = await scheduler.cancel(task.id)
     await scheduler.close()            # stops runners; tasks stay as stored
@@ -33,6 +34,7 @@ from .claims import ObjectClaims, claimed_robots, links, open_subtasks
 from .executor import RunnerDeps, TaskRunner
 from .lanes import RobotLanes
 from .monitor import RobotMonitor
+from .outage import is_store_outage, wait_for_store
 from .plan_ops import merge_problems, states_from_plan, structural_problems
 from .store import TaskMeta, TaskStore
 from .tasks_util import cancel_and_wait
@@ -102,6 +104,10 @@ class Scheduler:
         )
         self._runners: dict[str, tuple[TaskRunner, asyncio.Task[None]]] = {}
         self._started = False
+        self._reconciler: asyncio.Task[None] | None = None
+        self._reconcile_now = asyncio.Event()
+        self.store_ok = True
+        """Whether Redis answered the reconciler's last look (False during an outage)."""
 
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self, *, resume: bool = True) -> list[str]:
@@ -109,7 +115,41 @@ class Scheduler:
         if not self._started:
             self.monitor.start()
             self._started = True
-        return await self.resume() if resume else []
+        resumed = await self.resume() if resume else []
+        if resume and self._reconciler is None:
+            self._reconciler = asyncio.create_task(
+                self._reconcile_loop(), name="robo-os-reconciler"
+            )
+        return resumed
+
+    async def _reconcile_loop(self) -> None:
+        """Every `reconcile_interval_s` (and whenever a runner stops without ending its
+        task): adopt the active tasks no runner of this brain owns, e.g. one whose runner
+        gave up waiting for Redis. While Redis is down, wait for it instead."""
+        interval = self.settings.reconcile_interval_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile_now.wait(), interval)
+            self._reconcile_now.clear()
+            try:
+                adopted = await self.resume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                if not is_store_outage(e):
+                    log.exception("reconciler: looking for unowned tasks failed")
+                    continue
+                self.store_ok = False
+                log.warning("reconciler: Redis unreachable (%s); waiting for it", e)
+                # woken as soon as Redis answers, then look again at once
+                if await wait_for_store(self.store, interval):
+                    self._reconcile_now.set()
+                continue
+            self.store_ok = True
+            if adopted:
+                log.info(
+                    "reconciler: adopted %d task(s) no runner owned: %s", len(adopted), adopted
+                )
 
     async def resume(self) -> list[str]:
         found: list[tuple[Task, TaskMeta]] = []
@@ -123,11 +163,15 @@ class Scheduler:
             if task.status in TERMINAL_TASK_STATUSES:
                 continue
             found.append((task, meta))
+        # submit() may have started a runner for one of them while this read the store
+        found = [(t, m) for t, m in found if t.id not in self._runners]
         await self._restore_claims(found)
         resumed = []
         # the fleet queue's order: priority, then arrival
         for task, meta in sorted(found, key=lambda tm: (-tm[0].priority, tm[0].created_at)):
             task_id = task.id
+            if task_id in self._runners:
+                continue
             log.info(
                 "task=%s resuming (status %s, %d subtasks)",
                 task_id,
@@ -155,6 +199,9 @@ class Scheduler:
     async def close(self) -> None:
         """Stop following robots and stop every runner without ending its task (the
         calls in flight keep running on the agents; a restarted brain picks them up)."""
+        if self._reconciler is not None:
+            await cancel_and_wait([self._reconciler])
+            self._reconciler = None
         await self.monitor.close()
         await cancel_and_wait([job for _, job in self._runners.values()])
         self._runners.clear()
@@ -168,6 +215,9 @@ class Scheduler:
         def forget(_: asyncio.Task[None], task_id: str = task.id) -> None:
             if self._runners.get(task_id, (None, None))[1] is job:
                 del self._runners[task_id]
+            if runner.left_for_reconciler:
+                # it stopped without ending its task (Redis gone too long): adopt it anew
+                self._reconcile_now.set()
 
         job.add_done_callback(forget)
         return runner
@@ -299,11 +349,37 @@ class Scheduler:
         entry = self._runners.get(task_id)
         if entry is None:
             return True
-        try:
-            await asyncio.wait_for(asyncio.shield(entry[1]), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        # asyncio.wait, not wait_for: a runner cancelled meanwhile has ended too
+        done, _ = await asyncio.wait({entry[1]}, timeout=timeout_s)
+        return bool(done)
 
     def health(self) -> dict[str, Any]:
-        return {"ok": self._started, "active_tasks": len(self._runners)}
+        """What this brain knows without asking Redis (see `health_check` for the full
+        probe): `active_tasks` here counts this brain's runners (the metrics' figure)."""
+        waiting = sorted(t for t, (r, _) in self._runners.items() if r.store_lost.is_set())
+        return {
+            "ok": self._started,
+            "active_tasks": len(self._runners),
+            "runners": len(self._runners),
+            "store_ok": self.store_ok,
+            "waiting_for_redis": waiting,
+        }
+
+    async def health_check(self) -> dict[str, Any]:
+        """/healthz's probe: `active_tasks` is the store's active set; `unowned` the ones no
+        runner of this brain owns (adopted by the reconciler within an interval). Not ok
+        while Redis cannot be read."""
+        out = self.health()
+        try:
+            active = await self.store.active_ids()
+        except Exception as e:
+            if not is_store_outage(e):
+                raise
+            return {
+                **out,
+                "ok": False,
+                "active_tasks": None,  # unknown: the store cannot be read
+                "error": f"cannot read the active tasks: {e}",
+            }
+        unowned = sorted(set(active) - set(self._runners))
+        return {**out, "active_tasks": len(active), "unowned": unowned}

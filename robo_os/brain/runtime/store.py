@@ -24,10 +24,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from robo_os_memory.reconnect import reconnecting_options
 
 from ...contracts import TERMINAL_TASK_STATUSES, Task, TaskEvent, TaskEventKind, TaskStatus
 from ...errors import NotFoundError, ServiceUnavailableError
 from ...keys import TaskKeys
+from .outage import wait_for_store
 
 __all__ = ["TERMINAL_EVENT_KINDS", "TaskConflict", "TaskMeta", "TaskStore"]
 
@@ -144,9 +146,15 @@ class TaskStore:
         """Open two pools: one for writes and reads (64 connections; a command waits up
         to 20 s for a free one), one for blocking reads (`max_waiters` connections, a
         socket timeout above the 15 s a blocking read lasts)."""
+        # reconnecting_options: a pooled connection that died while Redis restarted is
+        # replaced on its next command (docs/reliability.md, "Redis outage")
         client = aioredis.Redis(
             connection_pool=aioredis.BlockingConnectionPool.from_url(
-                url, decode_responses=True, max_connections=64, timeout=20
+                url,
+                decode_responses=True,
+                max_connections=64,
+                timeout=20,
+                **reconnecting_options(),
             )
         )
         blocking = aioredis.Redis(
@@ -156,6 +164,7 @@ class TaskStore:
                 max_connections=max_waiters,
                 timeout=20,
                 socket_timeout=17.0,
+                **reconnecting_options(),
             )
         )
         try:
@@ -316,7 +325,10 @@ class TaskStore:
         return Task.model_validate_json(data), (last[0][0] if last else "0-0")
 
     async def active_ids(self) -> list[str]:
-        return sorted(await self._r.smembers(self.keys.active))
+        try:
+            return sorted(await self._r.smembers(self.keys.active))
+        except (RedisError, OSError) as e:
+            raise ServiceUnavailableError(f"cannot read the active tasks: {e}") from e
 
     async def recent(self, status: TaskStatus | None = None, limit: int = 50) -> list[Task]:
         """Most recent first; expired records are dropped from the index on the way."""
@@ -376,14 +388,20 @@ class TaskStore:
 
     async def wait_terminal(self, task_id: str, timeout_s: float) -> Task:
         """The task once it is terminal, or as it is when `timeout_s` passes. Blocks on
-        the event stream; wakes only when events arrive."""
+        the event stream; wakes only when events arrive. Redis restarting meanwhile is
+        waited out within `timeout_s` (the events are read on from the same cursor)."""
         task, cursor = await self.get_with_cursor(task_id)
         deadline = time.monotonic() + max(0.0, timeout_s)
         while task.status not in TERMINAL_TASK_STATUSES:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            events = await self.read_events(task_id, cursor, block_s=remaining)
+            try:
+                events = await self.read_events(task_id, cursor, block_s=remaining)
+            except ServiceUnavailableError:
+                if not await wait_for_store(self, max(0.0, deadline - time.monotonic())):
+                    raise
+                continue
             if not events:
                 continue
             cursor = events[-1].cursor or cursor

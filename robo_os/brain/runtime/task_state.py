@@ -101,6 +101,7 @@ class TaskState:
             max_attempts=s.max_attempts,
             retry_backoff_s=s.retry_backoff_s,
             cancelled=self.cancel_reason is not None,
+            infrastructure_retries=s.infrastructure_retries,
         )
 
     async def update(

@@ -33,6 +33,7 @@ def failed(
     excluded: frozenset[str] = frozenset(),
     equivalent_free: bool | None = None,
     placement: bool = False,
+    infrastructure: bool = False,
 ) -> Failure:
     return Failure(
         "s1",
@@ -42,6 +43,7 @@ def failed(
         placement=placement,
         excluded=excluded,
         equivalent_free=equivalent_free,
+        infrastructure=infrastructure,
     )
 
 
@@ -97,6 +99,25 @@ CASES: list[tuple[str, Failure, TaskView, Action]] = [
     ("cancelled, wrong plan, no replans", failed(ErrorCode.not_found),
      replace(NO_REPLANS, cancelled=True), Stop()),
     ("cancelled at placement", failed(ErrorCode.robot_offline, placement=True), CANCELLED, Stop()),
+    # a service the skill needs was gone (Redis restarting, a Ray actor lost): the same
+    # robot tries again, with max_attempts + infrastructure_retries tries, never another
+    # robot or a new plan
+    ("infrastructure, first attempt", failed(ErrorCode.internal, infrastructure=True), TASK,
+     Retry(0.2)),
+    ("infrastructure, past max_attempts", failed(ErrorCode.internal, 4, infrastructure=True), TASK,
+     Retry(0.8)),
+    ("infrastructure, no equivalent free", failed(ErrorCode.internal, infrastructure=True,
+     equivalent_free=False), TASK, Retry(0.2)),
+    ("infrastructure, whatever the code", failed(ErrorCode.not_found, infrastructure=True), TASK,
+     Retry(0.2)),
+    ("infrastructure, extra tries used up", failed(ErrorCode.internal, 6, infrastructure=True),
+     TASK, Replan()),
+    ("infrastructure, no extra tries", failed(ErrorCode.internal, 3, infrastructure=True),
+     replace(TASK, infrastructure_retries=0), Replan()),
+    ("infrastructure, used up, no replans", failed(ErrorCode.internal, 6, infrastructure=True),
+     NO_REPLANS, Fail("no replans left: max_replans=2")),
+    ("infrastructure, cancelled", failed(ErrorCode.internal, infrastructure=True), CANCELLED,
+     Stop()),
 ]  # fmt: skip
 
 

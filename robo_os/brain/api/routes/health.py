@@ -1,4 +1,5 @@
-"""/healthz: no auth; says whether Redis, the dispatcher, the planner and the scheduler work."""
+"""/healthz: no auth; says whether Redis, the dispatcher (Ray), the planner and the
+scheduler work. 503 with the reason while Redis cannot be reached (docs/reliability.md)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ router = APIRouter(tags=["health"])
 
 
 async def _probe(obj: Any) -> dict[str, Any]:
-    probe = getattr(obj, "health", None)
+    # `health_check` (async, asks the services) where a part has one, else its `health`
+    probe = getattr(obj, "health_check", None) or getattr(obj, "health", None)
     if probe is None:
         return {"ok": True, "detail": "no health probe"}
     try:
@@ -54,7 +56,7 @@ async def healthz(request: Request) -> JSONResponse:
         redis=redis,
         dispatcher=await _probe(runtime.dispatcher),
         planner=await _probe(runtime.planner),
-        scheduler=runtime.scheduler.health(),
+        scheduler=await _probe(runtime.scheduler),
     )
     ok = all(part.get("ok") for part in (body.redis, body.dispatcher, body.planner, body.scheduler))
     body = body.model_copy(update={"status": "ok" if ok else "degraded"})
