@@ -3,7 +3,9 @@
 1. Redis: `settings.redis.url`, or an embedded redis-server on a free port.
 2. Ray: joins `settings.ray.address`, or starts a local runtime (unless this process
    already runs one, e.g. under a test session).
-3. The pybullet world as one Ray actor, and its state written into the shared memory.
+3. The pybullet world as one Ray actor, and its state written into the shared memory;
+   on a memory an earlier run left, the world is rebuilt from memory instead, after the
+   old run's leases are released (robo_os/restart.py).
 4. One cerebellum agent actor per robot of the fleet file.
 5. The brain: the FastAPI app (served by uvicorn in `run_stack`).
 
@@ -63,6 +65,7 @@ class Stack:
             self.settings = ensure_token(self.settings)
             self._start_ray()  # in the main thread, so Ray can install its signal handlers
             await self._start_memory()
+            await self._release_previous_leases()
             await self._start_world()
             await self._start_agents()
             await self._start_recovery()
@@ -130,15 +133,35 @@ class Stack:
         )
         self._stops.push_async_callback(self._stop_memory)
 
+    async def _release_previous_leases(self) -> None:
+        """On a memory an earlier run used: its robots' leases go (robo_os/restart.py)."""
+        from .restart import release_previous_leases
+
+        assert self.memory is not None
+        await release_previous_leases(self.memory, [rc.id for rc in self.fleet.robots])
+
     async def _start_world(self) -> None:
+        """The world, and memory seeded from it; on a memory an earlier run left, the
+        world is rebuilt from memory and memory corrected where it could not be honoured
+        (robo_os/restart.py)."""
+        from .restart import adopt_world, remembered_world
         from .sim import RayWorldClient, seed_memory, start_world_actor
 
         if not any(r.driver == "sim" for r in self.fleet.robots) and not self.fleet.scene.objects:
             return
-        self.world = start_world_actor(self.fleet, self.settings.sim, namespace=self.settings.ray.namespace)
-        self._stops.push_async_callback(self._stop_world)
         assert self.memory is not None
-        await seed_memory(self.memory, RayWorldClient(self.world), robots=False)
+        remembered = await remembered_world(self.memory)
+        self.world = start_world_actor(
+            self.fleet, self.settings.sim, namespace=self.settings.ray.namespace, memory=remembered
+        )
+        self._stops.push_async_callback(self._stop_world)
+        if remembered is None:
+            await seed_memory(self.memory, RayWorldClient(self.world), robots=False)
+        else:
+            # the world actor's own log does not reach this process: say it here
+            for note in await self.world.restore_notes.remote():
+                log.warning("world rebuilt from memory: %s (corrected in memory)", note)
+            await adopt_world(self.memory, RayWorldClient(self.world))
 
     async def _start_agents(self) -> None:
         from .cerebellum.actor import AgentConfig, start_agent

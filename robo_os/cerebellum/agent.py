@@ -257,6 +257,10 @@ class CerebellumAgent:
             not result.ok or self.settings.reconcile == "always"
         ):
             result = await self._reconciled(call, result)
+        if self._stopping and result.error == ErrorCode.cancelled:
+            # cut short because this agent stops (its stack shuts down), not the call's
+            # answer: not kept, so the same call id re-sent after a restart runs again
+            result = result.model_copy(update={"data": {**result.data, INFRASTRUCTURE: True}})
         if result.data.get(INFRASTRUCTURE) is True:
             # not the call's answer: a re-dispatch (a restarted brain, a retry) runs it again
             self._log.warning(

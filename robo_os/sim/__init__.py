@@ -6,6 +6,7 @@
   `RayWorldClient` (actor handle).
 - `SimRobot`: the robot driver (implements `Robot` and the capability parts).
 - `seed_memory`: the world's initial state into the shared memory.
+- `WorldMemory`: what the memory says of the world, to rebuild a world from (a restart).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .models import (
     WorldInfo,
 )
 from .png import encode_png
+from .restore import WorldMemory
 from .robot import SimRobot
 from .seed import robot_record, seed_memory
 from .world import SimWorld
@@ -49,6 +51,7 @@ __all__ = [
     "WorldActor",
     "WorldClient",
     "WorldInfo",
+    "WorldMemory",
     "builtin_embodiments",
     "encode_png",
     "robot_record",

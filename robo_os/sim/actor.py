@@ -11,9 +11,10 @@ from typing import Any
 
 from ..fleet import FleetConfig
 from ..settings import SimSettings
-from ..skill.observation import Observation
+from ..skill.observation import Observation, ObservedObject
 from ..skill.parts import CameraImage, DockSlot, MotionResult
 from .models import MotionRequest, ObjectInfo, RobotInfo, WorldInfo
+from .restore import WorldMemory
 from .world import SimWorld
 
 __all__ = ["WORLD_ACTOR_NAME", "WorldActor", "start_world_actor"]
@@ -24,8 +25,13 @@ WORLD_ACTOR_NAME = "sim-world"
 class WorldActor:
     """Owns one `SimWorld`; methods mirror `WorldClient`."""
 
-    def __init__(self, fleet: FleetConfig, settings: SimSettings | None = None) -> None:
-        self._world = SimWorld(fleet, settings)
+    def __init__(
+        self,
+        fleet: FleetConfig,
+        settings: SimSettings | None = None,
+        memory: WorldMemory | None = None,
+    ) -> None:
+        self._world = SimWorld(fleet, settings, memory=memory)
 
     async def start(self, robot_id: str, request: MotionRequest) -> str:
         self._world.ensure_running()
@@ -58,6 +64,13 @@ class WorldActor:
     async def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
         return self._world.observe(robot_id, expect)
 
+    async def observe_objects(self, names: tuple[str, ...] = ()) -> tuple[ObservedObject, ...]:
+        return self._world.observe_objects(names)
+
+    async def restore_notes(self) -> tuple[str, ...]:
+        """What memory said that the world, rebuilt from it, could not honour."""
+        return self._world.restore_notes
+
     async def halt(self, robot_id: str) -> int:
         return self._world.halt(robot_id)
 
@@ -84,9 +97,11 @@ def start_world_actor(
     name: str | None = WORLD_ACTOR_NAME,
     namespace: str | None = None,
     max_concurrency: int = 256,
+    memory: WorldMemory | None = None,
     **options: Any,
 ) -> Any:
     """Create the world actor in the connected Ray cluster and return its handle.
+    `memory`: rebuild the world where the shared memory has things (a restart).
     `options` go to `.options()` (e.g. `resources={"sim": 1}` to place it on a node)."""
     import ray
 
@@ -98,4 +113,6 @@ def start_world_actor(
         "namespace": namespace,
         **options,
     }
-    return cls.options(**{k: v for k, v in opts.items() if v is not None}).remote(fleet, settings)
+    return cls.options(**{k: v for k, v in opts.items() if v is not None}).remote(
+        fleet, settings, memory
+    )

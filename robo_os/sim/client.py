@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..skill.observation import Observation
+from ..skill.observation import Observation, ObservedObject
 from ..skill.parts import CameraImage, DockSlot, MotionResult
 from .models import MotionRequest, ObjectInfo, RobotInfo, WorldInfo
 
@@ -100,6 +100,10 @@ class LocalWorldClient:
     async def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
         return self.world.observe(robot_id, expect)
 
+    async def observe_objects(self, names: tuple[str, ...] = ()) -> tuple[ObservedObject, ...]:
+        """Every object (or those named) as it really is (not part of `WorldClient`)."""
+        return self.world.observe_objects(names)
+
     async def halt(self, robot_id: str) -> int:
         return self.world.halt(robot_id)
 
@@ -151,6 +155,11 @@ class RayWorldClient:
 
     async def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
         out: Observation = await self.handle.observe.remote(robot_id, expect)
+        return out
+
+    async def observe_objects(self, names: tuple[str, ...] = ()) -> tuple[ObservedObject, ...]:
+        """Every object (or those named) as it really is (not part of `WorldClient`)."""
+        out: tuple[ObservedObject, ...] = await self.handle.observe_objects.remote(names)
         return out
 
     async def halt(self, robot_id: str) -> int:

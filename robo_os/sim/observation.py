@@ -173,6 +173,13 @@ class WorldView:
             name=obj, pose=self.object_pose(obj), on=self.lies_on(obj), held_by=self.holder_of(obj)
         )
 
+    def observe_objects(self, names: tuple[str, ...] = ()) -> tuple[ObservedObject, ...]:
+        """The objects named (every object by default) as an all-seeing observer finds
+        them: what memory is corrected from when the world was rebuilt from it."""
+        return tuple(
+            self.observed_object(o) for o in (names or tuple(self.objects)) if o in self.objects
+        )
+
     def observe(self, robot_id: str, expect: tuple[str, ...] = ()) -> Observation:
         """The robot's body, gripper and tray as they are, and the objects within
         `NEAR_M` of it or named in `expect` (the simulator knows where each really is:

@@ -21,13 +21,14 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pybullet as p
+from robo_os_memory.models import AttrValue
 
 from ..errors import ConfigError, UnknownNameError
-from ..fleet import FleetConfig
+from ..fleet import FleetConfig, ObjectConfig, RobotConfig
 from ..settings import SimSettings
 from ..skill.parts import CameraImage, DockSlot, MotionOutcome, MotionResult
 from . import camera as _camera
-from . import manipulation, navigation
+from . import manipulation, navigation, restore
 from .embodiments import Embodiment, builtin_embodiments
 from .faults import FaultInjector
 from .geometry import Frame2, yaw_quat
@@ -44,6 +45,7 @@ from .motions import Controller, Motion
 from .objects import ObjectBody, ObjectShape, builtin_object_shapes, rgba_of
 from .observation import WorldView
 from .planning import OccupancyGrid
+from .restore import WorldMemory
 from .rigs import RobotRig
 from .scene import PlaceBody, PlaceKind, Slot, build_place, builtin_place_kinds
 
@@ -68,8 +70,14 @@ class SimWorld(WorldView):
         embodiments: Mapping[str, Embodiment] | None = None,
         object_shapes: Mapping[str, ObjectShape] | None = None,
         place_kinds: Mapping[str, PlaceKind] | None = None,
+        memory: WorldMemory | None = None,
     ) -> None:
+        """`memory`: rebuild where the shared memory has things (a restart,
+        `restore.rebuild`) instead of where the scene file first puts them."""
         self.fleet = fleet
+        self._memory = memory if memory is not None and not memory.empty else None
+        self.restore_notes: tuple[str, ...] = ()
+        """What memory said that this world could not honour (rebuilt from memory only)."""
         self.settings = settings or SimSettings()
         self.dt = self.settings.timestep_s
         self.sim_time = 0.0
@@ -122,49 +130,19 @@ class SimWorld(WorldView):
         )
         self.floor = p.createMultiBody(0.0, plane, vis, physicsClientId=c)
         for pc in self.fleet.scene.places:
-            place = build_place(c, pc, self._kinds)
+            place = build_place(c, restore.place_config(pc, self._memory), self._kinds)
             self.places[pc.name] = place
             self._names[place.body] = ("place", pc.name)
-        for oc in self.fleet.scene.objects:
-            shape = self._shapes.get(oc.type, self._shapes["cube"])
-            place = self.places[oc.at]
-            x, y = Frame2(place.config.pose.x, place.config.pose.y, place.config.pose.yaw).to_world(
-                *oc.offset
-            )
-            yaw = place.config.pose.yaw + float(rng.uniform(-0.15, 0.15))
-            col, vis = shape.build(
-                c, rgba_of(oc.attrs.get("colour", oc.attrs.get("color", "grey")))
-            )
-            body = p.createMultiBody(
-                shape.mass,
-                col,
-                vis,
-                (x, y, place.surface_z + shape.height / 2 + 0.002),
-                yaw_quat(yaw),
-                physicsClientId=c,
-            )
-            # resting objects may sleep (most of a household is still); contact wakes them
-            p.changeDynamics(
-                body,
-                -1,
-                lateralFriction=0.9,
-                rollingFriction=shape.rolling_friction,
-                spinningFriction=0.002,
-                activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
-                physicsClientId=c,
-            )
-            self.objects[oc.name] = ObjectBody(oc.name, oc.type, body, shape, dict(oc.attrs))
-            self._names[body] = ("object", oc.name)
-        for rc in self.fleet.robots:
-            embodiment = self._embodiments.get(rc.embodiment)
-            if embodiment is None:
-                raise ConfigError(
-                    str(UnknownNameError("embodiment", rc.embodiment, list(self._embodiments)))
-                )
-            rig = embodiment.spawn(self, rc)
-            self.robots[rc.id] = rig
-            for b in rig.bodies:
-                self._names[b] = ("robot", rc.id)
+        # drawn for every scene object in order, rebuilt or not: the same seed, the same yaws
+        spots = {oc.name: self._scene_spot(oc, rng) for oc in self.fleet.scene.objects}
+        if self._memory is None:
+            for oc in self.fleet.scene.objects:
+                self.add_object(oc.name, oc.type, oc.attrs, spots[oc.name])
+            for rc in self.fleet.robots:
+                self.spawn_robot(rc)
+        else:
+            self.restore_notes = tuple(restore.rebuild(self, self.fleet, self._memory, spots))
+            self.robots = {rc.id: self.robots[rc.id] for rc in self.fleet.robots}
         for _ in range(int(0.3 / self.dt)):  # let everything come to rest
             self.step()
         log.info(
@@ -173,6 +151,57 @@ class SimWorld(WorldView):
             len(self.objects),
             len(self.robots),
         )
+
+    def _scene_spot(self, oc: ObjectConfig, rng: np.random.Generator) -> restore.Spot:
+        """Where the scene file puts an object: at its offset on its place, resting."""
+        shape = self.shape_of(oc.type)
+        place = self.places[oc.at]
+        x, y = Frame2(place.config.pose.x, place.config.pose.y, place.config.pose.yaw).to_world(
+            *oc.offset
+        )
+        yaw = place.config.pose.yaw + float(rng.uniform(-0.15, 0.15))
+        return (x, y, place.surface_z + shape.height / 2 + 0.002, yaw)
+
+    def shape_of(self, type_: str) -> ObjectShape:
+        """How an object type is built (unknown types as a cube)."""
+        return self._shapes.get(type_, self._shapes["cube"])
+
+    def add_object(
+        self, name: str, type_: str, attrs: Mapping[str, AttrValue], spot: restore.Spot
+    ) -> ObjectBody:
+        """Build one object at rest with its centre at `spot` (x, y, z, yaw)."""
+        c = self.client
+        shape = self.shape_of(type_)
+        x, y, z, yaw = spot
+        col, vis = shape.build(c, rgba_of(attrs.get("colour", attrs.get("color", "grey"))))
+        body = p.createMultiBody(shape.mass, col, vis, (x, y, z), yaw_quat(yaw), physicsClientId=c)
+        # resting objects may sleep (most of a household is still); contact wakes them
+        p.changeDynamics(
+            body,
+            -1,
+            lateralFriction=0.9,
+            rollingFriction=shape.rolling_friction,
+            spinningFriction=0.002,
+            activationState=p.ACTIVATION_STATE_ENABLE_SLEEPING,
+            physicsClientId=c,
+        )
+        ob = ObjectBody(name, type_, body, shape, dict(attrs))
+        self.objects[name] = ob
+        self._names[body] = ("object", name)
+        return ob
+
+    def spawn_robot(self, config: RobotConfig) -> RobotRig:
+        """Build one robot of the fleet file with its embodiment."""
+        embodiment = self._embodiments.get(config.embodiment)
+        if embodiment is None:
+            raise ConfigError(
+                str(UnknownNameError("embodiment", config.embodiment, list(self._embodiments)))
+            )
+        rig = embodiment.spawn(self, config)
+        self.robots[config.id] = rig
+        for b in rig.bodies:
+            self._names[b] = ("robot", config.id)
+        return rig
 
     @property
     def floor_size(self) -> tuple[float, float]:

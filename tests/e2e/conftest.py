@@ -28,18 +28,34 @@ StackFactory = Callable[..., Awaitable[tuple[Stack, httpx.AsyncClient]]]
 async def make_stack(
     redis_server: EmbeddedRedis, ray_runtime: object, tmp_path: Path
 ) -> AsyncIterator[StackFactory]:
-    async with AsyncExitStack() as exits:
+    async with AsyncExitStack() as fixture_exits:
 
-        async def make(**overrides: Any) -> tuple[Stack, httpx.AsyncClient]:
+        async def make(
+            *,
+            key_prefix: str | None = None,
+            exits_to: AsyncExitStack | None = None,
+            data_dir: Path | None = None,
+            **overrides: Any,
+        ) -> tuple[Stack, httpx.AsyncClient]:
+            """A stack served over HTTP. `key_prefix`: its memory's (a second stack on the
+            same one sees the first's memory, as a restart on the same Redis does).
+            `exits_to`: where its stops go (server, then stack, as SIGINT does), for a
+            test that stops it itself; else at the end of the test. `data_dir`: its own
+            embedded Redis keeping its data there (`robo-os up --data-dir`), not the
+            session's."""
+            exits = exits_to if exits_to is not None else fixture_exits
             settings = Settings(
-                redis={"url": redis_server.url, "key_prefix": f"e2e-{uuid.uuid4().hex[:8]}"},
+                redis={
+                    "url": None if data_dir is not None else redis_server.url,
+                    "key_prefix": key_prefix or f"e2e-{uuid.uuid4().hex[:8]}",
+                },
                 ray={"namespace": f"e2e-{uuid.uuid4().hex[:8]}"},
                 api={"host": "127.0.0.1", "port": free_port(), "token": SecretStr(TOKEN)},
                 memory={"heartbeat_interval_s": 0.5},
                 state_dir=tmp_path,
                 **overrides,
             )
-            st = Stack(settings)
+            st = Stack(settings, data_dir=data_dir)
             app = await st.start()
             exits.push_async_callback(st.stop)
             # A socket that listens before uvicorn runs: requests wait in its backlog until

@@ -9,15 +9,18 @@ import pytest
 
 from robo_os.fleet import FleetConfig
 from robo_os.settings import SimSettings
-from robo_os.sim import SimWorld
+from robo_os.sim import SimWorld, WorldMemory
 
 
 @pytest.fixture
 async def make_world() -> AsyncIterator[Callable[..., SimWorld]]:
     worlds: list[SimWorld] = []
 
-    def make(fleet: FleetConfig, **settings: object) -> SimWorld:
-        world = SimWorld(fleet, SimSettings(**settings))  # type: ignore[arg-type]
+    def make(
+        fleet: FleetConfig, *, memory: WorldMemory | None = None, **settings: object
+    ) -> SimWorld:
+        """`memory`: rebuilt where it has things (a restart), else from the scene file."""
+        world = SimWorld(fleet, SimSettings(**settings), memory=memory)  # type: ignore[arg-type]
         worlds.append(world)
         return world
 
