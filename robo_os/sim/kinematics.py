@@ -12,7 +12,7 @@ import pybullet_data
 
 from .geometry import Frame2
 
-__all__ = ["PANDA", "ArmModel", "IKSolution", "Kinematics"]
+__all__ = ["PANDA", "ArmModel", "IKSolution", "Kinematics", "OtherArm"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,17 @@ PANDA = ArmModel(
 
 
 @dataclass(frozen=True)
+class OtherArm:
+    """Another robot's arm as it stands, for collision checks."""
+
+    urdf: str
+    base: Frame2
+    base_z: float
+    joints: tuple[tuple[int, float], ...]
+    """(joint index, position) of each of its moving joints."""
+
+
+@dataclass(frozen=True)
 class IKSolution:
     joints: tuple[float, ...]
     error_m: float
@@ -76,6 +87,8 @@ class Kinematics:
         self._client = p.connect(p.DIRECT)
         p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self._client)
         self._body = p.loadURDF(model.urdf, useFixedBase=True, physicsClientId=self._client)
+        self._others: list[tuple[str, int]] = []
+        """(urdf, body) stand-ins for other arms in collision checks (`touches`)."""
         self._dofs = [
             j
             for j in range(p.getNumJoints(self._body, physicsClientId=self._client))
@@ -103,6 +116,46 @@ class Kinematics:
             physicsClientId=self._client,
         )
         return (state[4][0], state[4][1], state[4][2]), tuple(state[5])
+
+    def touches(
+        self,
+        joints: tuple[float, ...],
+        base: Frame2,
+        base_z: float,
+        others: list[OtherArm],
+        margin: float,
+    ) -> int | None:
+        """Which of `others` (index) this arm, at `joints` with its base at world
+        `base`/`base_z`, would come within `margin` of; None when clear of all. The
+        others are copied into this solver's client as they stand (their convex link
+        shapes, not boxes: a forearm reaching out diagonally is no box)."""
+        self._set(joints)
+        for i, other in enumerate(others):
+            body = self._copy(i, other.urdf)
+            lx, ly = base.to_local(other.base.x, other.base.y)
+            p.resetBasePositionAndOrientation(
+                body,
+                (lx, ly, other.base_z - base_z),
+                p.getQuaternionFromEuler((0.0, 0.0, other.base.yaw - base.yaw)),
+                physicsClientId=self._client,
+            )
+            for j, q in other.joints:
+                p.resetJointState(body, j, q, physicsClientId=self._client)
+            if p.getClosestPoints(self._body, body, margin, physicsClientId=self._client):
+                return i
+        return None
+
+    def _copy(self, i: int, urdf: str) -> int:
+        """The i-th stand-in for another arm in this client (loaded once, reused)."""
+        while len(self._others) <= i or self._others[i][0] != urdf:
+            if len(self._others) > i:  # another model in that place: replace it
+                p.removeBody(self._others[i][1], physicsClientId=self._client)
+                self._others.pop(i)
+            body = p.loadURDF(
+                urdf, (0.0, 0.0, -10.0), useFixedBase=True, physicsClientId=self._client
+            )
+            self._others.insert(i, (urdf, body))
+        return self._others[i][1]
 
     def solve(
         self,

@@ -5,13 +5,15 @@ phases by a `PhaseController`."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from itertools import pairwise
 from typing import Protocol
 
 import pybullet as p
 
 from ..skill.parts import MotionOutcome, MotionResult
-from .geometry import Frame2, wrap_angle
-from .kinematics import ArmModel, IKSolution, Kinematics
+from .geometry import Frame2, quat_yaw, wrap_angle
+from .kinematics import ArmModel, IKSolution, Kinematics, OtherArm
 from .models import MotionRequest, Operate, Pick, Place, Unload
 from .motions import (
     Attach,
@@ -255,6 +257,131 @@ def _spots(
     return free
 
 
+Box = tuple[Point, Point]
+CLEARANCE = 0.01
+"""Gap kept between a planned posture (and its load) and another robot's arm (m)."""
+
+
+def _overlap(a: Box, b: Box, margin: float) -> bool:
+    return all(a[0][i] - margin < b[1][i] and b[0][i] - margin < a[1][i] for i in range(3))
+
+
+@dataclass(frozen=True)
+class _Arms:
+    """Every other robot's arm as it stands now: for the solver's collision check, and
+    its links' boxes (what a load is checked against)."""
+
+    names: list[str]
+    arms: list[OtherArm]
+    boxes: list[list[Box]]
+
+    def boxed(self, box: Box) -> str | None:
+        for name, boxes in zip(self.names, self.boxes, strict=True):
+            if any(_overlap(box, b, CLEARANCE) for b in boxes):
+                return name
+        return None
+
+
+def _other_arms(world: Workspace, rig: RobotRig) -> _Arms:
+    c = world.client
+    names: list[str] = []
+    arms: list[OtherArm] = []
+    boxes: list[list[Box]] = []
+    for other in world.robots.values():
+        if other is rig or other.arm is None:
+            continue
+        body = other.arm.body
+        pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=c)
+        joints = [
+            j
+            for j in range(p.getNumJoints(body, physicsClientId=c))
+            if p.getJointInfo(body, j, physicsClientId=c)[2] != p.JOINT_FIXED
+        ]
+        states = p.getJointStates(body, joints, physicsClientId=c)
+        names.append(other.id)
+        arms.append(
+            OtherArm(
+                other.arm.model.urdf,
+                Frame2(pos[0], pos[1], quat_yaw(orn)),
+                pos[2],
+                tuple((j, st[0]) for j, st in zip(joints, states, strict=True)),
+            )
+        )
+        links: list[Box] = []
+        for link in range(-1, p.getNumJoints(body, physicsClientId=c)):
+            lo, hi = p.getAABB(body, link, physicsClientId=c)
+            links.append(((lo[0], lo[1], lo[2]), (hi[0], hi[1], hi[2])))
+        boxes.append(links)
+    return _Arms(names, arms, boxes)
+
+
+def _blocking_arm(
+    world: Workspace,
+    rig: RobotRig,
+    postures: list[tuple[float, ...]],
+    loads: list[Box],
+    others: _Arms,
+) -> str | None:
+    """The robot whose arm a planned move would run into: the postures on the way (and
+    the load's boxes) against every other arm; None when clear. Arms share places (a
+    fixed arm's counter, a mobile manipulator docked at its back), and a spot that is free
+    of objects can still lie under the other arm's stowed wrist."""
+    if not others.arms:
+        return None
+    assert rig.arm is not None
+    for box in loads:
+        hit = others.boxed(box)
+        if hit is not None:
+            return hit
+    frame, z = _arm_frame(world, rig)
+    kin = world.kinematics(rig.arm.model)
+    for joints in postures:
+        i = kin.touches(joints, frame, z, others.arms, CLEARANCE)
+        if i is not None:
+            return others.names[i]
+    return None
+
+
+def _path(start: tuple[float, ...], end: tuple[float, ...], n: int = 4) -> list[tuple[float, ...]]:
+    """Postures along a joint-space move (MoveJoints interpolates joints linearly)."""
+    return [
+        tuple(a + (b - a) * k / n for a, b in zip(start, end, strict=True)) for k in range(1, n + 1)
+    ]
+
+
+def _clear_route(
+    world: Workspace,
+    rig: RobotRig,
+    pre: tuple[float, ...],
+    down: tuple[float, ...],
+    up: tuple[float, ...],
+    loads: list[Box],
+    others: _Arms,
+) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]]] | str:
+    """Via postures (there, back) for a put-down clear of every other arm, or the
+    robot whose arm is in the way. First straight from where the arm is; then turning
+    the tucked arm towards the spot before reaching out: a straight joint-space move
+    unfolds the forearm towards the front while the base joint still turns, through the
+    space a second arm working the same place stows in."""
+    assert rig.arm is not None
+    here, stow = tuple(rig.arm.commanded), tuple(rig.arm.stow)
+    blocker: str | None = None
+    for turn in (False, True):
+        go = [(pre[0], *here[1:])] if turn else []
+        ret = [(up[0], *stow[1:])] if turn else []
+        there, back = [here, *go, pre], [up, *ret, stow]
+        postures = [
+            *(q for a, b in pairwise(there) for q in _path(a, b)),
+            down,
+            *(q for a, b in pairwise(back) for q in _path(a, b)),
+        ]
+        blocker = _blocking_arm(world, rig, postures, loads, others)
+        if blocker is None:
+            return go, ret
+    assert blocker is not None
+    return blocker
+
+
 def _load_touches(obj: str) -> Guard:
     def touches(world: Scene, rig: RobotRig) -> bool:
         assert rig.arm is not None
@@ -301,7 +428,22 @@ def start_place(
     else:
         return _fail(MotionOutcome.not_found, f"no place, robot or receptacle named {target!r}")
     ox, oy, oz = rig.arm.grip_offset
-    for x, y, surface in spots[:16]:
+    others = _other_arms(world, rig)
+    blocked_by: str | None = None
+    tried = 0
+    for x, y, surface in spots:
+        if tried >= 16:
+            break
+        # the column the load comes down through: under another arm, skip the spot
+        # before solving for it
+        column: Box = (
+            (x - shape.radius, y - shape.radius, surface),
+            (x + shape.radius, y + shape.radius, surface + shape.height + HOVER),
+        )
+        under = others.boxed(column)
+        if under is not None:
+            blocked_by = blocked_by or under
+            continue
         for yaw in (rig.arm.grip_yaw, wrap_angle(rig.arm.grip_yaw + math.pi)):
             c, s = math.cos(yaw), math.sin(yaw)
             ex, ey = x - (c * ox - s * oy), y - (s * ox + c * oy)
@@ -311,18 +453,38 @@ def start_place(
             )
             if joints is None:
                 continue
+            tried += 1
             pre, down, up = joints
+            cz = surface + DROP + shape.height / 2
+            loads = [
+                (
+                    (x - shape.radius, y - shape.radius, cz - shape.height / 2 + dz),
+                    (x + shape.radius, y + shape.radius, cz + shape.height / 2 + dz),
+                )
+                for dz in (0.0, HOVER)
+            ]
+            route = _clear_route(world, rig, pre, down, up, loads, others)
+            if isinstance(route, str):
+                blocked_by = blocked_by or route
+                continue
             m = rig.arm.model
             phases: list[Phase] = [
+                *[MoveJoints(via, f"turning {obj} towards {target}") for via in route[0]],
                 MoveJoints(pre, f"moving {obj} above {target}"),
                 MoveJoints(down, f"lowering {obj}", speed=0.8, until=_load_touches(obj)),
                 Fingers(m.finger_open, 0.3, f"releasing {obj}"),
                 Detach(),
                 MoveJoints(up, "retreating", speed=0.8),
+                *[MoveJoints(via, "turning back") for via in route[1]],
                 MoveJoints(rig.arm.stow, "stowing the arm"),
                 Settle(obj, target),
             ]
             return PhaseController(rig, "arm", phases, obj=obj)
+    if blocked_by is not None:
+        return _fail(
+            MotionOutcome.unreachable,
+            f"every free spot on {target} within {rig.id}'s reach is blocked by {blocked_by}'s arm",
+        )
     return _fail(MotionOutcome.unreachable, f"no free spot on {target} within {rig.id}'s reach")
 
 
@@ -343,7 +505,7 @@ def start_unload(
     if rig.place is None:
         return _fail(MotionOutcome.precondition_failed, f"{rig.id} is not docked at a place")
     phases: list[Phase] = [
-        PusherTo(rig.tray.pusher_travel, f"pushing {obj} onto {rig.place}"),
+        PusherTo(rig.tray.pusher_travel, f"pushing {obj} onto {rig.place}", load=obj),
         PusherTo(0.0, "retracting the pusher", speed=0.6),
         Settle(obj, rig.place),
     ]

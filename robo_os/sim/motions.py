@@ -34,8 +34,15 @@ __all__ = [
     "PhaseController",
     "PusherTo",
     "Settle",
+    "calm",
     "hold_still",
 ]
+
+LOOSE_SPEED = 1.0
+"""Fastest an object let go of (released, pushed off a tray, settling) may move across
+the floor plan (m/s). Falling is left to gravity; a squeeze or a contact impulse (a load
+wedged between a pusher and something, a robot brushing it) must not throw it across
+the room: if it falls, it falls nearby."""
 
 
 class Controller(ABC):
@@ -86,6 +93,25 @@ def hold_still(client: int, rig: RobotRig, part: str) -> None:
         )
     elif rig.base is not None:
         rig.base.command(client, rig.base.commanded)
+
+
+def calm(client: int, body: int, max_speed: float = LOOSE_SPEED) -> None:
+    """Cap a loose object's horizontal speed (and spin) at `max_speed`: what a solver
+    impulse would add beyond it is dropped, its direction kept."""
+    lin, ang = p.getBaseVelocity(body, physicsClientId=client)
+    flat = math.hypot(lin[0], lin[1])
+    spin = math.sqrt(sum(a * a for a in ang))
+    max_spin = 10.0 * max_speed
+    if flat <= max_speed and spin <= max_spin:
+        return
+    k = min(1.0, max_speed / flat) if flat > 0 else 1.0
+    q = min(1.0, max_spin / spin) if spin > 0 else 1.0
+    p.resetBaseVelocity(
+        body,
+        linearVelocity=(lin[0] * k, lin[1] * k, lin[2]),
+        angularVelocity=(ang[0] * q, ang[1] * q, ang[2] * q),
+        physicsClientId=client,
+    )
 
 
 # -- mobile base ------------------------------------------------------------------------------
@@ -311,16 +337,25 @@ class Detach(Phase):
     def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         arm = _arm(rig)
         if arm.held is not None:
-            p.removeConstraint(arm.held[1], physicsClientId=world.client)
+            name, cid = arm.held
+            p.removeConstraint(cid, physicsClientId=world.client)
             arm.held = None
+            if name in world.objects:  # (a drawer handle is no loose object)
+                calm(world.client, world.object_body(name))
         return True
+
+
+BLOCKED_LAG = 0.05
+"""How far (m) a tray's pusher may trail its commanded position before it counts as blocked."""
 
 
 class PusherTo(Phase):
     """Drive a tray's pusher plate to a position at a steady speed."""
 
-    def __init__(self, position: float, label: str, speed: float = 0.3) -> None:
-        self.position, self.label, self.speed = position, label, speed
+    def __init__(
+        self, position: float, label: str, speed: float = 0.3, load: str | None = None
+    ) -> None:
+        self.position, self.label, self.speed, self.load = position, label, speed, load
 
     def enter(self, world: Scene, rig: RobotRig) -> None:
         assert rig.tray is not None
@@ -328,6 +363,7 @@ class PusherTo(Phase):
             rig.tray.body, rig.tray.pusher_joint, physicsClientId=world.client
         )[0]
         self._t = 0.0
+        self._limit = abs(self.position - self._cmd) / self.speed + 3.0
 
     def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         tray = rig.tray
@@ -343,10 +379,14 @@ class PusherTo(Phase):
             force=60.0,
             physicsClientId=world.client,
         )
+        if self.load is not None:
+            calm(world.client, world.object_body(self.load))
         actual = p.getJointState(tray.body, tray.pusher_joint, physicsClientId=world.client)[0]
         if abs(self.position - actual) < 0.01:
             return True
-        if self._t > abs(err) / self.speed + 3.0:
+        # a plate that falls this far behind its command is pressing on something that
+        # does not give: stop now rather than squeeze the load until it shoots out
+        if abs(self._cmd - actual) > BLOCKED_LAG or self._t > self._limit:
             return MotionResult(
                 outcome=MotionOutcome.collision, message=f"pusher blocked while {self.label}"
             )
@@ -364,7 +404,9 @@ class Settle(Phase):
 
     def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
         self._t += dt
-        lin, ang = p.getBaseVelocity(world.object_body(self.obj), physicsClientId=world.client)
+        body = world.object_body(self.obj)
+        calm(world.client, body)
+        lin, ang = p.getBaseVelocity(body, physicsClientId=world.client)
         self._still = self._still + 1 if math.hypot(*lin) < 0.02 and math.hypot(*ang) < 0.5 else 0
         if self._still < 15 and self._t < 3.0:
             return None
@@ -409,6 +451,13 @@ class PhaseController(Controller):
             phase.enter(world, self.rig)
             self._entered = True
         out = phase.step(world, self.rig, dt)
+        arm = self.rig.arm
+        if (
+            self.obj is not None
+            and self.obj in world.objects
+            and (arm is None or arm.held is None or arm.held[0] != self.obj)
+        ):
+            calm(world.client, world.object_body(self.obj))  # the motion's load, let go of
         if isinstance(out, MotionResult):
             if not out.ok:
                 hold_still(world.client, self.rig, self.part)

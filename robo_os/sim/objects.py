@@ -164,11 +164,24 @@ def builtin_object_shapes() -> dict[str, ObjectShape]:
         "apple": ObjectShape(
             _sphere(0.035), 0.07, 0.04, mass=0.15, rolling_friction=0.002, symmetric=True
         ),
+        # cylinders roll once tipped over (a tray's unload can tip a tall one): rolling
+        # friction stops a lying cup where it fell instead of letting it roll on for metres
         "cup": ObjectShape(
-            _cylinder(0.03, 0.09), 0.09, 0.035, mass=0.12, grasp_height=0.55, symmetric=True
+            _cylinder(0.03, 0.09),
+            0.09,
+            0.035,
+            mass=0.12,
+            grasp_height=0.55,
+            rolling_friction=0.002,
+            symmetric=True,
         ),
         "mug": ObjectShape(
-            _cylinder(0.035, 0.09, handle=True), 0.09, 0.05, mass=0.2, grasp_height=0.55
+            _cylinder(0.035, 0.09, handle=True),
+            0.09,
+            0.05,
+            mass=0.2,
+            grasp_height=0.55,
+            rolling_friction=0.002,
         ),
         "book": ObjectShape(_box((0.07, 0.03, 0.018)), 0.036, 0.075, mass=0.25),
         "bowl": ObjectShape(
