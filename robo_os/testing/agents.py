@@ -125,6 +125,8 @@ class RegistryAgent:
         self.extras = dict(extras or {})
         self.calls: list[SkillCall] = []
         self.cancelled: list[tuple[str, str]] = []
+        self.cancel_seen = asyncio.Event()
+        """Set by the first `cancel` (await it rather than polling `cancelled`)."""
         self._running: dict[str, tuple[asyncio.Task[SkillResult], SkillContext]] = {}
         self._done: dict[str, SkillResult] = {}
 
@@ -155,6 +157,7 @@ class RegistryAgent:
 
     async def cancel(self, call_id: str, reason: str = "cancelled") -> bool:
         self.cancelled.append((call_id, reason))
+        self.cancel_seen.set()
         running = self._running.get(call_id)
         if running is None or running[0].done():
             return False

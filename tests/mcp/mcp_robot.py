@@ -9,14 +9,13 @@ skills over MCP stdio with robo-os's own server.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from typing import Annotated
 
 from pydantic import Field
 
-from robo_os.contracts import ErrorCode, SkillCall, SkillResult, StateChange
+from robo_os.contracts import ErrorCode, SkillResult, StateChange
 from robo_os.skill import ObjectName, SkillContext, SkillRegistry, skill
+from robo_os.testing import RegistryAgent
 
 ROBOT = "waiter"
 
@@ -73,52 +72,13 @@ SPECS = registry().specs()
 SPEC = {s.name: s for s in SPECS}
 
 
-class ScriptedAgent:
-    """An AgentHandle running a SkillRegistry's skills: one result per call id; `cancel`
-    sets the running call's cancel token."""
+class ScriptedAgent(RegistryAgent):
+    """The public registry agent over this robot's skills; `started` is set by the
+    `hold` skill once it runs (the skills read it from the context's extras)."""
 
     def __init__(self, skills: SkillRegistry | None = None) -> None:
-        self.skills = skills or registry()
-        self.calls: list[SkillCall] = []
-        self.cancelled: list[tuple[str, str]] = []
         self.started = asyncio.Event()
-        self.cancel_seen = asyncio.Event()
-        self._running: dict[str, tuple[asyncio.Task[SkillResult], SkillContext]] = {}
-        self._done: dict[str, SkillResult] = {}
-
-    async def run(self, call: SkillCall) -> SkillResult:
-        if call.call_id in self._done:
-            return self._done[call.call_id]
-        running = self._running.get(call.call_id)
-        if running is None:
-            self.calls.append(call)
-            try:
-                s = self.skills.get(call.skill)
-            except Exception as e:
-                return SkillResult.failure(ErrorCode.invalid_args, str(e))
-            ctx = SkillContext(
-                robot=None,  # type: ignore[arg-type]
-                memory=None,  # type: ignore[arg-type]
-                call=call,
-                logger=logging.getLogger(f"test.robot.{ROBOT}"),
-                deadline=time.monotonic() + (call.timeout_s or s.spec.timeout_s),
-                extras={"started": self.started},
-            )
-            running = (asyncio.create_task(s.run(call.args, ctx)), ctx)
-            self._running[call.call_id] = running
-        result = await asyncio.shield(running[0])
-        self._running.pop(call.call_id, None)
-        self._done[call.call_id] = result
-        return result
-
-    async def cancel(self, call_id: str, reason: str = "cancelled") -> bool:
-        self.cancelled.append((call_id, reason))
-        self.cancel_seen.set()
-        running = self._running.get(call_id)
-        if running is None or running[0].done():
-            return False
-        running[1].cancel.cancel(reason)
-        return True
+        super().__init__(skills or registry(), extras={"started": self.started})
 
 
 if __name__ == "__main__":
