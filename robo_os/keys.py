@@ -51,6 +51,12 @@ class TaskKeys:
         ends; a restarted brain resumes every task in it."""
         return f"{self.prefix}:brain:tasks:active"
 
+    def idempotency(self, key_digest: str) -> str:
+        """String: the id of the task a `POST /v1/tasks` with this `Idempotency-Key`
+        (its SHA-256) created. TTL `IDEMPOTENCY_TTL_S`: a client's retries come within
+        minutes, and the key must not pin a task id forever."""
+        return f"{self.prefix}:brain:idempotency:{key_digest}"
+
     @property
     def recent(self) -> str:
         """Sorted set id -> created_at, trimmed to the newest `RECENT_KEEP`. Forever: it

@@ -230,11 +230,17 @@ class Scheduler:
         return merge_problems(structural, await self.planner.check(plan))
 
     async def submit(
-        self, *, instruction: str | None = None, plan: Plan | None = None, priority: int = 0
+        self,
+        *,
+        instruction: str | None = None,
+        plan: Plan | None = None,
+        priority: int = 0,
+        task_id: str | None = None,
     ) -> Task:
         """Store a new task and start it. An explicit plan is checked first
         (InvalidPlanError naming each problem); `instruction` then only labels it.
-        `priority`: higher first where tasks wait for the same robots or objects."""
+        `priority`: higher first where tasks wait for the same robots or objects.
+        `task_id`: the id to give it (the REST layer's idempotency binds one first)."""
         if instruction is not None:
             instruction = instruction.strip()
             if not instruction:
@@ -255,7 +261,7 @@ class Scheduler:
             subtasks = states_from_plan(plan)
             meta.planner = "explicit"
         task = Task(
-            id=new_task_id(),
+            id=task_id or new_task_id(),
             instruction=instruction,
             status=TaskStatus.pending,
             subtasks=subtasks,

@@ -15,6 +15,7 @@ record and stream get a TTL; active ones live until they end.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -324,6 +325,27 @@ class TaskStore:
             raise NotFoundError(f"no task {task_id!r}")
         return Task.model_validate_json(data), (last[0][0] if last else "0-0")
 
+    async def claim_idempotency(self, key: str, task_id: str, ttl_s: float) -> str | None:
+        """Bind a client's Idempotency-Key to `task_id` unless it is bound already: None
+        when this call bound it, else the task id it was bound to (atomic: SET NX)."""
+        name = self.keys.idempotency(hashlib.sha256(key.encode()).hexdigest())
+        try:
+            if await self._r.set(name, task_id, nx=True, px=int(ttl_s * 1000)):
+                return None
+            bound = await self._r.get(name)
+        except (RedisError, OSError) as e:
+            raise ServiceUnavailableError(f"cannot check the idempotency key: {e}") from e
+        return str(bound) if bound is not None else None
+
+    async def release_idempotency(self, key: str, task_id: str) -> None:
+        """Unbind the key if it still names `task_id` (the request it guarded failed, so
+        a corrected retry with the same key is a new request)."""
+        name = self.keys.idempotency(hashlib.sha256(key.encode()).hexdigest())
+        try:
+            await self._r.eval(_RELEASE_IF, 1, name, task_id)
+        except (RedisError, OSError) as e:
+            raise ServiceUnavailableError(f"cannot release the idempotency key: {e}") from e
+
     async def active_ids(self) -> list[str]:
         try:
             return sorted(await self._r.smembers(self.keys.active))
@@ -432,3 +454,10 @@ def _log_event(event: TaskEvent, cursor: str) -> None:
         f" ({extra})" if extra else "",
         cursor,
     )
+
+
+_RELEASE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+

@@ -160,3 +160,55 @@ async def test_cancelling_a_task_that_already_ended_is_a_conflict(fleet, make_ap
     r = await api.client.post(f"/v1/tasks/{task['id']}/cancel")
     assert r.status_code == 409 and "already succeeded" in r.json()["error"]["message"]
     assert (await api.client.get(f"/v1/tasks/{task['id']}")).json()["status"] == "succeeded"
+
+
+async def test_an_idempotency_key_makes_a_retried_submission_one_task(fleet, make_api) -> None:
+    f = await fleet("r1")
+    f["r1"].auto = lambda call: SkillResult.success("done")
+    api = await make_api(ScriptedPlanner(robots={"r1"}), f)
+    plan = {"subtasks": [{"id": "a", "robot": "r1", "skill": "pick", "args": {}}]}
+    headers = {"Idempotency-Key": "order-7f3a"}
+    first = await api.client.post("/v1/tasks", json={"plan": plan}, headers=headers)
+    again = await api.client.post("/v1/tasks", json={"plan": plan}, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    other = await api.client.post(
+        "/v1/tasks", json={"plan": plan}, headers={"Idempotency-Key": "order-other"}
+    )
+    assert other.json()["id"] != first.json()["id"]
+    ids = {t["id"] for t in (await api.client.get("/v1/tasks")).json()["tasks"]}
+    assert ids == {first.json()["id"], other.json()["id"]}
+
+
+async def test_concurrent_requests_with_one_key_create_one_task(fleet, make_api) -> None:
+    f = await fleet("r1")
+    f["r1"].auto = lambda call: SkillResult.success("done")
+    api = await make_api(ScriptedPlanner(robots={"r1"}), f)
+    plan = {"subtasks": [{"id": "a", "robot": "r1", "skill": "pick", "args": {}}]}
+    answers = await asyncio.gather(
+        *(
+            api.client.post("/v1/tasks", json={"plan": plan}, headers={"Idempotency-Key": "k1"})
+            for _ in range(8)
+        )
+    )
+    assert all(r.status_code in (202, 409) for r in answers), [r.status_code for r in answers]
+    created = {r.json()["id"] for r in answers if r.status_code == 202}
+    assert len(created) == 1
+    assert len((await api.client.get("/v1/tasks")).json()["tasks"]) == 1
+
+
+async def test_a_refused_request_does_not_use_up_its_key(fleet, make_api) -> None:
+    api = await make_api(ScriptedPlanner(robots={"r1"}), await fleet("r1"))
+    headers = {"Idempotency-Key": "retry-me"}
+    bad = {"subtasks": [{"id": "a", "robot": "r9", "skill": "pick", "args": {}}]}
+    refused = await api.client.post("/v1/tasks", json={"plan": bad}, headers=headers)
+    assert refused.status_code == 422
+    good = {"subtasks": [{"id": "a", "robot": "r1", "skill": "pick", "args": {}}]}
+    accepted = await api.client.post("/v1/tasks", json={"plan": good}, headers=headers)
+    assert accepted.status_code == 202 and "idempotent-replayed" not in accepted.headers
+    too_long = await api.client.post(
+        "/v1/tasks", json={"plan": good}, headers={"Idempotency-Key": "k" * 201}
+    )
+    assert too_long.status_code == 422

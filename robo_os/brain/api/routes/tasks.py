@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ....contracts import Task, TaskStatus
-from ....errors import ConflictError
+from ....errors import ConflictError, NotFoundError
+from ...runtime.scheduler import new_task_id
 from ..deps import BrainRuntime, get_runtime
 from ..events import parse_cursor, task_event_stream
 from ..schemas import ErrorBody, SubmitTask, TaskList
@@ -22,6 +23,9 @@ _errors: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorBody, "description": "No such task."},
 }
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=_errors)
+
+IDEMPOTENCY_TTL_S = 24 * 3600.0
+"""How long an Idempotency-Key names the task its first request created."""
 
 
 @router.post(
@@ -36,13 +40,48 @@ router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=_errors)
         }
     },
 )
-async def submit_task(body: SubmitTask, rt: Runtime) -> Task:
+async def submit_task(
+    body: SubmitTask,
+    rt: Runtime,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Retry safely: a second request with the same key (within"
+            " 24 h) answers with the task the first one created instead of creating"
+            " another (header `Idempotent-Replayed: true`).",
+        ),
+    ] = None,
+) -> Task:
     """Accept a task: an instruction the brain plans, or an explicit plan (checked exactly
     like a planned one before it is accepted). Answers at once; follow it with
     `/events` or `/wait`."""
-    return await rt.scheduler.submit(
-        instruction=body.instruction, plan=body.plan, priority=body.priority
-    )
+    if idempotency_key is None:
+        return await rt.scheduler.submit(
+            instruction=body.instruction, plan=body.plan, priority=body.priority
+        )
+    task_id = new_task_id()
+    bound = await rt.store.claim_idempotency(idempotency_key, task_id, IDEMPOTENCY_TTL_S)
+    if bound is not None:
+        try:
+            task = await rt.store.get(bound)
+        except NotFoundError as e:  # the first request is still storing it
+            raise ConflictError(
+                "a request with this Idempotency-Key is still being processed; retry"
+            ) from e
+        response.headers["Idempotent-Replayed"] = "true"
+        return task
+    try:
+        return await rt.scheduler.submit(
+            instruction=body.instruction, plan=body.plan, priority=body.priority, task_id=task_id
+        )
+    except BaseException:
+        # nothing was created: a corrected retry with the same key is a new request
+        await rt.store.release_idempotency(idempotency_key, task_id)
+        raise
 
 
 @router.get("", response_model=TaskList)
