@@ -31,7 +31,7 @@ from ...symbolic.search import (
     search,
 )
 from ...symbolic.state import SymbolicState
-from .allocation import AllocationStats, Timeline, allocate_group
+from .allocation import AllocationStats, Timeline, allocate_group, interferes
 from .catalogue import Catalogue
 from .instructions import Goal
 from .timing import Timing, schedule
@@ -81,17 +81,7 @@ def partial_order(seq: Sequence[GroundAction], groups: Sequence[int] = ()) -> li
         b = seq[i]
         for j in range(i):
             a = seq[j]
-            if (
-                a.robot == b.robot
-                or a.add & b.pre
-                or a.dele & b.pre
-                or a.pre & b.dele
-                or a.add & b.dele
-                or a.dele & b.add
-                or a.add & b.neg
-                or a.neg & b.add
-                or (groups and groups[j] < groups[i])
-            ):
+            if interferes(a, b) or (groups and groups[j] < groups[i]):
                 deps[i].add(j)
     # transitive reduction: drop j when another dependency already waits for j
     ancestors: list[set[int]] = []
