@@ -23,10 +23,10 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ...contracts import PlanProblem
 from ...symbolic.conditions import Atom
+from ...symbolic.goal import Goal
 from ...symbolic.vocabulary import CARRY
 from .catalogue import Catalogue
 
@@ -77,60 +77,6 @@ _VAGUE = {"there", "here", "me", "over", "somewhere", "away"}
 _THEN = re.compile(
     r"\s*(?:,?\s*\band then\b|,?\s*\bthen\b|;|\.\s|\bafter that\b|\bafterwards\b|\bfinally\b)\s*"
 )
-
-
-@dataclass(frozen=True)
-class Goal:
-    """What the instruction asks for: groups of atoms to make true, in order ("then")."""
-
-    groups: tuple[tuple[Atom, ...], ...]
-    instruction: str = ""
-
-    @staticmethod
-    def subject(atom: Atom) -> str:
-        """The object a goal atom is about: on(O, L), held(O), holding(R, O)."""
-        return atom[2] if atom[0] == "holding" else atom[1]
-
-    @property
-    def objects(self) -> set[str]:
-        return {self.subject(a) for g in self.groups for a in g}
-
-    @property
-    def final(self) -> list[Atom]:
-        """Atoms true at the end: a later group's placement of an object overrides an earlier one."""
-        last: dict[str, Atom] = {}
-        for group in self.groups:
-            for atom in group:
-                last[self.subject(atom)] = atom
-        return list(last.values())
-
-    @property
-    def held(self) -> list[str]:
-        """Objects the instruction wants to end up in a gripper."""
-        return [self.subject(a) for a in self.final if a[0] in ("held", "holding")]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": "goal",
-            "instruction": self.instruction,
-            "groups": [[list(a) for a in g] for g in self.groups],
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Goal | None:
-        if (
-            not isinstance(data, dict)
-            or data.get("kind") != "goal"
-            or not isinstance(data.get("groups"), list)
-        ):
-            return None
-        try:
-            groups = tuple(
-                tuple(tuple(str(x) for x in atom) for atom in group) for group in data["groups"]
-            )
-        except TypeError:
-            return None
-        return cls(groups, str(data.get("instruction", "")))
 
 
 @dataclass(frozen=True)
