@@ -53,14 +53,16 @@ class CorrectionsAPI(MemoryBase):
         robot: str | None = None,
         robot_pose: Pose | None = None,
         robot_place: str | None = None,
+        robot_slot: int | None = None,
         set_place: bool = False,
         observed_at: float | None = None,
         by: str | None = None,
     ) -> ReconcileReply:
         """Atomically apply what one observation found: each object where it was seen
-        (the holders' `holding` follow), the robot's pose (and its place with
-        `set_place`). Everything written is marked `source: observed` at `observed_at`
-        (default now); an `unknown` object gets `unknown_since` (kept if already set).
+        (the holders' `holding` follow), the robot's pose (and its place and slot,
+        together, with `set_place`). Everything written is marked `source: observed` at
+        `observed_at` (default now); an `unknown` object gets `unknown_since` (kept if
+        already set).
         A correction against a record that changed since `expected_version`, or of an
         object another holder has a lease on (its skill is moving it), is skipped."""
         for c in corrections:
@@ -73,6 +75,7 @@ class CorrectionsAPI(MemoryBase):
             fields["pose"] = robot_pose.model_dump(mode="json")
         if set_place:
             fields["place"] = robot_place
+            fields["slot"] = robot_slot
         payload = [
             {
                 "n": c.name,

@@ -171,9 +171,18 @@ def compare(
         ):
             differ("robot", robot.id, "pose", _pose_json(robot.pose), _pose_json(observation.pose))
             robot_fields["robot_pose"] = observation.pose
-        if observation.place != robot.place:
+        moved = observation.place != robot.place
+        if moved:
             differ("robot", robot.id, "place", robot.place, observation.place)
+        # the slot goes with the place: a robot found elsewhere is at the slot it is seen
+        # at (none when the observer knows no slots), never at its old place's slot
+        slot = observation.slot if observation.has_slots else None
+        if (moved or observation.has_slots) and slot != robot.slot:
+            differ("robot", robot.id, "slot", robot.slot, slot)
+            moved = True
+        if moved:
             robot_fields["robot_place"] = observation.place
+            robot_fields["robot_slot"] = slot
             robot_fields["set_place"] = True
         if observation.has_gripper and observation.holding != robot.holding:
             # corrected through the objects (their held_by): listed here for the reader

@@ -15,6 +15,7 @@ import pybullet_data
 from ..fleet import RobotConfig
 from .geometry import Frame2, yaw_quat
 from .kinematics import PANDA, ArmModel
+from .planning import Obstacle
 from .rigs import ArmRig, BaseRig, CameraMount, RobotRig, TrayRig
 from .scene import PlaceBody, Slot
 
@@ -120,7 +121,9 @@ def _spawn_pose(world: Spawner, rig: RobotRig, config: RobotConfig) -> Frame2:
 
 class FixedArm:
     """A Franka Panda mounted on its place's surface near the front edge, facing in: it
-    reaches that place (and `reach` places in range) and a carrier docked in front."""
+    reaches that place (and `reach` places in range) and a carrier docked in front. A
+    fleet file's `mount:` puts it elsewhere: on another place's surface, or on a pedestal
+    on the floor (which bases then plan around)."""
 
     capabilities = frozenset({"manipulate", "camera"})
     inset = 0.2
@@ -129,26 +132,46 @@ class FixedArm:
     """Leaning over its own place: the hand (and its load) inside the place's footprint,
     clear of robots docked in front."""
 
+    pedestal_half = 0.12
+    """Half the side of a pedestal's square top (m)."""
+
     def __init__(self, model: ArmModel = PANDA) -> None:
         self.model = model
 
     def spawn(self, world: Spawner, config: RobotConfig) -> RobotRig:
         place = world.place_body(config.at)
-        mount = place.frame.compose(place.depth / 2 - self.inset, 0.0, 3.14159265)
+        pedestal: int | None = None
+        footprint: Obstacle | None = None
+        if config.mount is None:
+            mount = place.frame.compose(place.depth / 2 - self.inset, 0.0, 3.14159265)
+            z = place.height
+        else:
+            m = config.mount
+            mount = Frame2(m.x, m.y, m.yaw)
+            if m.on is not None:
+                z = world.place_body(m.on).height
+            else:
+                z = m.height
+                half = (self.pedestal_half, self.pedestal_half, z / 2)
+                col, vis = _box_link(world.client, half, (0.0, 0.0, 0.0), (0.3, 0.3, 0.32, 1.0))
+                pedestal = p.createMultiBody(
+                    0.0, col, vis, (m.x, m.y, z / 2), yaw_quat(m.yaw), physicsClientId=world.client
+                )
+                footprint = Obstacle(mount, self.pedestal_half, self.pedestal_half)
         body = _load_arm(
-            world.client, self.model, True, (mount.x, mount.y, place.height), mount.yaw, self.stow
+            world.client, self.model, True, (mount.x, mount.y, z), mount.yaw, self.stow
         )
         arm = ArmRig(
             body,
             self.model,
-            (0.0, 0.0, place.height, 0.0),
+            (0.0, 0.0, z, 0.0),
             list(self.stow),
             self.model.finger_open,
             stow=self.stow,
         )
         # overhead, off to one side of the arm so that the arm does not hide the surface
         camera = CameraMount(
-            eye=(0.55, 0.55, place.height + 0.95),
+            eye=(0.55, 0.55, z + 0.95),
             look=(*mount.to_local(place.frame.x, place.frame.y), place.surface_z),
         )
         rig = RobotRig(
@@ -159,7 +182,8 @@ class FixedArm:
             arm=arm,
             place=config.at,
             reach=(config.at, *config.reach),
-            bodies={body},
+            bodies={body} if pedestal is None else {body, pedestal},
+            footprint=footprint,
         )
         return rig
 

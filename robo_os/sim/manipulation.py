@@ -5,6 +5,7 @@ phases by a `PhaseController`."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Protocol
@@ -191,17 +192,104 @@ def start_pick(
     if plan is None:
         return _fail(MotionOutcome.unreachable, f"{obj} is outside {rig.id}'s workspace")
     yaw, (pre, grasp, lift) = plan
+    # another arm over the object, or in the way there and back: tried low and from the
+    # side, else refused before moving (arms share places: a fixed arm's counter, a
+    # manipulator docked at its back, the fixed arm's stowed hand over the counter)
+    others = _other_arms(world, rig)
+    pose, shape = world.object_pose(obj), world.objects[obj].shape
+
+    def load_at(dz: float, dx: float = 0.0, dy: float = 0.0) -> Box:
+        x, y, r = pose.x + dx, pose.y + dy, shape.radius
+        bottom = pose.z - shape.height / 2 + dz
+        return ((x - r, y - r, bottom), (x + r, y + r, bottom + shape.height))
+
     m = rig.arm.model
+    route = _clear_route(world, rig, pre, grasp, lift, [load_at(0.15)], others)
+    if not isinstance(route, str):
+        there = [MoveJoints(via, f"turning towards {obj}") for via in route[0]]
+        back = [MoveJoints(via, f"turning back with {obj}") for via in route[1]]
+        approach = [MoveJoints(pre, f"moving above {obj}")]
+        leave = [MoveJoints(lift, f"lifting {obj}", speed=0.8)]
+    else:
+        low = _low_grasp(world, rig, obj, yaw, grasp, load_at, others)
+        if low is None:
+            return _fail(
+                MotionOutcome.precondition_failed,
+                f"{route}'s arm is in the way of {rig.id} picking {obj}: wait until it moves",
+            )
+        side, lifted, out = low
+        there, back = [], []
+        approach = [MoveJoints(side, f"moving beside {obj}")]
+        leave = [
+            MoveJoints(lifted, f"lifting {obj}", speed=0.5),
+            MoveJoints(out, f"drawing {obj} clear of the other arm", speed=0.5),
+        ]
     phases: list[Phase] = [
         Fingers(m.finger_open, 0.1, "opening the gripper"),
-        MoveJoints(pre, f"moving above {obj}"),
+        *there,
+        *approach,
         MoveJoints(grasp, f"reaching {obj}", speed=0.8),
         Fingers(0.0, 0.35, f"closing on {obj}"),
         Attach(obj, world.object_body(obj), grip_yaw=yaw),
-        MoveJoints(lift, f"lifting {obj}", speed=0.8),
+        *leave,
+        *back,
         MoveJoints(rig.arm.stow, f"stowing {obj}"),
     ]
     return PhaseController(rig, "arm", phases, obj=obj)
+
+
+LOW_GRASPS = ((0.05, 0.1, 0.04), (0.05, 0.2, 0.04), (0.03, 0.2, 0.02), (0.02, 0.25, 0.02))
+"""(height above the grasp, distance drawn back towards the arm, rise while drawn back:
+the load never drags on the surface it came off) of the low approaches a pick tries,
+lowest last, when the straight one from above meets another arm (m)."""
+
+
+def _low_grasp(
+    world: Workspace,
+    rig: RobotRig,
+    obj: str,
+    yaw: float,
+    grasp: tuple[float, ...],
+    load_at: Callable[[float, float, float], Box],
+    others: _Arms,
+) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]] | None:
+    """Joints (beside, lifted, out) for a grasp from the side, low under another arm's
+    hand: in along the reach from `back` m nearer the arm, `hover` above the grasp point,
+    lifted only `hover`, drawn back out the same way; None if every one meets an arm."""
+    assert rig.arm is not None
+    frame, _ = _arm_frame(world, rig)
+    q = world.object_pose(obj)
+    shape = world.objects[obj].shape
+    gx = q.x + shape.grasp_offset * math.cos(q.yaw)
+    gy = q.y + shape.grasp_offset * math.sin(q.yaw)
+    gz = max(
+        q.z - shape.height / 2 + shape.height * shape.grasp_height, q.z - shape.height / 2 + 0.015
+    )
+    reach = math.atan2(gy - frame.y, gx - frame.x)
+    ux, uy = math.cos(reach), math.sin(reach)
+    here, stow = tuple(rig.arm.commanded), tuple(rig.arm.stow)
+    for hover, back, rise in LOW_GRASPS:
+        sx, sy = gx - ux * back, gy - uy * back
+        joints = _chain(
+            world,
+            rig,
+            [(sx, sy, gz + hover), (gx, gy, gz + hover), (sx, sy, gz + hover + rise)],
+            yaw,
+        )
+        if joints is None:
+            continue
+        side, lifted, out = joints
+        postures = [
+            *_path(here, side),
+            *_path(side, grasp),
+            *_path(grasp, lifted),
+            *_path(lifted, out),
+            *_path(out, stow),
+        ]
+        loads = [load_at(hover, 0.0, 0.0), load_at(hover + rise, -ux * back, -uy * back)]
+        if _blocking_arm(world, rig, postures, loads, others) is None:
+            return side, lifted, out
+    return None
 
 
 # -- place -----------------------------------------------------------------------------------------
@@ -409,12 +497,17 @@ def start_place(
     shape = world.objects[obj].shape
     if target in world.objects:
         receptacle = world.objects[target]
-        if not receptacle.shape.receptacle:
+        if not receptacle.receptacle:
             return _fail(MotionOutcome.precondition_failed, f"{target} is not a receptacle")
         if not _support_reachable(world, rig, world.support_of(target)):
             return _fail(MotionOutcome.unreachable, f"{target} is out of {rig.id}'s reach")
+        if world.holder_of(target) is not None:
+            return _fail(
+                MotionOutcome.held_by_other, f"{target} is held by {world.holder_of(target)}"
+            )
         rp = world.object_pose(target)
-        spots = [(rp.x, rp.y, rp.z - receptacle.shape.height / 2 + 0.012)]
+        floor = rp.z - receptacle.shape.height / 2 + receptacle.shape.rest_height()
+        spots = [(rp.x, rp.y, floor)]
     elif target in world.places or (
         target in world.robots and world.robots[target].tray is not None
     ):

@@ -144,6 +144,11 @@ class NavigateController(Controller):
         self._steps = 0
         self._settle = 0
 
+    def remaining_route(self) -> list[tuple[float, float]]:
+        """The points the base still drives through: where it is, then every leg's end."""
+        cmd = self.base.commanded
+        return [(cmd.x, cmd.y), *(leg.end for leg in self.legs[self._leg :])]
+
     def _heading(self, leg: Leg) -> float:
         if leg.yaw is not None:
             return leg.yaw

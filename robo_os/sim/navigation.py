@@ -3,7 +3,9 @@
 A route is: back out of the current slot (straight, heading kept), A* on the static
 occupancy grid (inflated by the robot's radius; other robots, and the slots other robots
 are driving to, added as discs) to the goal slot's approach point, turn to face the
-place, and drive straight in to dock.
+place, and drive straight in to dock. The routes other robots are driving (what is left
+of them) are reserved corridors: a new route keeps out of them where a way around
+exists, and otherwise crosses them, waiting at the crossing (below).
 
 Traffic (`TrafficNavigate`): on the open floor a base waits while another moving robot
 is right ahead of it (where paths cross), and gives up as `collision` ("blocked by ...")
@@ -55,11 +57,35 @@ class FloorPlan(Scene, Protocol):
         ...
 
 
+CORRIDOR_STEP_M = 0.15
+"""Spacing of the discs that block another moving robot's remaining route."""
+
+
+def reserved_corridors(world: FloorPlan, rig: RobotRig) -> list[tuple[float, float, float]]:
+    """The routes other robots are driving now, ahead of them, as discs (x, y, r): a base
+    plans around them where it can, so that it does not cut across another's way."""
+    discs: list[tuple[float, float, float]] = []
+    for other in world.robots.values():
+        if other.id == rig.id or other.base is None:
+            continue
+        motion = world.base_motion(other.id)
+        if not isinstance(motion, NavigateController):
+            continue
+        for a, b in itertools.pairwise(motion.remaining_route()):
+            n = max(1, math.ceil(math.dist(a, b) / CORRIDOR_STEP_M))
+            discs += [
+                (a[0] + (b[0] - a[0]) * k / n, a[1] + (b[1] - a[1]) * k / n, other.base.radius)
+                for k in range(n + 1)
+            ]
+    return discs
+
+
 def _grid(world: FloorPlan, rig: RobotRig) -> OccupancyGrid:
     assert rig.base is not None
     radius = round(rig.base.radius + MARGIN, 3)
     if radius not in world.grids:
         obstacles = [pb.obstacle() for pb in world.places.values()]
+        obstacles += [r.footprint for r in world.robots.values() if r.footprint is not None]
         world.grids[radius] = OccupancyGrid(world.floor_size, obstacles, radius)
     others = [
         (f.x, f.y, other.base.radius)
@@ -143,6 +169,13 @@ def _dock_clear(world: FloorPlan, rig: RobotRig, place: PlaceBody, dock: Frame2)
         ey = max(abs(ly) - other.width / 2, 0.0)
         if math.hypot(ex, ey) < half:
             return False
+    for fixed in world.robots.values():  # a pedestal on the floor
+        if fixed.footprint is not None:
+            lx, ly = fixed.footprint.frame.to_local(dock.x, dock.y)
+            ex = max(abs(lx) - fixed.footprint.hx, 0.0)
+            ey = max(abs(ly) - fixed.footprint.hy, 0.0)
+            if math.hypot(ex, ey) < half:
+                return False
     return True
 
 
@@ -294,7 +327,12 @@ def start_navigate(
         legs.append(Leg(start, free, here.yaw))
         start = free
     first_path = len(legs)
-    path = grid.plan(start, goal_xy)
+    # around the routes others are driving where there is a way; else across them (the
+    # traffic rule below waits where the paths cross)
+    corridors = reserved_corridors(world, rig)
+    path = grid.with_discs(corridors).plan(start, goal_xy) if corridors else None
+    if path is None:
+        path = grid.plan(start, goal_xy)
     if path is None and _static(world, rig).plan(start, goal_xy) is not None:
         # only robots are in the way: a traffic jam, not a wall; the caller may wait
         other = _nearest_robot(world, rig, goal_xy)

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pybullet as p
+import pybullet_data
 from robo_os_memory.models import AttrValue
 
-__all__ = ["COLOURS", "ObjectBody", "ObjectShape", "builtin_object_shapes", "rgba_of"]
+from ..errors import ConfigError
+from ..fleet import ObjectConfig, ObjectTypeConfig
+
+__all__ = [
+    "COLOURS",
+    "ObjectBody",
+    "ObjectShape",
+    "builtin_object_shapes",
+    "object_attrs",
+    "rgba_of",
+    "shape_from_config",
+]
 
 COLOURS: Mapping[str, tuple[float, float, float, float]] = {
     "red": (0.85, 0.1, 0.1, 1.0),
@@ -24,7 +37,9 @@ COLOURS: Mapping[str, tuple[float, float, float, float]] = {
 }
 
 
-def rgba_of(colour: object) -> tuple[float, float, float, float]:
+def rgba_of(colour: object, default: str | None = None) -> tuple[float, float, float, float]:
+    if colour is None and default is not None:
+        colour = default
     return COLOURS.get(str(colour).lower(), (0.6, 0.6, 0.6, 1.0))
 
 
@@ -52,6 +67,21 @@ class ObjectShape:
     rolling_friction: float = 0.0
     symmetric: bool = False
     """Round about its vertical axis: any gripper yaw grasps it."""
+    floor: float | None = None
+    """Height above its bottom at which things put into it rest (a receptacle); None:
+    on its top (a solid one)."""
+    urdf: str | None = None
+    """Loaded from this URDF file (`build` is then unused) with `scale`."""
+    scale: float = 1.0
+    centre_z: float = 0.0
+    """Height of the middle of its bounding box above its body's origin (a URDF's origin
+    need not be its middle; poses here are the middle's)."""
+    colour: str | None = None
+    """Colour when the object's attrs name none."""
+
+    def rest_height(self) -> float:
+        """Where things put into or onto it rest, above its bottom."""
+        return self.height if self.floor is None else self.floor
 
 
 @dataclass
@@ -63,6 +93,11 @@ class ObjectBody:
     body: int
     shape: ObjectShape
     attrs: dict[str, AttrValue] = field(default_factory=dict)
+
+    @property
+    def receptacle(self) -> bool:
+        """Others can be put in or on it: its type says so, or the scene declared it."""
+        return self.shape.receptacle or self.attrs.get("receptacle") is True
 
 
 def _box(half: tuple[float, float, float]) -> ShapeBuilder:
@@ -81,6 +116,33 @@ def _sphere(radius: float) -> ShapeBuilder:
         col = p.createCollisionShape(p.GEOM_SPHERE, radius=radius, physicsClientId=client)
         vis = p.createVisualShape(
             p.GEOM_SPHERE, radius=radius, rgbaColor=rgba, physicsClientId=client
+        )
+        return col, vis
+
+    return build
+
+
+def _bin(half: tuple[float, float, float], wall: float = 0.008) -> ShapeBuilder:
+    """An open box: a bottom plate and four walls standing on it."""
+    hx, hy, hz = half
+    boxes = [
+        ((hx, hy, wall / 2), (0.0, 0.0, -hz + wall / 2)),
+        ((wall / 2, hy, hz - wall / 2), (hx - wall / 2, 0.0, wall / 2)),
+        ((wall / 2, hy, hz - wall / 2), (-hx + wall / 2, 0.0, wall / 2)),
+        ((hx - wall, wall / 2, hz - wall / 2), (0.0, hy - wall / 2, wall / 2)),
+        ((hx - wall, wall / 2, hz - wall / 2), (0.0, -hy + wall / 2, wall / 2)),
+    ]
+
+    def build(client: int, rgba: tuple[float, float, float, float]) -> tuple[int, int]:
+        kw = {"shapeTypes": [p.GEOM_BOX] * len(boxes), "halfExtents": [b[0] for b in boxes]}
+        col = p.createCollisionShapeArray(
+            collisionFramePositions=[b[1] for b in boxes], physicsClientId=client, **kw
+        )
+        vis = p.createVisualShapeArray(
+            visualFramePositions=[b[1] for b in boxes],
+            rgbaColors=[rgba] * len(boxes),
+            physicsClientId=client,
+            **kw,
         )
         return col, vis
 
@@ -193,7 +255,108 @@ def builtin_object_shapes() -> dict[str, ObjectShape]:
             grasp_offset=0.07,
             grasp_yaw=-math.pi / 2,
             receptacle=True,
+            floor=0.012,
         ),
         "sponge": ObjectShape(_box((0.045, 0.03, 0.02)), 0.04, 0.055, mass=0.05),
         "cube": ObjectShape(_box((0.025, 0.025, 0.025)), 0.05, 0.04, mass=0.1),
     }
+
+
+def object_attrs(oc: ObjectConfig) -> dict[str, AttrValue]:
+    """An object's attributes as the scene declares them (memory gets them too): a
+    declared receptacle says so in `receptacle: true`."""
+    return {**oc.attrs, "receptacle": True} if oc.receptacle else dict(oc.attrs)
+
+
+def urdf_path(name: str) -> str:
+    """A URDF file: an existing path as given, else relative to pybullet_data."""
+    if os.path.isfile(name):
+        return name
+    return os.path.join(pybullet_data.getDataPath(), name)
+
+
+def _unused_builder(client: int, rgba: tuple[float, float, float, float]) -> tuple[int, int]:
+    raise AssertionError("a URDF object is loaded, not built from shapes")
+
+
+def shape_from_config(client: int, name: str, cfg: ObjectTypeConfig) -> ObjectShape:
+    """The shape of a scene's object type. A URDF is loaded once into `client` to measure
+    it (and removed): its height and footprint come from its bounding box."""
+    if cfg.urdf is not None:
+        path = urdf_path(cfg.urdf)
+        try:
+            body = p.loadURDF(path, globalScaling=cfg.scale, physicsClientId=client)
+        except p.error as e:
+            raise ConfigError(
+                f"scene.object_types.{name}.urdf: cannot load {cfg.urdf!r} (looked at {path})"
+            ) from e
+        lo, hi = p.getAABB(body, -1, physicsClientId=client)
+        for link in range(p.getNumJoints(body, physicsClientId=client)):
+            a, b = p.getAABB(body, link, physicsClientId=client)
+            lo = tuple(min(u, v) for u, v in zip(lo, a, strict=True))
+            hi = tuple(max(u, v) for u, v in zip(hi, b, strict=True))
+        origin = p.getBasePositionAndOrientation(body, physicsClientId=client)[0]
+        p.removeBody(body, physicsClientId=client)
+        height = hi[2] - lo[2]
+        dx, dy = hi[0] - lo[0], hi[1] - lo[1]
+        return ObjectShape(
+            _unused_builder,
+            height,
+            math.hypot(dx, dy) / 2,
+            mass=cfg.mass,
+            # the fingers close across the narrower side (a mug's body, not its handle)
+            grasp_yaw=math.pi / 2 if dx < dy else 0.0,
+            receptacle=cfg.receptacle,
+            floor=0.015 if cfg.receptacle else None,
+            rolling_friction=0.002,
+            urdf=path,
+            scale=cfg.scale,
+            centre_z=(lo[2] + hi[2]) / 2 - origin[2],
+            colour=cfg.colour,
+        )
+    size = cfg.size
+    if cfg.shape == "box":
+        half = (size[0] / 2, size[1] / 2, size[2] / 2)
+        if cfg.open_top:  # grasped by a wall, as a bowl by its rim
+            return ObjectShape(
+                _bin(half),
+                size[2],
+                math.hypot(size[0], size[1]) / 2,
+                mass=cfg.mass,
+                grasp_height=0.6,
+                grasp_offset=half[0] - 0.004,
+                grasp_yaw=-math.pi / 2,
+                receptacle=True,
+                floor=0.008,
+                colour=cfg.colour,
+            )
+        return ObjectShape(
+            _box(half),
+            size[2],
+            math.hypot(size[0], size[1]) / 2,
+            mass=cfg.mass,
+            receptacle=cfg.receptacle,
+            colour=cfg.colour,
+        )
+    if cfg.shape == "cylinder":
+        return ObjectShape(
+            _cylinder(size[0], size[1]),
+            size[1],
+            size[0] + 0.005,
+            mass=cfg.mass,
+            grasp_height=0.55,
+            rolling_friction=0.002,
+            symmetric=True,
+            receptacle=cfg.receptacle,
+            colour=cfg.colour,
+        )
+    return ObjectShape(
+        _sphere(size[0]),
+        2 * size[0],
+        size[0] + 0.005,
+        mass=cfg.mass,
+        rolling_friction=0.002,
+        symmetric=True,
+        receptacle=cfg.receptacle,
+        colour=cfg.colour,
+    )

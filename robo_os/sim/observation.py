@@ -37,10 +37,10 @@ class WorldView:
         return self.objects[name].body
 
     def object_pose(self, name: str) -> Pose:
-        pos, orn = p.getBasePositionAndOrientation(
-            self.objects[name].body, physicsClientId=self.client
-        )
-        return Pose(x=pos[0], y=pos[1], z=pos[2], yaw=quat_yaw(orn))
+        """The middle of the object (for a URDF object, of its bounding box upright)."""
+        ob = self.objects[name]
+        pos, orn = p.getBasePositionAndOrientation(ob.body, physicsClientId=self.client)
+        return Pose(x=pos[0], y=pos[1], z=pos[2] + ob.shape.centre_z, yaw=quat_yaw(orn))
 
     def robot_pose(self, robot_id: str) -> Pose:
         rig = self.robots[robot_id]
@@ -189,14 +189,15 @@ class WorldView:
         near = {
             o
             for o in self.objects
-            if self.object_pose(o).distance_to(info.pose) <= NEAR_M
-            or self.holder_of(o) == robot_id
+            if self.object_pose(o).distance_to(info.pose) <= NEAR_M or self.holder_of(o) == robot_id
         }
         names = sorted(near | {o for o in expect if o in self.objects})
         return Observation(
             robot=robot_id,
             pose=info.pose,
             place=info.place,
+            slot=info.slot,
+            has_slots=rig.base is not None,
             holding=info.holding,
             has_gripper=rig.arm is not None,
             tray=info.tray if rig.tray is not None else None,

@@ -27,7 +27,7 @@ from robo_os_memory.models import AttrValue, ObjectState, PlaceState, Pose, Robo
 
 from ..fleet import FleetConfig, PlaceConfig, RobotConfig
 from .geometry import Frame2, quat_yaw, yaw_quat
-from .objects import ObjectBody, ObjectShape
+from .objects import ObjectBody, ObjectShape, object_attrs
 from .rigs import RobotRig
 from .scene import PlaceBody, Slot
 from .view import Scene
@@ -119,7 +119,7 @@ def rebuild(
 
     def kind(name: str) -> tuple[str, dict[str, AttrValue]]:
         oc, rec = scene.get(name), records.get(name)
-        attrs = {**(oc.attrs if oc else {}), **(rec.attrs if rec else {})}
+        attrs = {**(object_attrs(oc) if oc else {}), **(rec.attrs if rec else {})}
         return (oc.type if oc else rec.type if rec else "cube"), attrs
 
     def add(name: str, spot: Spot) -> ObjectBody:
@@ -354,10 +354,10 @@ def _receptacle_spot(
     """On the receptacle's bottom, centred (as a place into it puts it), if it is one and
     nothing else is in it."""
     rb = world.objects[receptacle]
-    if not rb.shape.receptacle:
+    if not rb.receptacle:
         return None
     rp = world.object_pose(receptacle)
-    z = rp.z - rb.shape.height / 2 + 0.012 + shape.height / 2 + LIFT
+    z = rp.z - rb.shape.height / 2 + rb.shape.rest_height() + shape.height / 2 + LIFT
     if not _free(world, rp.x, rp.y, z, shape.radius, exclude=receptacle):
         return None
     return (rp.x, rp.y, z, pose.yaw if pose is not None else rp.yaw)

@@ -10,6 +10,7 @@ import pybullet as p
 from ..fleet import RobotConfig
 from .geometry import Frame2, quat_yaw, yaw_quat
 from .kinematics import ArmModel
+from .planning import Obstacle
 from .scene import Slot
 
 __all__ = ["ArmRig", "BaseRig", "CameraMount", "RobotRig", "TrayRig"]
@@ -122,6 +123,8 @@ class RobotRig:
     slot: Slot | None = None
     reach: tuple[str, ...] = ()
     bodies: set[int] = field(default_factory=set)
+    footprint: Obstacle | None = None
+    """What a fixed robot takes of the floor (a pedestal): bases plan around it."""
 
     @property
     def id(self) -> str:

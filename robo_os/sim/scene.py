@@ -29,6 +29,7 @@ __all__ = [
     "builtin_place_kinds",
 ]
 
+SIDES = ("front", "left", "right", "back")
 DOCK_GAP = 0.04
 """Gap between a docked robot's front and the place's edge (m)."""
 APPROACH_CLEARANCE = 0.5
@@ -75,6 +76,8 @@ class PlaceBody:
     """Usable surface in the front frame: x_min, x_max, y_min, y_max."""
     drawer: Drawer | None = None
     slots: list[Slot] = field(default_factory=list)
+    sides: tuple[str, ...] = SIDES
+    """The sides robots may dock at."""
 
     @property
     def name(self) -> str:
@@ -109,6 +112,12 @@ class PlaceKind:
     drawer: bool = False
     """Articulated: a drawer slides out of the front (what `open`/`close` operate)."""
     rgba: tuple[float, float, float, float] = (0.6, 0.6, 0.6, 1.0)
+    sides: tuple[str, ...] = SIDES
+    """The sides robots may dock at (a place's `sides` overrides them): a shelf's
+    back panel leaves no room for a tray's overhang at its back or ends, so a shelf has
+    front slots only."""
+    slots: int | None = None
+    """At most this many slots unless `attrs.slots` says otherwise (a charging dock: 1)."""
 
 
 def _region(depth: float, width: float, margin: float = 0.06) -> tuple[float, float, float, float]:
@@ -171,14 +180,24 @@ def _cabinet(depth: float, width: float, h: float) -> PlaceGeometry:
     return parts, h, _region(depth, width)
 
 
+def _floor_zone(depth: float, width: float, h: float) -> PlaceGeometry:
+    """A marked area of the floor: a plate `h` thick (at least 5 mm)."""
+    t = max(h, 0.005)
+    return [_Part((depth / 2, width / 2, t / 2), (0, 0, t / 2))], t, _region(depth, width, 0.04)
+
+
 def builtin_place_kinds() -> dict[str, PlaceKind]:
     """Geometry per place kind; an unknown kind is built as a counter."""
     return {
         "counter": PlaceKind(_counter, rgba=(0.55, 0.6, 0.7, 1.0)),
+        "surface": PlaceKind(_counter, rgba=(0.6, 0.6, 0.6, 1.0)),
         "table": PlaceKind(_table, rgba=(0.6, 0.42, 0.25, 1.0)),
-        "shelf": PlaceKind(_shelf, rgba=(0.45, 0.32, 0.2, 1.0)),
+        # a tray docked at a side or the back would run into the back panel: front only
+        "shelf": PlaceKind(_shelf, rgba=(0.45, 0.32, 0.2, 1.0), sides=("front",)),
         "sink": PlaceKind(_sink, rgba=(0.8, 0.82, 0.85, 1.0)),
         "cabinet": PlaceKind(_cabinet, drawer=True, rgba=(0.7, 0.65, 0.55, 1.0)),
+        "floor_zone": PlaceKind(_floor_zone, rgba=(0.3, 0.7, 0.35, 1.0)),
+        "dock": PlaceKind(_counter, rgba=(0.2, 0.2, 0.25, 1.0), sides=("front",), slots=1),
     }
 
 
@@ -287,16 +306,27 @@ def build_place(client: int, cfg: PlaceConfig, kinds: dict[str, PlaceKind]) -> P
         )
         if cfg.attrs.get("open") is True:
             p.resetJointState(body, drawer.joint, drawer.travel, physicsClientId=client)
+    sides = kind.sides if cfg.sides is None else tuple(s for s in SIDES if s in cfg.sides)
     place = PlaceBody(
-        cfg, body, Frame2(cfg.pose.x, cfg.pose.y, yaw), depth, width, h, surface_z, region, drawer
+        cfg,
+        body,
+        Frame2(cfg.pose.x, cfg.pose.y, yaw),
+        depth,
+        width,
+        h,
+        surface_z,
+        region,
+        drawer,
+        sides=sides,
     )
-    place.slots = _slots(place)
+    place.slots = _slots(place, kind.slots)
     return place
 
 
-def _slots(place: PlaceBody) -> list[Slot]:
-    """Docking slots on every side; the front side first, centre before offsets. A place
-    whose attrs say `slots: N` keeps only N of them (side centres first)."""
+def _slots(place: PlaceBody, default_limit: int | None = None) -> list[Slot]:
+    """Docking slots on every side it allows; the front side first, centre before
+    offsets. A place whose attrs say `slots: N` keeps only N of them (side centres
+    first)."""
     extra = 0.4 if place.drawer is not None else 0.0  # room for the drawer and the arm pulling it
     sides = [  # (name, outward yaw in the front frame, half extent to the edge, side length)
         ("front", 0.0, place.depth / 2, place.width),
@@ -306,6 +336,8 @@ def _slots(place: PlaceBody) -> list[Slot]:
     ]
     slots: list[Slot] = []
     for side, a, edge, length in sides:
+        if side not in place.sides:
+            continue
         offsets = [0.0]
         if length >= 1.1:
             offsets += [length / 2 - 0.3, -(length / 2 - 0.3)]
@@ -315,7 +347,7 @@ def _slots(place: PlaceBody) -> list[Slot]:
             front = normal.compose(edge + standoff, off, math.pi)
             approach = normal.to_world(edge + standoff + APPROACH_CLEARANCE, off)
             slots.append(Slot(place.name, len(slots), front, approach, side))
-    limit = place.config.attrs.get("slots")
+    limit = place.config.attrs.get("slots", default_limit)
     if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < len(slots):
         # a place that takes only so many robots (a narrow counter, one charging pad):
         # the centres of its sides first, front, back, left, right, then the offsets

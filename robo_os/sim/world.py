@@ -42,7 +42,14 @@ from .models import (
     Unload,
 )
 from .motions import Controller, Motion
-from .objects import ObjectBody, ObjectShape, builtin_object_shapes, rgba_of
+from .objects import (
+    ObjectBody,
+    ObjectShape,
+    builtin_object_shapes,
+    object_attrs,
+    rgba_of,
+    shape_from_config,
+)
 from .observation import WorldView
 from .planning import OccupancyGrid
 from .restore import WorldMemory
@@ -109,6 +116,8 @@ class SimWorld(WorldView):
             Operate: manipulation.start_operate,
         }
         try:
+            for type_name, type_config in fleet.scene.object_types.items():
+                self._shapes[type_name] = shape_from_config(self.client, type_name, type_config)
             self._build(np.random.default_rng(self.settings.seed))
         except Exception:
             self.close()
@@ -137,7 +146,7 @@ class SimWorld(WorldView):
         spots = {oc.name: self._scene_spot(oc, rng) for oc in self.fleet.scene.objects}
         if self._memory is None:
             for oc in self.fleet.scene.objects:
-                self.add_object(oc.name, oc.type, oc.attrs, spots[oc.name])
+                self.add_object(oc.name, oc.type, object_attrs(oc), spots[oc.name])
             for rc in self.fleet.robots:
                 self.spawn_robot(rc)
         else:
@@ -173,8 +182,25 @@ class SimWorld(WorldView):
         c = self.client
         shape = self.shape_of(type_)
         x, y, z, yaw = spot
-        col, vis = shape.build(c, rgba_of(attrs.get("colour", attrs.get("color", "grey"))))
-        body = p.createMultiBody(shape.mass, col, vis, (x, y, z), yaw_quat(yaw), physicsClientId=c)
+        rgba = rgba_of(attrs.get("colour", attrs.get("color")), shape.colour or "grey")
+        if shape.urdf is not None:
+            body = p.loadURDF(
+                shape.urdf,
+                (x, y, z - shape.centre_z),
+                yaw_quat(yaw),
+                globalScaling=shape.scale,
+                physicsClientId=c,
+            )
+            # the scene's mass, whatever the file says (a URDF with mass 0 would be static)
+            p.changeDynamics(body, -1, mass=shape.mass, physicsClientId=c)
+            if attrs.get("colour", attrs.get("color", shape.colour)) is not None:
+                for link in range(-1, p.getNumJoints(body, physicsClientId=c)):
+                    p.changeVisualShape(body, link, rgbaColor=rgba, physicsClientId=c)
+        else:
+            col, vis = shape.build(c, rgba)
+            body = p.createMultiBody(
+                shape.mass, col, vis, (x, y, z), yaw_quat(yaw), physicsClientId=c
+            )
         # resting objects may sleep (most of a household is still); contact wakes them
         p.changeDynamics(
             body,

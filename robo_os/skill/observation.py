@@ -46,6 +46,10 @@ class Observation(_Frozen):
     pose: Pose | None = None
     place: str | None = None
     """The place the robot is docked (or mounted) at."""
+    slot: int | None = None
+    """The docking slot of `place` it occupies (with `has_slots`)."""
+    has_slots: bool = False
+    """False: `slot` says nothing (a base that does not dock at numbered slots)."""
     holding: str | None = None
     has_gripper: bool = False
     """False: `holding` says nothing (a robot without a gripper)."""

@@ -3,10 +3,12 @@ bodies step faster)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from robo_os_memory.models import Pose
 
+import robo_os
 from robo_os.fleet import FleetConfig, RobotConfig, load_fleet
 
 WAIT_S = 60.0
@@ -80,3 +82,11 @@ class ImportedDriver:
 class NotADriver:
     def __init__(self, config: Any) -> None:
         self.config = config
+
+
+def site() -> FleetConfig:
+    """Every kind of place and object a scene can declare (`robo_os/data/site.yaml`, the
+    documented example): a generic surface with an arm on a pedestal at its front, a
+    floor zone, a charging dock, a shelf and a table; primitive shapes, an open crate,
+    URDF objects from pybullet_data, and a block declared a receptacle."""
+    return load_fleet(Path(robo_os.__file__).parent / "data" / "site.yaml")

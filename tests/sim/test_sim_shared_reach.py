@@ -14,7 +14,7 @@ import pybullet as p
 import pytest
 
 from robo_os.fleet import FleetConfig
-from robo_os.sim import Navigate, Pick, Place, SimWorld, Unload
+from robo_os.sim import Navigate, Pick, Place, SimWorld, Unload, manipulation
 from robo_os.skill.parts import MotionOutcome
 
 from .sim_scenes import household
@@ -180,3 +180,57 @@ def test_an_unloaded_cup_stays_where_it_came_to_rest(make_world: MakeWorld, seed
     rest = world.object_pose("cup")
     assert math.hypot(rest.x - left.x, rest.y - left.y) < 0.02, (left, rest)
     assert world.support_of("cup") == "shelf" and _inside(world, "cup")
+
+
+def _hold_arm_over(world: SimWorld, robot: str, obj: str, height: float) -> None:
+    """Put `robot`'s arm where a paused motion would leave it: its hand `height` above
+    `obj` (joints set and commanded, so the arm stays there)."""
+    rig = world.robots[robot]
+    assert rig.arm is not None
+    frame, z = rig.arm.base_frame(rig.pose(world.client))
+    q = world.object_pose(obj)
+    sol = world.kinematics(rig.arm.model).solve(frame, z, (q.x, q.y, q.z + height), 0.0)
+    assert sol.ok
+    for j, v in zip(rig.arm.model.arm_joints, sol.joints, strict=True):
+        p.resetJointState(rig.arm.body, j, v, physicsClientId=world.client)
+    rig.arm.commanded = list(sol.joints)
+    world.step(10)
+
+
+def test_a_pick_under_another_arm_is_refused_before_moving(make_world: MakeWorld) -> None:
+    """Two arms at one counter: while arm1's hand hangs over the cup, mm1's pick of it
+    is refused naming arm1 (nothing moves, nothing collides); once arm1 has stowed, the
+    same pick succeeds without touching arm1."""
+    world = make_world(household())
+    assert _run(world, "mm1", Navigate(target="kitchen_counter")) == MotionOutcome.done
+    _hold_arm_over(world, "arm1", "cup", 0.12)
+    mm1 = world.robots["mm1"].arm
+    assert mm1 is not None
+    before = list(mm1.commanded)
+    refused = world.run_until_done(world.start("mm1", Pick(object="cup")))
+    assert refused.outcome == MotionOutcome.precondition_failed, refused
+    assert "arm1's arm is in the way of mm1 picking cup" in refused.message
+    assert mm1.commanded == before and world.holder_of("cup") is None
+    arm1 = world.robots["arm1"].arm
+    assert arm1 is not None
+    arm1.commanded = list(arm1.stow)
+    world.step(480)
+    assert _run_apart(world, "mm1", Pick(object="cup")) == MotionOutcome.done
+    assert world.holder_of("cup") == "mm1"
+
+
+def test_a_pick_under_a_stowed_arm_goes_in_low_from_the_side(make_world: MakeWorld) -> None:
+    """The apple lies under arm1's stowed hand: from above, mm1's hand would run into it
+    (it did, before the check); the pick goes in low from the side and draws the apple
+    out the same way, never touching arm1."""
+    world = make_world(household())
+    assert _run(world, "mm1", Navigate(target="kitchen_counter")) == MotionOutcome.done
+    rig = world.robots["mm1"]
+    assert rig.arm is not None
+    plan = manipulation._grasp_plan(world, rig, "apple")
+    assert plan is not None
+    pre, grasp, lift = plan[1]
+    others = manipulation._other_arms(world, rig)
+    assert manipulation._clear_route(world, rig, pre, grasp, lift, [], others) == "arm1"
+    assert _run_apart(world, "mm1", Pick(object="apple")) == MotionOutcome.done
+    assert world.holder_of("apple") == "mm1"

@@ -4,6 +4,8 @@ reports, so that a new path can start from free floor. Slots named by the caller
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 
 import pybullet as p
@@ -129,3 +131,92 @@ def test_a_caller_names_the_slot_and_an_occupied_one_is_refused(make_world: Make
     taken = world.run_until_done(world.start("r2", Navigate(target="east", slot=0)))
     assert taken.outcome == MotionOutcome.held_by_other and taken.data["robot"] == "r1"
     assert world.robot_info("r2").place == "north"
+
+
+def crossing() -> FleetConfig:
+    """r1 drives west to east along y = 0; r2 goes from the north table to the south
+    one, straight across r1's way unless it passes behind r1."""
+    return FleetConfig.model_validate(
+        {
+            "scene": {
+                "size": [10.0, 8.0],
+                "places": [
+                    _table("west", -4.0, 0.0),
+                    _table("east", 4.0, 0.0),
+                    _table("north", 0.0, 3.0),
+                    _table("south", 0.0, -3.0),
+                ],
+                "objects": [],
+            },
+            "robots": [
+                {"id": "r1", "embodiment": "carrier", "at": "west"},
+                {"id": "r2", "embodiment": "carrier", "at": "north"},
+            ],
+        }
+    )
+
+
+def _route_gap(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """The least distance between points sampled every 5 cm along two polylines."""
+
+    def points(route: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        out = []
+        for (x0, y0), (x1, y1) in itertools.pairwise(route):
+            n = max(1, int(math.dist((x0, y0), (x1, y1)) / 0.05))
+            out += [(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n) for k in range(n + 1)]
+        return out
+
+    return min(math.dist(p_, q) for p_ in points(a) for q in points(b))
+
+
+def test_a_new_route_keeps_out_of_the_route_another_robot_drives(make_world: MakeWorld) -> None:
+    world = make_world(crossing())
+    first = world.start("r1", Navigate(target="east"))
+    while world.robot_pose("r1").x < -1.0:  # r1 well under way east
+        world.step(1)
+        assert world.result(first) is None
+    r1 = world.base_motion("r1")
+    assert isinstance(r1, TrafficNavigate)
+    reserved = r1.remaining_route()
+    second = world.start("r2", Navigate(target="south"))
+    r2 = world.base_motion("r2")
+    assert isinstance(r2, TrafficNavigate)
+    planned = [r2.legs[0].start, *(leg.end for leg in r2.legs)]
+    room = 2 * world.robots["r1"].base.radius  # type: ignore[union-attr]
+    assert _route_gap(planned[1:-2], reserved) >= room - 0.05  # open floor: clear of r1's way
+    crossed = [x for (x, y), (_, y1) in itertools.pairwise(planned) if y * y1 <= 0]
+    assert crossed and max(crossed) < world.robot_pose("r1").x  # it passes behind r1
+    contact = False
+    while world.result(first) is None or world.result(second) is None:
+        world.step(1)
+        contact = contact or touching(world, "r1", "r2")
+    assert not contact
+    assert world.result(first).outcome == MotionOutcome.done  # type: ignore[union-attr]
+    assert world.result(second).outcome == MotionOutcome.done  # type: ignore[union-attr]
+
+
+def test_with_no_way_around_a_route_crosses_it_and_waits(make_world: MakeWorld) -> None:
+    """A wall of tables leaves one gap, and r1 drives through it: r2 cannot keep out of
+    r1's way, so it plans across it and the traffic rule makes it wait, with no contact."""
+    fleet = crossing()
+    places = [
+        *fleet.scene.places,
+        _table("wall_w", -2.4, 0.9) | {"size": [3.4, 0.4, 0.75]},
+        _table("wall_e", 2.4, 0.9) | {"size": [3.4, 0.4, 0.75]},
+    ]
+    world = make_world(
+        FleetConfig.model_validate(
+            {**fleet.model_dump(), "scene": {**fleet.scene.model_dump(), "places": places}}
+        )
+    )
+    first = world.start("r2", Navigate(target="south"))  # through the gap at x = 0
+    world.step(30)
+    second = world.start("r1", Navigate(target="north"))
+    contact = False
+    while world.result(first) is None or world.result(second) is None:
+        world.step(1)
+        contact = contact or touching(world, "r1", "r2")
+        assert world.sim_time < 120
+    assert not contact
+    results = [world.result(first), world.result(second)]
+    assert [r.outcome if r else None for r in results] == [MotionOutcome.done] * 2, results

@@ -1,7 +1,7 @@
 -- Corrections from one observation, in one step: objects moved to where a robot saw them
 -- (or marked unknown), the robot's pose/place as it sensed them. Every record written is
 -- marked source "observed" with the observation's time.
--- ARGV: robot ('' none), robot fields JSON ({pose?, place?} or ''), observed_at (unix s),
+-- ARGV: robot ('' none), robot fields JSON ({pose?, place?, slot?} or ''), observed_at (unix s),
 --       object corrections JSON [{n, v (expected version, -1 any), on, h, pose, unknown}].
 -- A correction whose object changed since it was read (version), or that names a holder
 -- or support that does not exist, is skipped, not applied: a newer writer wins.
@@ -124,6 +124,10 @@ if robot ~= '' and redis.call('EXISTS', key('robot', robot)) == 1 then
     if f.place ~= nil then
       redis.call('HSET', rk, 'place', js(nn(f.place)))
       parts[#parts + 1] = '"place":' .. js(nn(f.place))
+    end
+    if f.slot ~= nil then
+      redis.call('HSET', rk, 'slot', js(nn(f.slot)))
+      parts[#parts + 1] = '"slot":' .. js(nn(f.slot))
     end
   end
   rv = bump(rk)
