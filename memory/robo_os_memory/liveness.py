@@ -16,6 +16,7 @@ import logging
 from redis import exceptions as rexc
 
 from .base import BLOCK_MS, blocking_deadline
+from .deadline import call_deadline
 from .errors import InvalidUpdateError, StoreUnavailableError
 from .keys import Keys
 from .scripts import RedisClient, Scripts
@@ -45,11 +46,11 @@ async def sweep(scripts: Scripts, *, by: str) -> tuple[int, int, int]:
 async def _wake_reader(
     r: RedisClient, keys: Keys, wake: asyncio.Event, timeout_s: float | None
 ) -> None:
-    async with asyncio.timeout(timeout_s):
+    async with call_deadline(timeout_s):
         last = await r.xrevrange(keys.wake, count=1)
     position = str(last[0][0]) if last else "0-0"
     while True:
-        async with asyncio.timeout(blocking_deadline(timeout_s)):
+        async with call_deadline(blocking_deadline(timeout_s)):
             reply = await r.xread({keys.wake: position}, count=100, block=BLOCK_MS)
         for _, entries in reply or ():
             position = entries[-1][0]

@@ -8,7 +8,6 @@ and geo indexes in step.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,6 +17,7 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar
 
 from redis import exceptions as rexc
 
+from .deadline import call_deadline
 from .errors import (
     ConflictError,
     InvalidUpdateError,
@@ -104,7 +104,7 @@ def map_redis_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         timeout_s: float | None = getattr(args[0], "command_timeout_s", None)
         try:
-            async with asyncio.timeout(timeout_s):
+            async with call_deadline(timeout_s):
                 return await fn(*args, **kwargs)
         except (rexc.ConnectionError, rexc.TimeoutError) as e:
             raise StoreUnavailableError(f"redis unavailable: {e}") from e
@@ -136,7 +136,7 @@ class Scripts:
 
     async def run(self, name: str, by: str, args: Sequence[str | int | float]) -> Any:
         try:
-            async with asyncio.timeout(self._env.timeout_s):
+            async with call_deadline(self._env.timeout_s):
                 return await self._scripts[name](keys=[], args=[self._setting, by, *args])
         except rexc.ResponseError as e:
             raise _error_from(e) from e

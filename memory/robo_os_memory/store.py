@@ -27,6 +27,7 @@ from . import liveness as _liveness
 from . import spatial as _spatial
 from .codec import decode_record
 from .corrections import CorrectionsAPI
+from .deadline import QueueingPool
 from .errors import InvalidUpdateError, SchemaMismatchError, StoreUnavailableError
 from .keys import SCHEMA_VERSION, Keys
 from .models import Change, EntityKind, Lease, ObjectState, PlaceState, Pose, RobotState
@@ -69,6 +70,9 @@ class Memory(RecordsAPI, MovesAPI, CorrectionsAPI):
         history_max_age_s: float | None = None,
         entity_history_maxlen: int = 1000,
         heartbeat_ttl_s: float | None = None,
+        max_connections: int = 64,
+        max_blocking_connections: int = 256,
+        pool_timeout_s: float | None = 20.0,
         **redis_options: Any,
     ) -> Memory:
         """Connect, check or store the schema version (never FLUSH anything) and return
@@ -83,6 +87,11 @@ class Memory(RecordsAPI, MovesAPI, CorrectionsAPI):
         interval) is how long a robot stays alive after its last heartbeat, so a dead
         robot is marked offline within two intervals. `entity_history_maxlen` bounds each
         entity's own history stream; `history_maxlen` the global change stream.
+
+        The pools are bounded and queue: a call finding all `max_connections` in use
+        waits for one (up to `pool_timeout_s`, None: forever; the wait is not part of
+        the call's deadline) instead of failing with "Too many connections"; blocking
+        reads (subscriptions) have their own pool of `max_blocking_connections`.
         """
         if heartbeat_interval_s <= 0 or not math.isfinite(heartbeat_interval_s):
             raise InvalidUpdateError(
@@ -119,10 +128,16 @@ class Memory(RecordsAPI, MovesAPI, CorrectionsAPI):
             **redis_options,
             "socket_timeout": None,
         }
-        client: RedisClient = aioredis.from_url(url, decode_responses=True, **options)
+        if max_connections < 1 or max_blocking_connections < 1:
+            raise InvalidUpdateError("pool sizes must be >= 1")
+        # a bounded pool that queues: a burst of callers waits for a connection (each
+        # within its call's deadline) instead of failing with "Too many connections"
+        client: RedisClient = _pooled(url, max_connections, pool_timeout_s, options)
         # blocking reads (subscriptions, the liveness wake-up) hold a connection for up
         # to BLOCK_MS: their own pool keeps them from starving ordinary calls
-        blocking: RedisClient = aioredis.from_url(url, decode_responses=True, **options)
+        blocking: RedisClient = _pooled(
+            url, max_blocking_connections, pool_timeout_s, options
+        )
         try:
             async with asyncio.timeout(timeout_s):
                 # SET NX GET: store our version if the key space is new, else read theirs
@@ -319,3 +334,14 @@ def _safe_url(url: str) -> str:
     auth, _, host = rest.rpartition("@")
     user = auth.split(":", 1)[0]
     return f"{scheme}{sep}{user + ':***' if user else '***'}@{host}"
+
+
+
+def _pooled(
+    url: str, max_connections: int, wait_s: float | None, options: dict[str, Any]
+) -> RedisClient:
+    pool = QueueingPool.from_url(
+        url, decode_responses=True, max_connections=max_connections, timeout=wait_s, **options
+    )
+    client: RedisClient = aioredis.Redis.from_pool(pool)  # it closes the pool with itself
+    return client

@@ -9,7 +9,6 @@ connection ends the iteration with StoreUnavailableError; `sub.cursor` resumes i
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Iterable
 from types import TracebackType
@@ -19,6 +18,7 @@ from redis import exceptions as rexc
 
 from .base import BLOCK_MS, blocking_deadline
 from .codec import decode_change
+from .deadline import call_deadline
 from .errors import StoreUnavailableError
 from .history import check_cursor, entity_streams, id_key, latest_cursor
 from .keys import Keys
@@ -77,7 +77,7 @@ class Subscription:
             if self._closed or not self._positions:
                 raise StopAsyncIteration
             try:
-                async with asyncio.timeout(self._deadline):
+                async with call_deadline(self._deadline):
                     reply = await self._r.xread(self._positions, count=_COUNT, block=BLOCK_MS)
             except (rexc.ConnectionError, rexc.TimeoutError) as e:
                 raise StoreUnavailableError(f"subscription lost redis at {self.cursor}: {e}") from e
