@@ -89,5 +89,6 @@ def openai_server_factory() -> Iterator[Callable[..., ScriptedModelServer]]:
 def openai_server(
     openai_server_factory: Callable[..., ScriptedModelServer],
 ) -> ScriptedModelServer:
-    """One started scripted model server (`server.base_url` is the `/v1` URL)."""
-    return openai_server_factory()
+    """One started scripted model server (`server.base_url` is the `/v1` URL), strict:
+    it refuses requests llama.cpp's server would refuse (HTTP 500 "validation errors")."""
+    return openai_server_factory(strict=True)

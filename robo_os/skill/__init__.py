@@ -15,6 +15,7 @@ docs/writing-skills.md walks through it.
 from __future__ import annotations
 
 from ..contracts import ErrorCode, SkillCall, SkillResult, StateChange
+from ..symbolic.facts import Fact
 from .checker import CheckProblem, check_registry, check_skill
 from .context import CancelToken, SkillAborted, SkillContext
 from .decorator import SkillMeta, get_skill_meta, skill
@@ -30,6 +31,7 @@ __all__ = [
     "CancelToken",
     "CheckProblem",
     "ErrorCode",
+    "Fact",
     "ObjectName",
     "PlaceName",
     "PlaceOrRobotName",

@@ -22,7 +22,8 @@ from jsonschema.exceptions import SchemaError
 from ..contracts import SkillResult
 from ..errors import SkillDefinitionError
 from ..symbolic.conditions import Condition, parse_conditions
-from ..symbolic.vocabulary import DERIVED, PREDICATES
+from ..symbolic.facts import Fact, vocabulary_with
+from ..symbolic.vocabulary import PREDICATES, Vocabulary
 from .invoke import as_skill
 from .parts import PART_SLOTS
 from .refs import ENTITY_KEY
@@ -46,7 +47,8 @@ _PARAM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 class CheckProblem:
     skill: str
     code: str
-    """name, description, capabilities, timeout, schema, conditions, signature, duplicate, plugin"""
+    """name, description, capabilities, timeout, schema, conditions, facts, signature,
+    duplicate, plugin"""
     message: str
 
     def __str__(self) -> str:
@@ -90,7 +92,12 @@ def check_skill(skill: object, *, registry: SkillRegistry | None = None) -> list
     if not (math.isfinite(spec.timeout_s) and 0 < spec.timeout_s <= MAX_TIMEOUT_S):
         problem("timeout", f"timeout_s={spec.timeout_s} is outside (0, {MAX_TIMEOUT_S:.0f}]")
     params = _check_schema(spec.args_schema, problem)
-    _check_conditions(spec.preconditions, spec.effects, params, problem)
+    # a skill declares every fact of its own its conditions use: its spec is then whole
+    # wherever it is published (the brain learns the fleet's facts from the specs)
+    vocabulary, fact_problems = vocabulary_with(spec.facts)
+    for message in fact_problems:
+        problem("facts", message)
+    _check_conditions(spec.preconditions, spec.effects, params, problem, vocabulary, _where(s.fn))
     if s.signature is not None:
         _check_return(s.signature.return_hint, problem)
         _check_part_names(s.signature.args, problem)
@@ -104,6 +111,19 @@ def check_skill(skill: object, *, registry: SkillRegistry | None = None) -> list
 def check_registry(registry: SkillRegistry) -> list[CheckProblem]:
     """The plug-in problems of the registry, then each registered skill's problems."""
     found = [CheckProblem(p.skill or p.source, "plugin", str(p)) for p in registry.problems]
+    seen: dict[str, tuple[str, Fact]] = {}
+    for s in registry:
+        for f in s.spec.facts:
+            have = seen.setdefault(f.name, (s.name, f))
+            if have[1] != f:
+                found.append(
+                    CheckProblem(
+                        s.name,
+                        "facts",
+                        f"fact {f.signature!r} differs from {have[1].signature!r} declared by"
+                        f" skill {have[0]!r}: declare one fact once (share the Fact object)",
+                    )
+                )
     for s in registry:
         found += check_skill(s, registry=registry)
     return found
@@ -164,8 +184,19 @@ def _defaults(node: Any, where: str) -> Iterator[tuple[str, Any]]:
             yield from _defaults(v, where)
 
 
+def _where(fn: object) -> str:
+    """` (at file:line)` of a skill's function, or nothing."""
+    code = getattr(inspect.unwrap(fn), "__code__", None) if callable(fn) else None
+    return f" (at {code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+
+
 def _check_conditions(
-    pre: tuple[str, ...], eff: tuple[str, ...], params: set[str], problem: Any
+    pre: tuple[str, ...],
+    eff: tuple[str, ...],
+    params: set[str],
+    problem: Any,
+    vocabulary: Vocabulary,
+    where: str = "",
 ) -> None:
     try:
         pres, effs = parse_conditions(pre), parse_conditions(eff)
@@ -175,12 +206,12 @@ def _check_conditions(
     allowed = params | {"robot"}
     bound: set[str] = set()
     for c in pres:
-        _check_atom(c, "precondition", allowed, problem)
+        _check_atom(c, "precondition", allowed, problem, vocabulary, where)
         if not c.negated:
             bound |= c.variables()
     for c in effs:
-        _check_atom(c, "effect", allowed, problem)
-        if c.predicate in DERIVED:
+        _check_atom(c, "effect", allowed, problem, vocabulary, where)
+        if vocabulary.is_derived(c.predicate):
             problem(
                 "conditions",
                 f"effect {c.text!r}: {c.predicate} is derived from other facts and cannot be set",
@@ -197,18 +228,21 @@ def _check_conditions(
                 )
 
 
-def _check_atom(c: Condition, label: str, allowed: set[str], problem: Any) -> None:
+def _check_atom(
+    c: Condition, label: str, allowed: set[str], problem: Any, vocabulary: Vocabulary, where: str
+) -> None:
     unknown = sorted(c.names() - allowed)
     if unknown:
         problem(
             "conditions", f"{label} {c.text!r} names {', '.join(unknown)}, which is not an argument"
         )
-    arity = PREDICATES.get(c.predicate)
+    arity = vocabulary.arities.get(c.predicate)
     if arity is None:
         problem(
             "conditions",
             f"{label} {c.text!r}: unknown predicate {c.predicate!r}"
-            f" (known: {', '.join(PREDICATES)})",
+            f" (known: {', '.join(vocabulary.arities)}; declare your own with"
+            f" @skill(facts=[Fact('{c.predicate}(place)')])){where}",
         )
     elif arity != len(c.terms):
         problem(

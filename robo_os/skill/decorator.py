@@ -8,6 +8,7 @@ from typing import Any, TypeVar, overload
 
 from ..errors import SkillDefinitionError
 from ..symbolic.conditions import Condition, parse_conditions
+from ..symbolic.facts import Fact
 
 __all__ = ["SKILL_ATTR", "SkillMeta", "get_skill_meta", "skill"]
 
@@ -32,6 +33,10 @@ class SkillMeta:
     replaces: str | None = None
     """A distribution (e.g. `robo-os-skills`) whose skill of the same name this one
     replaces on purpose; without it a plug-in never shadows another's skill."""
+    requires_approval: bool = False
+    """The brain asks a person before it dispatches a subtask of this skill."""
+    facts: tuple[Fact, ...] = ()
+    """Predicates of its own its conditions use (robo_os.symbolic.facts)."""
 
 
 @overload
@@ -51,6 +56,8 @@ def skill(
     tags: Iterable[str] = (),
     duration_s: float | None = None,
     replaces: str | None = None,
+    requires_approval: bool = False,
+    facts: Iterable[Fact] = (),
 ) -> Callable[[F], F]: ...
 
 
@@ -68,6 +75,8 @@ def skill(
     tags: Iterable[str] = (),
     duration_s: float | None = None,
     replaces: str | None = None,
+    requires_approval: bool = False,
+    facts: Iterable[Fact] = (),
 ) -> F | Callable[[F], F]:
     """Mark a typed function (sync or async) as a robo-os skill.
 
@@ -80,7 +89,10 @@ def skill(
     when known (the planner's timing; otherwise it estimates one). replaces: the
     distribution whose same-named skill this plug-in's replaces on purpose (otherwise two
     plug-ins offering one name are both refused, and a plug-in never shadows a standard
-    skill).
+    skill). requires_approval: the brain parks each subtask of it in
+    `awaiting_approval` until a person approves or rejects it (docs/operations.md).
+    facts: `Fact`s of the skill's own that its conditions use (docs/writing-skills.md,
+    "Your own facts").
     """
 
     def attach(f: F) -> F:
@@ -99,6 +111,8 @@ def skill(
             tags=frozenset(tags),
             duration_s=None if duration_s is None else float(duration_s),
             replaces=replaces,
+            requires_approval=requires_approval,
+            facts=tuple(facts),
         )
         setattr(f, SKILL_ATTR, meta)
         return f

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from ..errors import SkillDefinitionError, UnknownNameError
+from ..symbolic.facts import Fact
 from .decorator import get_skill_meta
 from .discovery import ENTRY_POINT_GROUP, PluginProblem, iter_plugins
 from .invoke import Skill, as_skill
@@ -146,6 +147,11 @@ class SkillRegistry:
 
     def specs(self) -> list[SkillSpec]:
         return [s.spec for s in self]
+
+    def facts(self) -> list[Fact]:
+        """The facts the registered skills declare (robo_os.symbolic.facts), each once,
+        in skill order."""
+        return list(dict.fromkeys(f for s in self for f in s.spec.facts))
 
     def for_capabilities(self, capabilities: Iterable[str]) -> list[Skill]:
         """Skills whose required capabilities are all in `capabilities`."""

@@ -351,7 +351,9 @@ def spec_and_signature(
             duration_s=meta.duration_s,
             preconditions=_texts(meta.preconditions),
             effects=_texts(meta.effects),
+            facts=meta.facts,
             concurrent=meta.concurrent,
+            requires_approval=meta.requires_approval,
             source=source,
         )
     except ValidationError as e:

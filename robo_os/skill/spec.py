@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..symbolic.facts import Fact
+
 __all__ = ["SkillSpec"]
 
 
@@ -28,6 +30,11 @@ class SkillSpec(BaseModel):
     None: estimated, see robo_os.brain.planning.timing)."""
     preconditions: tuple[str, ...] = ()
     effects: tuple[str, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    """Facts of its own the skill declares for its conditions (robo_os.symbolic.facts);
+    the brain's catalogue learns them from the published specs."""
     concurrent: bool = False
+    requires_approval: bool = False
+    """A person must approve each subtask of it before the brain dispatches it."""
     source: str = ""
     """Where it came from: an entry point (`robo_os_skills`), `mcp:<server>`, ..."""

@@ -21,6 +21,7 @@ term (`resolve`, the one implementation every evaluator uses), matching a patter
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -77,7 +78,10 @@ class Condition:
         return {t for t in self.terms if t[0] not in "?*'"}
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_condition(text: str) -> Condition:
+    # cached: every planning round builds a catalogue that parses each robot's copy of
+    # the same skill specs (a Condition is immutable; a bad text raises every time)
     m = _CONDITION.match(text)
     if not m:
         raise SkillDefinitionError(

@@ -17,10 +17,11 @@ plan from h_add best supporters); actions in the current relaxed plan are tried 
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .conditions import Atom, Pattern, matches, resolve
@@ -29,6 +30,7 @@ from .state import SymbolicState
 from .vocabulary import CARRY, HELD, Vocabulary, fits
 
 __all__ = [
+    "CallGrounding",
     "GroundAction",
     "Grounding",
     "SearchLimits",
@@ -161,7 +163,10 @@ def _ground_skill(
     places: list[str],
     vocab: Vocabulary,
     memo: dict[Atom, list[list[Atom]]],
+    fixed: Mapping[str, str] | None = None,
 ) -> None:
+    """Every action of `robot` calling `model` (`fixed`: only those whose arguments
+    have these values, in the same order)."""
     entity = cat.entity_params(model.name)
     domains: list[tuple[str, list[str]]] = []
     for p in model.params:
@@ -188,6 +193,10 @@ def _ground_skill(
                 variables[t] = (c.predicate, pos)
     for v, (pred, pos) in variables.items():
         domains.append((v, _domain(vocab.kinds(pred, pos), cat, objs, places)))
+    if fixed:
+        domains = [
+            (n, [x for x in vals if x == fixed[n]] if n in fixed else vals) for n, vals in domains
+        ]
     names = [n for n, _ in domains]
     for combo in itertools.product(*(vals for _, vals in domains)):
         env = dict(zip(names, combo, strict=True))
@@ -213,15 +222,27 @@ def _derived_options(
                     free[t] = (c.predicate, pos)
         names = list(free)
         values = [_domain(vocab.kinds(*free[v]), cat, objs, places) for v in names]
+        # what each body argument must name, looked up once (not once per combination)
+        body_kinds = [
+            [vocab.kinds(c.predicate, i) or _ANY_KIND for i in range(len(c.terms))] for c in r.body
+        ]
+        fit: dict[tuple[tuple[str, ...], str], bool] = {}
         for combo in itertools.product(*values):
             full = {**env, **dict(zip(names, combo, strict=True))}
             if not r.admits(full):
                 continue
             body: list[Atom] = []
-            for c in r.body:
+            for c, kinds in zip(r.body, body_kinds, strict=True):
                 vals = [resolve(t, full) or "" for t in c.terms]
-                kinds = [vocab.kinds(c.predicate, i) or _ANY_KIND for i in range(len(vals))]
-                if not all(fits(k, v, cat) for k, v in zip(kinds, vals, strict=True)):
+                ok = True
+                for k, v in zip(kinds, vals, strict=True):
+                    known = fit.get((k, v))
+                    if known is None:
+                        known = fit[k, v] = fits(k, v, cat)
+                    if not known:
+                        ok = False
+                        break
+                if not ok:
                     break
                 body.append((c.predicate, *vals))
             else:
@@ -501,3 +522,88 @@ def relevant_places(
     for a in goal_atoms:
         keep.update(x for x in a[1:] if x in cat.places)
     return [p for p in cat.places if p in keep]
+
+
+class CallGrounding:
+    """Skill calls grounded on demand: for one call (robot, skill, some arguments) the
+    actions `ground(cat, initial, objects, places)` has for it, in the same order,
+    without grounding the rest of the fleet's skills (a plan's replay needs a few dozen
+    of the thousands `ground` makes). Nothing is pruned as unreachable (apply an action
+    only where its preconditions hold), and an action's delete patterns are matched
+    against the atoms known so far (`deletes`, `apply`, `final`): applied to a state
+    reached from `initial`, or compared with other applicable actions, it is the
+    action `ground` would give."""
+
+    def __init__(
+        self, cat: Domain, initial: SymbolicState, objects: Iterable[str], places: Iterable[str]
+    ) -> None:
+        self.cat = cat
+        self.g = Grounding()
+        self._objs = sorted(set(objects))
+        self._places = sorted(places)
+        self._vocab = initial.vocabulary
+        for a in initial.atoms:
+            self.g.id(a)
+        self._memo: dict[Atom, list[list[Atom]]] = {}
+        self._calls: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[GroundAction]] = {}
+        self._index: dict[tuple[str, str | None], list[int]] = {}
+        self._indexed = 0
+        self._deletes: dict[GroundAction, tuple[int, frozenset[int]]] = {}
+
+    def calls(
+        self, robot: str, skill: str, fixed: Mapping[str, str] | None = None
+    ) -> list[GroundAction]:
+        """The actions of `robot` calling `skill` whose arguments include `fixed`."""
+        key = (robot, skill, tuple(sorted((fixed or {}).items())))
+        got = self._calls.get(key)
+        if got is None:
+            start = len(self.g.actions)
+            model = self.cat.skill_for(robot, skill)
+            if (
+                robot in self.cat.available_robots
+                and skill in self.cat.offered.get(robot, {})
+                and model is not None
+                and model.effects
+                and self.cat.can_run(robot, skill)
+            ):
+                _ground_skill(
+                    self.g,
+                    self.cat,
+                    robot,
+                    model,
+                    self._objs,
+                    self._places,
+                    self._vocab,
+                    self._memo,
+                    fixed,
+                )
+            got = self._calls[key] = self.g.actions[start:]
+        return got
+
+    def deletes(self, action: GroundAction) -> frozenset[int]:
+        """The known atoms the action's delete patterns match, less what it adds."""
+        n = len(self.g.atoms)
+        seen, dele = self._deletes.get(action, (0, frozenset()))
+        if seen == n:
+            return dele
+        for i in range(self._indexed, n):
+            atom = self.g.atoms[i]
+            self._index.setdefault((atom[0], atom[1] if len(atom) > 1 else None), []).append(i)
+            self._index.setdefault((atom[0], None), []).append(i)
+        self._indexed = n
+        hits: set[int] = set()
+        for pat in action.dels:
+            key = (pat[0] or "", pat[1] if len(pat) > 1 else None)
+            hits.update(
+                i for i in self._index.get(key, ()) if i >= seen and matches(pat, self.g.atoms[i])
+            )
+        dele = dele | (frozenset(hits) - action.add)
+        self._deletes[action] = (n, dele)
+        return dele
+
+    def apply(self, state: frozenset[int], action: GroundAction) -> frozenset[int]:
+        return (state - self.deletes(action)) | action.add
+
+    def final(self, action: GroundAction) -> GroundAction:
+        """The action with its deletes filled in (for `interferes` and the like)."""
+        return dataclasses.replace(action, dele=self.deletes(action))

@@ -4,7 +4,8 @@ with these, without the whole stack (the project's own tests use the same ones).
 - `FakeRobot`, `FakeCamera`: the robot contract with gates a test opens (robot.py);
 - `skill_context`, `run_skill`: run one skill outside any agent (skills.py);
 - `ScriptedModelServer`, `Reply`: an OpenAI-compatible HTTP server whose every answer
-  the test scripts, for the real `openai` client and the brain's planner (model.py);
+  the test scripts, for the real `openai` client and the brain's planner; `strict=True`
+  refuses what llama.cpp's server refuses (`validate_chat_request`) (model.py);
 - `ScriptedAgent`, `RegistryAgent`: agent handles for testing the brain's runtime or an
   app (agents.py); `ScriptedPlanner`: a planner that returns given plans (planners.py);
 - `tiny_png`, `decode_png`: camera-frame helpers (png.py).
@@ -15,7 +16,7 @@ Nothing here is imported by the rest of robo-os.
 from __future__ import annotations
 
 from .agents import WAIT_S, RegistryAgent, ScriptedAgent
-from .model import RecordedRequest, Reply, ScriptedModelServer
+from .model import RecordedRequest, Reply, ScriptedModelServer, validate_chat_request
 from .planners import ScriptedPlanner
 from .png import decode_png, tiny_png
 from .robot import FakeArm, FakeBase, FakeCamera, FakeGripper, FakeRobot, FakeTray, build_fake_robot
@@ -40,4 +41,5 @@ __all__ = [
     "run_skill",
     "skill_context",
     "tiny_png",
+    "validate_chat_request",
 ]

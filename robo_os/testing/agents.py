@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..skill.context import SkillContext
+from ..skill.recording import record_facts
 from ..skill.registry import SkillRegistry
 from .skills import skill_context
 
@@ -152,6 +153,14 @@ class RegistryAgent:
             self._running[call.call_id] = running
         result = await asyncio.shield(running[0])
         self._running.pop(call.call_id, None)
+        if result.ok and self.memory is not None and call.call_id not in self._done:
+            # as a real agent: a success writes the skill's recorded facts first
+            await record_facts(
+                self.memory,  # type: ignore[arg-type]
+                self.skills.get(call.skill).spec,
+                call.args,
+                call.robot,
+            )
         self._done[call.call_id] = result
         return result
 

@@ -15,6 +15,14 @@ Serves `POST /v1/chat/completions` (scripted replies, in order; then `default`, 
 `stop()` (for client timeouts, without any sleeping in the test); `set_down(True)`
 makes every endpoint answer 503; `stop()` closes the port (connection refused).
 
+`strict=True` validates every chat request as llama.cpp's server (llama-cpp-python
+0.3.x), vLLM and SGLang do and answers HTTP 500 with a pydantic-style "N validation
+errors" message otherwise (`validate_chat_request` lists the rules);
+`json_schema=False` makes it refuse `response_format` JSON schemas and schema-bearing
+tool parameters as a server without grammar support does; `tool_messages=False`
+refuses `tool` turns and assistant `tool_calls` in the history (a server whose chat
+template has no tool role).
+
 The server runs uvicorn in a thread on a socket bound before the thread starts, so it
 is reachable as soon as `start()` returns: connections wait in the listen backlog.
 """
@@ -37,7 +45,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-__all__ = ["RecordedRequest", "Reply", "ScriptedModelServer"]
+__all__ = ["RecordedRequest", "Reply", "ScriptedModelServer", "validate_chat_request"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,179 @@ class RecordedRequest:
     ts: float = field(default_factory=time.time)
 
 
+_ROLES = ("system", "user", "assistant", "tool")
+_FORMATS = ("text", "json_object", "json_schema")
+
+
+def _content_errors(where: str, content: Any, *, parts: bool) -> list[str]:
+    if isinstance(content, str):
+        return []
+    if parts and isinstance(content, list):
+        errors = []
+        for j, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "text" and isinstance(part.get("text"), str):
+                continue
+            if kind == "image_url" and isinstance(part.get("image_url"), dict):
+                continue
+            errors.append(f"{where}.content.{j}: Input should be a text or image_url content part")
+        return errors
+    return [f"{where}.content: Input should be a valid string"]
+
+
+def validate_chat_request(
+    body: dict[str, Any], *, json_schema: bool = True, tool_messages: bool = True
+) -> list[str]:
+    """What llama.cpp's server (and vLLM, SGLang) would refuse in a chat request, one
+    line per problem: roles only system/user/assistant/tool; a system message only
+    first; string content (user content may be text/image parts); after an assistant
+    message with `tool_calls`, one `tool` message per call with the matching
+    `tool_call_id`, before any other turn; a `tool` message only answering such a call;
+    `response_format` of type text/json_object/json_schema, a json_schema with a `name`
+    and an object `schema`; tools of type function with object parameters;
+    `tool_choice` naming an offered tool."""
+    errors: list[str] = []
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return ["messages: Input should be a non-empty list"]
+    pending: list[str] = []
+    for i, m in enumerate(messages):
+        where = f"messages.{i}"
+        if not isinstance(m, dict):
+            errors.append(f"{where}: Input should be an object")
+            continue
+        role = m.get("role")
+        if role not in _ROLES or (not tool_messages and role == "tool"):
+            allowed = [r for r in _ROLES if tool_messages or r != "tool"]
+            errors.append(f"{where}.role: Input should be " + ", ".join(repr(r) for r in allowed))
+            continue
+        if pending and role != "tool":
+            errors.append(
+                f"{where}: tool call(s) {', '.join(pending)} of the assistant message before"
+                " have no tool result message"
+            )
+            pending = []
+        if role == "system":
+            if i != 0:
+                errors.append(f"{where}.role: a system message is only allowed first")
+            errors += _content_errors(where, m.get("content"), parts=False)
+        elif role == "user":
+            errors += _content_errors(where, m.get("content"), parts=True)
+        elif role == "assistant":
+            calls = m.get("tool_calls")
+            if "content" not in m:  # llama-cpp-python requires the key, tool calls or not
+                errors.append(f"{where}.content: Field required")
+            else:
+                errors += _content_errors(where, m.get("content"), parts=False)
+            if calls is not None:
+                if not tool_messages:
+                    errors.append(f"{where}.tool_calls: Extra inputs are not permitted")
+                elif not isinstance(calls, list) or not calls:
+                    errors.append(f"{where}.tool_calls: Input should be a non-empty list")
+                else:
+                    for j, c in enumerate(calls):
+                        fn = c.get("function") if isinstance(c, dict) else None
+                        if (
+                            not isinstance(c, dict)
+                            or not isinstance(c.get("id"), str)
+                            or c.get("type") != "function"
+                            or not isinstance(fn, dict)
+                            or not isinstance(fn.get("name"), str)
+                            or not isinstance(fn.get("arguments"), str)
+                        ):
+                            errors.append(
+                                f"{where}.tool_calls.{j}: Input should be"
+                                " {id: str, type: 'function', function: {name: str, arguments: str}}"
+                            )
+                        else:
+                            pending.append(c["id"])
+        else:  # tool
+            call_id = m.get("tool_call_id")
+            if not isinstance(call_id, str):
+                errors.append(f"{where}.tool_call_id: Field required")
+            elif call_id not in pending:
+                errors.append(
+                    f"{where}.tool_call_id: {call_id!r} answers no tool call of the assistant"
+                    " message before"
+                )
+            else:
+                pending.remove(call_id)
+            errors += _content_errors(where, m.get("content"), parts=False)
+    if pending:
+        errors.append(f"messages: tool call(s) {', '.join(pending)} have no tool result message")
+    errors += _format_errors(body.get("response_format"), json_schema=json_schema)
+    errors += _tool_errors(body, json_schema=json_schema)
+    return errors
+
+
+def _format_errors(fmt: Any, *, json_schema: bool) -> list[str]:
+    if fmt is None:
+        return []
+    if not isinstance(fmt, dict) or fmt.get("type") not in _FORMATS:
+        return [f"response_format.type: Input should be {', '.join(map(repr, _FORMATS))}"]
+    if fmt["type"] != "json_schema":
+        if not json_schema and fmt.get("schema") is not None:
+            return ["response_format.schema: JSON schemas are not supported by this server"]
+        return []
+    if not json_schema:
+        return ["response_format: json_schema is not supported by this server"]
+    spec = fmt.get("json_schema")
+    if not isinstance(spec, dict):
+        return ["response_format.json_schema: Field required"]
+    errors = []
+    if not isinstance(spec.get("name"), str) or not spec["name"]:
+        errors.append("response_format.json_schema.name: Field required")
+    if not isinstance(spec.get("schema"), dict):
+        errors.append("response_format.json_schema.schema: Input should be a valid dictionary")
+    return errors
+
+
+def _tool_errors(body: dict[str, Any], *, json_schema: bool) -> list[str]:
+    tools = body.get("tools")
+    errors = []
+    names: list[str] = []
+    if tools is not None:
+        if not isinstance(tools, list):
+            return ["tools: Input should be a valid list"]
+        for j, t in enumerate(tools):
+            fn = t.get("function") if isinstance(t, dict) else None
+            if not isinstance(t, dict) or t.get("type") != "function" or not isinstance(fn, dict):
+                errors.append(f"tools.{j}: Input should be {{type: 'function', function: {{...}}}}")
+                continue
+            if not isinstance(fn.get("name"), str):
+                errors.append(f"tools.{j}.function.name: Field required")
+                continue
+            names.append(fn["name"])
+            params = fn.get("parameters")
+            if params is not None and not isinstance(params, dict):
+                errors.append(f"tools.{j}.function.parameters: Input should be a valid dictionary")
+            elif not json_schema and isinstance(params, dict) and _constrains(params):
+                errors.append(
+                    f"tools.{j}.function.parameters: schema keywords enum/anyOf/$defs are not"
+                    " supported by this server's grammar"
+                )
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict):
+        fn = choice.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else None
+        if name not in names:
+            errors.append(f"tool_choice: {name!r} is not one of the tools offered")
+    elif choice is not None and choice not in ("none", "auto", "required"):
+        errors.append("tool_choice: Input should be 'none', 'auto', 'required' or a function")
+    return errors
+
+
+def _constrains(schema: Any) -> bool:
+    """Whether a schema uses what grammar-less servers refuse (enum, anyOf, $defs, const)."""
+    if isinstance(schema, dict):
+        if {"enum", "anyOf", "$defs", "const", "$ref"} & set(schema):
+            return True
+        return any(_constrains(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_constrains(v) for v in schema)
+    return False
+
+
 class ScriptedModelServer:
     def __init__(
         self,
@@ -99,8 +280,16 @@ class ScriptedModelServer:
         default: Reply | None = None,
         responder: Callable[[RecordedRequest], Reply | None] | None = None,
         host: str = "127.0.0.1",
+        strict: bool = False,
+        json_schema: bool = True,
+        tool_messages: bool = True,
     ) -> None:
         self.models = models
+        self.strict = strict
+        self.json_schema = json_schema
+        self.tool_messages = tool_messages
+        self.rejected: list[list[str]] = []
+        """The validation errors of each request strict mode refused, in order."""
         self.default = default
         self.responder = responder
         self.requests: list[RecordedRequest] = []
@@ -253,6 +442,19 @@ class ScriptedModelServer:
             return self._error(503, "server is down (scripted)")
         if not isinstance(body, dict) or "messages" not in body or "model" not in body:
             return self._error(400, "request must be a JSON object with 'model' and 'messages'")
+        if self.strict:
+            errors = validate_chat_request(
+                body, json_schema=self.json_schema, tool_messages=self.tool_messages
+            )
+            if errors:
+                with self._lock:
+                    self.rejected.append(errors)
+                # llama-cpp-python answers pydantic's validation errors with a 500
+                return self._error(
+                    500,
+                    f"{len(errors)} validation error{'s' if len(errors) > 1 else ''} for"
+                    " CreateChatCompletionRequest\n" + "\n".join(errors),
+                )
         reply = self._next_reply(rec)
         if reply is None:
             return self._error(500, "the fake server has no scripted reply left for this request")

@@ -192,3 +192,15 @@ def test_undecorated_functions_are_not_skills() -> None:
 
     with pytest.raises(SkillDefinitionError, match="not decorated with @skill"):
         build_spec(plain)
+
+
+def test_requires_approval_reaches_the_published_spec() -> None:
+    @skill(requires_approval=True)
+    async def cut_wire(ctx: SkillContext, wire: str) -> SkillResult:
+        """Cut a wire (a person says yes first)."""
+        return SkillResult.success()
+
+    spec = build_spec(cut_wire)
+    assert spec.requires_approval is True
+    assert spec.model_dump(mode="json")["requires_approval"] is True  # what memory holds
+    assert build_spec(put).requires_approval is False

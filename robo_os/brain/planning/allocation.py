@@ -158,8 +158,8 @@ class AllocationStats:
     """Robot-seconds if every atom got its least-work chain."""
 
 
-def _teams(cat: Catalogue, timeline: Timeline, near: Pose | None) -> list[tuple[str, ...]]:
-    robots = list(cat.available_robots)
+def _teams(robots: Sequence[str], timeline: Timeline, near: Pose | None) -> list[tuple[str, ...]]:
+    robots = list(robots)
 
     def dist(r: str) -> float:
         here = timeline.where(r)
@@ -193,6 +193,8 @@ class _Chooser:
     subject: Mapping[Atom, str]
     extra_objects: frozenset[str]
     stats: AllocationStats
+    robots: tuple[str, ...] = ()
+    """The robots that may act (available, and allowed by the goal's constraints)."""
     feasible: dict[Atom, list[tuple[str, ...]]] = field(default_factory=dict)
     """The teams that could do each atom from the step's start state."""
     _by_object: dict[str, list[GroundAction]] = field(default_factory=dict)
@@ -259,10 +261,7 @@ class _Chooser:
         near = _object_pose(self.cat, self.g, state, self.subject[atom])
         best: tuple[float, int, tuple[str, ...], list[GroundAction]] | None = None
         if teams is None:
-            teams = self.feasible.get(atom) or [
-                *_teams(self.cat, timeline, near),
-                tuple(self.cat.available_robots),
-            ]
+            teams = self.feasible.get(atom) or [*_teams(self.robots, timeline, near), self.robots]
         for team in teams:
             acts = self.chain(atom, team, state)
             if acts is None:
@@ -296,23 +295,28 @@ def allocate_group(
     limits: SearchLimits,
     stats: AllocationStats,
     solver_seconds: float = 0.5,
+    robots: Sequence[str] | None = None,
 ) -> tuple[list[GroundAction], frozenset[int]] | None:
     """Chains for each atom of one "then" step, appended to `timeline` (which is
     updated); returns the actions and the state after them, or None when some atom
-    cannot be planned on its own (the caller then searches the goal jointly)."""
+    cannot be planned on its own (the caller then searches the goal jointly).
+    `robots`: the robots teams are formed of (default: every available robot; a
+    goal's `use`/`avoid` narrows it)."""
     todo = [a for a in atoms if g.ids[a] not in state]
     if not todo:
         return [], state
-    chooser = _Chooser(cat, g, timeline.timing, limits, subject, frozenset(extra_objects), stats)
+    fleet = tuple(cat.available_robots if robots is None else robots)
+    chooser = _Chooser(
+        cat, g, timeline.timing, limits, subject, frozenset(extra_objects), stats, fleet
+    )
     # every (atom, team) chain timed from the current state: the solver's input, and
     # each atom's shortest chain orders the greedy pass (longest first)
     options: dict[Atom, list[_Option]] = {}
     offered: dict[Atom, list[_Option]] = {}
     work: dict[Atom, float] = {}
-    fleet = tuple(cat.available_robots)
     for atom in todo:
         near = _object_pose(cat, g, state, subject[atom])
-        teams = _teams(cat, timeline, near)
+        teams = _teams(fleet, timeline, near)
         if len(fleet) > 2:
             teams.append(fleet)
         for team in teams:
@@ -382,7 +386,7 @@ def allocate_group(
     stats.method = "greedy"
     # one robot doing every atom (longest first) is a candidate too, so the allocation
     # is never worse than what that robot alone would do
-    for robot in cat.available_robots:
+    for robot in fleet:
         solo = {a: next((o[3] for o in options[a] if o[0] == (robot,)), None) for a in todo}
         if any(v is None for v in solo.values()):
             continue

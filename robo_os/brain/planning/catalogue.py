@@ -29,7 +29,8 @@ from ...errors import SkillDefinitionError
 from ...skill.refs import ENTITY_KEY
 from ...skill.spec import SkillSpec
 from ...symbolic.conditions import Condition, parse_conditions
-from ...symbolic.vocabulary import place_of
+from ...symbolic.facts import Fact, vocabulary_with
+from ...symbolic.vocabulary import VOCABULARY, Vocabulary, place_of
 
 __all__ = [
     "ENTITY_KINDS",
@@ -121,6 +122,8 @@ class Catalogue:
     objects: Mapping[str, ObjectState]
     places: Mapping[str, PlaceState]
     warnings: tuple[str, ...] = ()
+    vocabulary: Vocabulary = VOCABULARY
+    """The built-in predicates plus the facts the fleet's skills declare."""
     _schema_cache: dict[str, dict[str, Any]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -170,12 +173,18 @@ class Catalogue:
             if rid not in robot_map:
                 # skills published by an agent whose robot record is gone: not plannable
                 del offered[rid]
+        declared: list[Fact] = [
+            f for rid in sorted(offered) for m in offered[rid].values() for f in m.spec.facts
+        ]
+        vocabulary, fact_problems = vocabulary_with(declared)
+        warnings += fact_problems
         return cls(
             robots=robot_map,
             offered=offered,
             objects={o.name: o for o in sorted(objects, key=lambda o: o.name)},
             places={p.name: p for p in sorted(places, key=lambda p: p.name)},
-            warnings=tuple(warnings),
+            warnings=tuple(dict.fromkeys(warnings)),
+            vocabulary=vocabulary,
         )
 
     @classmethod
@@ -184,6 +193,17 @@ class Catalogue:
         robots, objects, places = await source.snapshot()
         skills = await source.robot_skills()
         return cls.build(robots, skills, objects, places)
+
+    @cached_property
+    def facts(self) -> dict[str, Fact]:
+        """The facts the fleet's skills declare, by name (what `vocabulary` adds)."""
+        out: dict[str, Fact] = {}
+        for rid in sorted(self.offered):
+            for model in self.offered[rid].values():
+                for f in model.spec.facts:
+                    if f.name in self.vocabulary and f.name not in VOCABULARY:
+                        out.setdefault(f.name, f)
+        return out
 
     # -- names -------------------------------------------------------------------------
     def names(self, kind: str) -> list[str]:

@@ -16,8 +16,9 @@ expected duration (robo_os.brain.planning.timing).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ...contracts import Plan, PlanProblem, Subtask
@@ -34,6 +35,7 @@ from ...symbolic.state import SymbolicState
 from .allocation import AllocationStats, Timeline, allocate_group, interferes
 from .catalogue import Catalogue
 from .instructions import Goal
+from .interface import FailedCall
 from .timing import Timing, schedule
 
 __all__ = ["EmbeddedPlanner", "EmbeddedResult", "fresh_ids", "partial_order"]
@@ -120,25 +122,103 @@ class EmbeddedPlanner:
         self.compare_joint = compare_joint
 
     def plan(
-        self, cat: Catalogue, state: SymbolicState, goal: Goal, *, used_ids: Iterable[str] = ()
+        self,
+        cat: Catalogue,
+        state: SymbolicState,
+        goal: Goal,
+        *,
+        used_ids: Iterable[str] = (),
+        avoid: Sequence[FailedCall] = (),
+        ready_at: Mapping[str, float] | None = None,
+    ) -> EmbeddedResult:
+        """A plan for `goal` from `state`; it contains no call of `avoid` (calls that
+        failed in this task, ruled out of the search). `ready_at`: when robots busy
+        with other tasks are expected to be free (seconds from now): their chains
+        start then, and the expected duration includes the wait.
+
+        The goal's constraints bound the search: only robots it allows act (`use`,
+        `avoid`), and no action moves an object it keeps. When no plan keeps them but
+        one exists that moves kept objects, the problem names those objects."""
+        out = self._plan(cat, state, goal, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
+        if out.plan is not None or not goal.keep:
+            return out
+        # would it work if the kept objects could move? then say which ones it needs
+        free = dataclasses.replace(goal, keep=frozenset())
+        trial = self._plan(cat, state, free, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
+        if trial.plan is None:
+            return out
+        moved = sorted(
+            {
+                o
+                for s in trial.plan.subtasks
+                for o in goal.keep
+                if o in (str(v) for v in s.args.values())
+            }
+        ) or sorted(goal.keep)
+        out.problems = [
+            PlanProblem(
+                code="infeasible",
+                message=f"the goal cannot be reached without moving {', '.join(moved)}, which"
+                " the goal says to keep where " + ("it is" if len(moved) == 1 else "they are"),
+            )
+        ]
+        return out
+
+    def _plan(
+        self,
+        cat: Catalogue,
+        state: SymbolicState,
+        goal: Goal,
+        *,
+        used_ids: Iterable[str] = (),
+        avoid: Sequence[FailedCall] = (),
+        ready_at: Mapping[str, float] | None = None,
     ) -> EmbeddedResult:
         final = goal.final
         objects = goal.objects
+        # the objects a plug-in's declared fact names (scanned(cup)) are the goal's too
+        declared = [a for gg in goal.groups for a in gg if a[0] in cat.facts]
+        objects |= {x for a in declared for x in a[1:] if x in cat.objects}
         # an object a robot holds may have to be put down to free the hand
         held = {a[2] for a in state.atoms if a[0] == "holding"}
+        # a receptacle the goal puts things in is an argument of those actions (put_in)
+        held |= {a[2] for a in final if a[0] == "on" and a[2] in cat.objects}
         objects |= held
         places = relevant_places(cat, state, objects, final)
         # the allocation plans each object on its own: its actions are enough (an
         # object that cannot be planned alone sends the goal to the joint search)
         g = ground(cat, state, objects, places, per_object=self.allocate, shared=held)
+        g.actions = [
+            a
+            for a in g.actions
+            if goal.allows(a.robot)
+            and not _moves(g, a, goal.keep)
+            and not any(f.matches(a.robot, a.skill, dict(a.args)) for f in avoid)
+        ]
+        robots = [r for r in cat.available_robots if goal.allows(r)]
         start = g.state(state.atoms) | {
             g.id(("held", a[2])) for a in state.atoms if a[0] == "holding"
         }
+        if not robots and (goal.use or goal.avoid) and not all(g.id(a) in start for a in final):
+            result = EmbeddedResult(None)
+            result.problems.append(
+                PlanProblem(
+                    code="infeasible",
+                    message="no available robot is left by the goal's "
+                    + " and ".join(
+                        f"{k} ({', '.join(sorted(v))})"
+                        for k, v in (("use", goal.use), ("avoid", goal.avoid))
+                        if v
+                    ),
+                )
+            )
+            return result
         result = EmbeddedResult(None, notes=list(g.notes))
         seq: list[GroundAction] = []
         groups: list[int] = []
         current = start
-        timeline = Timeline(cat, self.timing)
+        ready = dict(ready_at or {})
+        timeline = Timeline(cat, self.timing, free=dict(ready))
         subject = {a: Goal.subject(a) for gg in goal.groups for a in gg}
         for k, group in enumerate(goal.groups):
             later = {Goal.subject(a) for gg in goal.groups[k + 1 :] for a in gg}
@@ -162,6 +242,7 @@ class EmbeddedPlanner:
                     limits=self.limits,
                     stats=result.allocation,
                     solver_seconds=self.solver_seconds,
+                    robots=robots,
                 )
                 if got is not None and target <= got[1]:
                     seq += got[0]
@@ -171,7 +252,7 @@ class EmbeddedPlanner:
                 if got is not None:  # cannot happen: chains touch only their own object
                     log.error("allocated chains undid an earlier goal; searching jointly")
                 # goals that interact (one object into another): plan them together
-                return self._joint(cat, state, goal, used_ids)
+                return self._joint(cat, state, goal, used_ids, avoid=avoid, ready_at=ready)
             found = search(g, current, target, self.limits)
             result.expansions += found.expansions
             result.seconds += found.seconds
@@ -199,7 +280,7 @@ class EmbeddedPlanner:
             )
             for i, a in enumerate(seq)
         ]
-        expected = schedule(subtasks, cat, self.timing).makespan
+        expected = schedule(subtasks, cat, self.timing, ready_at=ready).makespan
         result.plan = Plan(subtasks=subtasks, expected_duration_s=round(expected, 3))
         if (
             self.allocate
@@ -208,7 +289,9 @@ class EmbeddedPlanner:
             and result.allocation.method != "joint"
         ):
             # never worse than the fewest-actions plan (usually one robot doing it all)
-            joint = self._joint(cat, state, goal, used_ids, COMPARE_LIMITS)
+            joint = self._joint(
+                cat, state, goal, used_ids, COMPARE_LIMITS, avoid=avoid, ready_at=ready
+            )
             if (
                 joint.plan is not None
                 and joint.plan.expected_duration_s is not None
@@ -233,6 +316,9 @@ class EmbeddedPlanner:
         goal: Goal,
         used_ids: Iterable[str],
         limits: SearchLimits | None = None,
+        *,
+        avoid: Sequence[FailedCall] = (),
+        ready_at: Mapping[str, float] | None = None,
     ) -> EmbeddedResult:
         joint = EmbeddedPlanner(
             limits or self.limits,
@@ -240,7 +326,7 @@ class EmbeddedPlanner:
             allocate=False,
             solver_seconds=self.solver_seconds,
         )
-        out = joint.plan(cat, state, goal, used_ids=used_ids)
+        out = joint._plan(cat, state, goal, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
         out.allocation.method = "joint"
         return out
 
@@ -280,6 +366,19 @@ class EmbeddedPlanner:
             code="infeasible",
             message=f"the embedded planner found no plan for {_fmt(group)}: search {reason}",
         )
+
+
+def _moves(g: Grounding, action: GroundAction, keep: frozenset[str]) -> bool:
+    """Whether the action changes where an object of `keep` is (on, held, holding)."""
+    if not keep:
+        return False
+    for f in action.add | action.dele:
+        atom = g.atoms[f]
+        if atom[0] in ("on", "held") and atom[1] in keep:
+            return True
+        if atom[0] == "holding" and atom[2] in keep:
+            return True
+    return False
 
 
 def _fmt(atoms: Sequence[Atom]) -> str:

@@ -11,7 +11,15 @@ fleet's brain needs around it:
 - **retries** with exponential backoff and jitter between rounds over all endpoints,
   for transient errors only (timeouts, connection errors, 408/409/429/5xx);
 - **a concurrency limit** (one semaphore for the pool) and a **timeout** per request;
-- **metrics**: every request's endpoint, latency, outcome and token counts.
+- **metrics**: every request's endpoint, latency, outcome and token counts;
+- **request formats every server accepts**: a server that answers but refuses the
+  request (a 4xx, or a 5xx naming validation errors, as llama-cpp-python's server does)
+  is not counted as down. The request is sent again, once per step and remembered per
+  endpoint, in a plainer format: the schema as llama-cpp-python's `json_object` form,
+  then without it (when the refusal names `response_format`/schema/grammar), with
+  earlier tool-call turns as plain text, then without tools (text mode, the tool's
+  schema as `response_format`). Every step is a note on the reply; when nothing is
+  accepted, `ModelRequestError` says why.
 
 The client's own retries are off: the pool decides where the next attempt goes.
 """
@@ -19,8 +27,10 @@ The client's own retries are off: the pool decides where the next attempt goes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,15 +39,36 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 
-from ...errors import ModelUnavailableError
+from ... import tracing
+from ...errors import ModelRequestError, ModelUnavailableError
 from ...settings import LLMSettings
 from .llm_metrics import CallRecord, EndpointHealth, LLMMetrics
 
-__all__ = ["CallRecord", "ChatReply", "EndpointHealth", "LLMMetrics", "LLMPool"]
+__all__ = [
+    "CallRecord",
+    "ChatReply",
+    "EndpointHealth",
+    "LLMMetrics",
+    "LLMPool",
+    "json_schema_format",
+    "plain_messages",
+    "plain_schema",
+]
 
 log = logging.getLogger(__name__)
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429})
+_REQUEST_STATUS = frozenset({400, 413, 415, 422})
+"""Statuses that say the request is wrong, never the server."""
+_VALIDATION = re.compile(
+    r"validation error|input should be|field required|extra inputs|extra_forbidden|"
+    r"invalid request|not supported|unsupported|response_format|json_schema|grammar|"
+    r"tool_call|roles must alternate|chat template",
+    re.IGNORECASE,
+)
+"""A 5xx whose message matches is a refused request (llama-cpp-python answers its
+pydantic validation errors with 500), not a server in trouble."""
+_SCHEMA = re.compile(r"response_format|json_schema|schema|grammar|guided|\$defs|anyOf", re.I)
 
 
 @dataclass(frozen=True)
@@ -54,6 +85,8 @@ class ChatReply:
     latency_s: float
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    notes: tuple[str, ...] = ()
+    """How the request had to be changed before this endpoint accepted it."""
 
 
 @dataclass
@@ -65,29 +98,144 @@ class _Endpoint:
     down_until: float = 0.0
     cooldown_s: float = 0.0
     last_error: str | None = None
+    # what this server refused once and is not sent again (see the module docstring)
+    json_schema: bool = True
+    json_object: bool = True
+    """`response_format` json_object with a `schema` (llama-cpp-python's own form)."""
+    tool_turns: bool = True
+    tools: bool = True
 
     @property
     def name(self) -> str:
         return self.base_url
 
+    @property
+    def adaptations(self) -> tuple[str, ...]:
+        return tuple(
+            name
+            for name, ok in (
+                ("json_object_schema", self.json_schema or not self.json_object),
+                ("no_json_schema", self.json_object),
+                ("plain_tool_turns", self.tool_turns),
+                ("text_mode", self.tools),
+            )
+            if not ok
+        )
+
 
 class _AttemptError(Exception):
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, request: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.request = request
+        """The server answered and refused the request's format."""
 
 
-def _describe(e: BaseException) -> tuple[str, bool]:
-    """A short description of a failed request and whether trying again may help."""
+def _describe(e: BaseException) -> tuple[str, bool, bool]:
+    """A short description of a failed request, whether trying again may help, and
+    whether the server refused the request itself (its format, not its health)."""
     if isinstance(e, openai.APITimeoutError | TimeoutError):
-        return "timed out", True
+        return "timed out", True, False
     if isinstance(e, openai.APIConnectionError):
-        return f"connection failed ({e.__cause__ or e})", True
+        return f"connection failed ({e.__cause__ or e})", True, False
     if isinstance(e, openai.APIStatusError):
         status = e.status_code
-        body = str(e.message)[:200]
-        return f"HTTP {status}: {body}", status in _RETRYABLE_STATUS or status >= 500
-    return f"{type(e).__name__}: {e}", False
+        message = str(e.message)
+        body = " ".join(message.split())[:300]
+        refused = status in _REQUEST_STATUS or (status >= 500 and bool(_VALIDATION.search(message)))
+        retryable = not refused and (status in _RETRYABLE_STATUS or status >= 500)
+        return f"HTTP {status}: {body}", retryable, refused
+    return f"{type(e).__name__}: {e}", False, False
+
+
+@dataclass(frozen=True)
+class _Request:
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None
+    tool_choice: dict[str, Any] | str | None
+    response_format: dict[str, Any] | None
+
+
+def json_schema_format(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """`response_format` asking for JSON that follows `schema` (OpenAI's form, which
+    vLLM, SGLang and llama.cpp's server accept)."""
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+
+
+def plain_schema(schema: Any) -> Any:
+    """The schema's shape without what grammar-less servers refuse: enums, consts,
+    `$defs`/`$ref` (a name becomes a string) and `anyOf` (object variants are merged)."""
+    if isinstance(schema, list):
+        return [plain_schema(v) for v in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return {"type": "string"}
+    variants = schema.get("anyOf") or schema.get("oneOf")
+    if isinstance(variants, list):
+        plain = [plain_schema(v) for v in variants]
+        if plain and all(isinstance(v, dict) and v.get("type") == "object" for v in plain):
+            props: dict[str, Any] = {}
+            for v in plain:
+                for k, p in (v.get("properties") or {}).items():
+                    props.setdefault(k, p)
+            return {"type": "object", "properties": props}
+        return {}
+    drop = {"enum", "const", "$defs", "anyOf", "oneOf", "not", "pattern", "format"}
+    return {k: plain_schema(v) for k, v in schema.items() if k not in drop}
+
+
+def plain_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation without tool turns: an assistant's tool call becomes its text
+    (the arguments), a tool result becomes a user turn; neighbouring turns of one role
+    are joined (some chat templates insist that roles alternate)."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        role = m.get("role")
+        if role == "tool":
+            m = {"role": "user", "content": str(m.get("content") or "")}
+        elif role == "assistant" and m.get("tool_calls"):
+            calls = [c.get("function", {}) for c in m["tool_calls"] if isinstance(c, dict)]
+            text = "\n".join(
+                [str(m.get("content") or "")] + [str(fn.get("arguments") or "") for fn in calls]
+            ).strip()
+            m = {"role": "assistant", "content": text}
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.get("role") == m.get("role") != "system"
+            and isinstance(prev.get("content"), str)
+            and isinstance(m.get("content"), str)
+        ):
+            out[-1] = {**prev, "content": f"{prev['content']}\n\n{m['content']}"}
+        else:
+            out.append(dict(m))
+    return out
+
+
+def _normalised(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Assistant content as a string (servers that validate refuse null)."""
+    return [
+        {**m, "content": ""} if m.get("role") == "assistant" and m.get("content") is None else m
+        for m in messages
+    ]
+
+
+def _has_tool_turns(messages: list[dict[str, Any]]) -> bool:
+    return any(m.get("role") == "tool" or m.get("tool_calls") for m in messages)
+
+
+def _forced_tool(req: _Request) -> dict[str, Any] | None:
+    """The tool the request forces (or its only tool)."""
+    tools = req.tools or []
+    name = None
+    if isinstance(req.tool_choice, dict):
+        name = (req.tool_choice.get("function") or {}).get("name")
+    for t in tools:
+        fn = t.get("function") or {}
+        if name is None or fn.get("name") == name:
+            return dict(fn)
+    return None
 
 
 class LLMPool:
@@ -189,7 +337,7 @@ class LLMPool:
             async with asyncio.timeout(self.probe_timeout_s):
                 await ep.client.models.list(timeout=self.probe_timeout_s)
         except Exception as e:  # any failure means: still down
-            error, _ = _describe(e)
+            error, _, _ = _describe(e)
             self.metrics.record(
                 CallRecord(
                     time.time(),
@@ -215,6 +363,7 @@ class LLMPool:
                 ep.failures,
                 max(0.0, ep.down_until - now),
                 ep.last_error,
+                ep.adaptations,
             )
             for ep in self.endpoints
         ]
@@ -240,8 +389,11 @@ class LLMPool:
         response_format: dict[str, Any] | None = None,
     ) -> ChatReply:
         """One chat completion from whichever endpoint answers; raises
-        ModelUnavailableError (naming every endpoint's last error) if none does."""
+        ModelRequestError when every endpoint tried refused the request's format, else
+        ModelUnavailableError (naming every endpoint's last error) if none answers."""
+        request = _Request(_normalised(messages), tools, tool_choice, response_format)
         errors: dict[str, str] = {}
+        refused: set[str] = set()
         now = self._clock()
         for ep in self.endpoints:
             # half-open: a down endpoint whose cool-down is over is probed, so it rejoins
@@ -269,38 +421,133 @@ class LLMPool:
                         retryable = True
                         continue
                 try:
-                    return await self._call(ep, messages, tools, tool_choice, response_format)
+                    return await self._call_adapting(ep, request)
                 except _AttemptError as e:
                     errors[ep.name] = str(e)
                     retryable = retryable or e.retryable
+                    if e.request:
+                        refused.add(ep.name)
+                    else:
+                        refused.discard(ep.name)
             if not retryable:
                 break
         detail = (
             "; ".join(f"{name}: {err}" for name, err in errors.items())
             or "no endpoint could be tried"
         )
+        if errors and refused >= set(errors):
+            raise ModelRequestError(
+                f"the model server refused the request's format in every form tried ({detail})"
+            )
         raise ModelUnavailableError(f"no model endpoint answered ({detail})")
 
-    async def _call(
-        self,
-        ep: _Endpoint,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
-        tool_choice: dict[str, Any] | str | None,
-        response_format: dict[str, Any] | None,
-    ) -> ChatReply:
+    # -- request formats -----------------------------------------------------------------
+    def _adapted(self, ep: _Endpoint, req: _Request) -> _Request:
+        """The request in the plainest form this endpoint has asked for so far."""
+        messages, tools, choice, fmt = req.messages, req.tools, req.tool_choice, req.response_format
+        if tools and not ep.tools:
+            fn = _forced_tool(req)
+            tools = choice = None
+            if fn is not None:
+                if fmt is None and isinstance(fn.get("parameters"), dict):
+                    fmt = json_schema_format(str(fn.get("name")), fn["parameters"])
+                hint = (
+                    f"(Tool calls are not available: reply with only the JSON object you would"
+                    f" pass to {fn.get('name')}, and nothing else.)"
+                )
+                messages = [*messages, {"role": "user", "content": hint}]
+        if not ep.tool_turns or not ep.tools:
+            messages = plain_messages(messages)
+        if not ep.json_schema and fmt is not None and fmt.get("type") == "json_schema":
+            # llama-cpp-python's server takes the schema this way (and grammar-constrains)
+            schema = (fmt.get("json_schema") or {}).get("schema")
+            fmt = {"type": "json_object", "schema": schema} if ep.json_object else None
+        if not ep.json_object:
+            if fmt is not None and "schema" in fmt:
+                fmt = None
+            if tools:
+                tools = [
+                    {
+                        **t,
+                        "function": {
+                            **t["function"],
+                            "parameters": plain_schema(t["function"].get("parameters") or {}),
+                        },
+                    }
+                    for t in tools
+                ]
+        return _Request(messages, tools, choice, fmt)
+
+    def _learn(self, ep: _Endpoint, sent: _Request, e: _AttemptError) -> str | None:
+        """After a refused request: the next plainer format to try on this endpoint (a
+        note saying so), or None when there is none left."""
+        error = str(e)
+        fmt = sent.response_format or {}
+        schema_in_tools = any(
+            isinstance(t.get("function", {}).get("parameters"), dict) for t in sent.tools or []
+        )
+        if ep.json_schema and fmt.get("type") == "json_schema" and _SCHEMA.search(error):
+            ep.json_schema = False
+            step = "sent again with the schema as response_format json_object (llama-cpp-python's form)"
+        elif ep.json_object and ("schema" in fmt or schema_in_tools) and _SCHEMA.search(error):
+            ep.json_schema = ep.json_object = False
+            step = "sent again without the JSON schema (output not constrained)"
+        elif ep.tool_turns and ep.tools and _has_tool_turns(sent.messages):
+            ep.tool_turns = False
+            step = "sent again with the earlier tool-call turns as plain text"
+        elif ep.tools and sent.tools:
+            ep.tools = False
+            step = "sent again in text mode (no tools)"
+        else:
+            return None
+        self.metrics.format_fallbacks += 1
+        log.warning(
+            "model endpoint %s refused the request (%s); %s, from now on for this endpoint",
+            ep.name,
+            error,
+            step,
+        )
+        return f"{ep.name} refused the request ({error[:160]}); {step}"
+
+    async def _call_adapting(self, ep: _Endpoint, request: _Request) -> ChatReply:
+        notes: list[str] = []
+        while True:
+            sent = self._adapted(ep, request)
+            try:
+                reply = await self._call(ep, sent)
+            except _AttemptError as e:
+                if not e.request:
+                    raise
+                self.metrics.request_errors += 1
+                note = self._learn(ep, sent, e)
+                if note is None:
+                    raise
+                notes.append(note)
+                continue
+            return dataclasses.replace(reply, notes=tuple(notes)) if notes else reply
+
+    async def _call(self, ep: _Endpoint, req: _Request) -> ChatReply:
+        """One request to one endpoint, as a `model_call` span (a child of the plan's)."""
+        with tracing.span("model_call", endpoint=ep.name, model=ep.model) as span:
+            reply = await self._call_once(ep, req)
+            span.set_attribute("gen_ai.usage.input_tokens", reply.prompt_tokens or 0)
+            span.set_attribute("gen_ai.usage.output_tokens", reply.completion_tokens or 0)
+            span.set_attribute("robo_os.finish_reason", reply.finish_reason or "")
+            return reply
+
+    async def _call_once(self, ep: _Endpoint, req: _Request) -> ChatReply:
         kwargs: dict[str, Any] = {
             "model": ep.model,
-            "messages": messages,
+            "messages": req.messages,
             "temperature": self.settings.temperature,
             "max_tokens": self.settings.max_tokens,
         }
-        if tools:
-            kwargs["tools"] = tools
-            if tool_choice is not None:
-                kwargs["tool_choice"] = tool_choice
-        if response_format is not None:
-            kwargs["response_format"] = response_format
+        if req.tools:
+            kwargs["tools"] = req.tools
+            if req.tool_choice is not None:
+                kwargs["tool_choice"] = req.tool_choice
+        if req.response_format is not None:
+            kwargs["response_format"] = req.response_format
         async with self._sem:
             t0 = time.perf_counter()
             try:
@@ -312,10 +559,11 @@ class LLMPool:
                 self._fail(ep, t0, str(e))
                 raise
             except Exception as e:  # every client/transport error becomes an attempt error
-                error, retryable = _describe(e)
-                # a request the server rejects (400, 401, 404, ...) says nothing about its health
+                error, retryable, refused = _describe(e)
+                # a request the server rejects (400, 401, 404, a 500 naming validation
+                # errors, ...) says nothing about its health
                 self._fail(ep, t0, error, unhealthy=retryable)
-                raise _AttemptError(error, retryable=retryable) from e
+                raise _AttemptError(error, retryable=retryable, request=refused) from e
             latency = time.perf_counter() - t0
         choice = resp.choices[0]
         msg = choice.message

@@ -35,6 +35,9 @@ class EndpointHealth:
     consecutive_failures: int
     down_for_s: float
     last_error: str | None
+    adaptations: tuple[str, ...] = ()
+    """Request formats this endpoint refused and the pool no longer sends it
+    (`no_json_schema`, `plain_tool_turns`, `text_mode`)."""
 
 
 @dataclass
@@ -54,6 +57,10 @@ class LLMMetrics:
         self._by_endpoint: dict[str, _EndpointStats] = {}
         self.retries = 0
         self.failovers = 0
+        self.request_errors = 0
+        """Requests a server refused for their format (it answered: not counted as down)."""
+        self.format_fallbacks = 0
+        """Requests sent again in a plainer format after such a refusal."""
 
     def record(self, rec: CallRecord) -> None:
         self.recent.append(rec)
@@ -89,6 +96,8 @@ class LLMMetrics:
             "failures": self.failures,
             "retries": self.retries,
             "failovers": self.failovers,
+            "request_errors": self.request_errors,
+            "format_fallbacks": self.format_fallbacks,
             "prompt_tokens": sum(s.prompt_tokens for s in self._by_endpoint.values()),
             "completion_tokens": sum(s.completion_tokens for s in self._by_endpoint.values()),
             "latency_s": {

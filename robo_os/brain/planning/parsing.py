@@ -122,9 +122,15 @@ def _prompt_values(prompt: str) -> list[Any]:
     return [v for _, v in _json_values(prompt)[0]]
 
 
-def _plan_shaped(value: Any) -> bool:
+_KEYS = {"plan": ("subtasks",), "goal": ("facts", "groups", "goal")}
+"""The keys that make a JSON value the answer, per kind of answer asked for."""
+_SHAPE = {"plan": '{"subtasks": [...]}', "goal": '{"facts": [...]}'}
+
+
+def _plan_shaped(value: Any, expect: str = "plan") -> bool:
     return isinstance(value, dict) and (
-        "subtasks" in value or ("error" in value and isinstance(value.get("error"), str))
+        any(k in value for k in _KEYS[expect])
+        or ("error" in value and isinstance(value.get("error"), str))
     )
 
 
@@ -151,14 +157,27 @@ def _describe_keys(value: dict[str, Any]) -> str:
     return ", ".join(repr(k) for k in sorted(value)[:8])
 
 
+def _what(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"an object with keys {_describe_keys(value)}"
+    return f"a {type(value).__name__}"
+
+
 def parse_answer(
-    text: str | None, *, finish_reason: str | None = None, prompt: str | None = None
+    text: str | None,
+    *,
+    finish_reason: str | None = None,
+    prompt: str | None = None,
+    expect: str = "plan",
 ) -> ParsedAnswer:
     """Find the plan in a model's answer (its text, or a tool call's arguments).
 
     finish_reason: the completion's finish reason (`length` means cut at max_tokens).
     prompt: the system prompt the model was given, to recognise an echo of it (and of
-    its example plan, which must never be taken for the answer)."""
+    its example plan, which must never be taken for the answer).
+    expect: `plan` (a value with `subtasks`) or `goal` (a value with `facts`, `groups`
+    or `goal`: goal mode's answer)."""
+    shape = _SHAPE[expect]
     notes: list[str] = []
     if text is None or not text.strip():
         reason = " (cut at the token limit before any output)" if finish_reason == "length" else ""
@@ -167,7 +186,7 @@ def parse_answer(
             [
                 _problem(
                     "invalid_json",
-                    f'the answer is empty{reason}; reply with one JSON object {{"subtasks": [...]}}',
+                    f"the answer is empty{reason}; reply with one JSON object {shape}",
                 )
             ],
         )
@@ -211,6 +230,14 @@ def parse_answer(
         if isinstance(value, list) and value and all(_subtask_shaped(v) for v in value):
             candidates[i] = (offset, {"subtasks": value})
             notes.append('the answer was a bare list of subtasks; read it as {"subtasks": [...]}')
+        elif (
+            expect == "goal"
+            and isinstance(value, list)
+            and value
+            and all(isinstance(v, (list, str)) for v in value)
+        ):
+            candidates[i] = (offset, {"facts": value})
+            notes.append('the answer was a bare list of facts; read it as {"facts": [...]}')
     echoed = prompt is not None and prompt[:60] in raw
     if prompt:
         examples = _prompt_values(prompt)
@@ -218,13 +245,13 @@ def parse_answer(
         if copies:
             notes.append(f"ignored {len(copies)} JSON value(s) copied from the prompt's example")
             candidates = [(o, v) for o, v in candidates if v not in examples]
-    plans = [(o, v) for o, v in candidates if _plan_shaped(v)]
+    plans = [(o, v) for o, v in candidates if _plan_shaped(v, expect)]
     if plans:
         offset, chosen = plans[0]
         if len(candidates) > 1:
             others = len(candidates) - 1
             notes.append(
-                f"the answer holds {len(candidates)} JSON values; used the plan-shaped one at character {offset} "
+                f"the answer holds {len(candidates)} JSON values; used the {expect}-shaped one at character {offset} "
                 f"and ignored {others} other{'s' if others > 1 else ''}"
             )
         if echoed:
@@ -265,20 +292,16 @@ def parse_answer(
             for _, v in candidates
             if isinstance(v, dict) and set(v) <= _SCHEMA_KEYS | {"title", "description", "$defs"}
         ]
-        if shaped and len(shaped) > 1:
+        if expect == "goal":
+            msg = f"the answer has no 'facts' key: it is {_what(candidates[0][1])}; reply {shape}"
+        elif shaped and len(shaped) > 1:
             msg = f'the answer holds {len(shaped)} separate subtask objects; put them in one object: {{"subtasks": [...]}}'
         elif shaped:
             msg = f'the answer is a single subtask object (keys {_describe_keys(shaped[0])}), not a plan; wrap the subtasks: {{"subtasks": [...]}}'
         elif schema_like:
             msg = f"the answer is a JSON schema (keys {_describe_keys(schema_like[0])}) copied from the prompt, not a plan"
         else:
-            first = candidates[0][1]
-            what = (
-                f"an object with keys {_describe_keys(first)}"
-                if isinstance(first, dict)
-                else f"a {type(first).__name__}"
-            )
-            msg = f"the answer has no 'subtasks' key: it is {what}"
+            msg = f"the answer has no 'subtasks' key: it is {_what(candidates[0][1])}"
         if truncated:
             msg += "; the answer was also truncated at the token limit"
         problems.insert(0, _problem("missing_subtasks", msg))
@@ -311,7 +334,7 @@ def parse_answer(
             0,
             _problem(
                 "invalid_json",
-                f'the answer contains no JSON object (it starts {_excerpt(text, 60)!r}); reply with one JSON object {{"subtasks": [...]}}',
+                f"the answer contains no JSON object (it starts {_excerpt(text, 60)!r}); reply with one JSON object {shape}",
             ),
         )
     return ParsedAnswer(None, problems, notes)

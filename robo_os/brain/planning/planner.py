@@ -5,14 +5,17 @@ plan:     live catalogue + symbolic state from memory; with a model configured, 
           `repair_attempts` repair turns; without one (or when no endpoint answers), the
           embedded search planner. Either way the plan passes the same checker.
 check:    the same checks for an app's explicit plan.
+prepare:  an app's explicit plan checked, rebalanced unless pinned, and timed.
 replan:   the model gets the instruction, what ran (with results), the failure and the
           current world; the embedded planner searches again toward the stored goal.
 reassign: another robot that offers the skill and for which its preconditions hold now.
 
-Every plan, the model's too, leaves with the same timing and allocation: a model's plan
-has its runs moved to equivalent idle robots where that ends it sooner (unless
-pinned; robo_os.brain.planning.rebalance), re-checked, and each plan carries its
-expected duration (robo_os.brain.planning.timing).
+Every plan, the model's and an app's too, leaves with the same timing and allocation:
+a model's or an app's plan has its runs moved to equivalent free robots where that
+ends it sooner (unless pinned; robo_os.brain.planning.rebalance), re-checked, and each
+plan carries its expected duration (robo_os.brain.planning.timing). Robots busy with
+other tasks (`busy`, the runtime's `FleetWork`) count as free from when their queued
+work is expected to end (`timing.ready_times`), in the allocation and in the timing.
 
 Never raises for bad model output or an unreachable model (those become problems);
 a memory failure raises ServiceUnavailableError (the runtime may retry later).
@@ -23,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,24 +34,32 @@ from ...contracts import Plan, PlanProblem, Subtask, SubtaskState
 from ...errors import ServiceUnavailableError, SkillDefinitionError
 from ...settings import LLMSettings
 from ...symbolic.conditions import Unsatisfied, check_preconditions
+from ...symbolic.goal import fact_text
 from ...symbolic.search import SearchLimits
 from ...symbolic.state import SymbolicState, symbolic_state
 from .catalogue import Catalogue, CatalogueSource
 from .checker import check_plan
 from .embedded import EmbeddedPlanner
+from .goal_resolution import keeps_constraints, resolve_goal
+from .goals import constraint_problems
 from .instructions import Goal, parse_instruction
-from .interface import PlanningOutcome
+from .interface import FailedCall, FleetWork, PlanningOutcome
 from .llm import LLMMetrics, LLMPool
-from .model_planning import ImageSource, ModelPlanner
+from .model_planning import GOAL_MODE, ImageSource, ModelPlanner
 from .prompts import planning_messages, replan_text, system_prompt
 from .rebalance import rebalance
-from .timing import Timing, schedule
+from .timing import Timing, ready_times, schedule
 
 __all__ = ["BrainPlanner", "ImageSource", "PlannerStats"]
 
 log = logging.getLogger(__name__)
 
 EMBEDDED = "embedded"
+ON = "on"
+PUT_AWAY_CANDIDATES = 6
+"""Places `put_away` tries (preferred first, then the nearest) before it gives up."""
+PUT_AWAY_LIMITS = SearchLimits(max_expansions=2000, max_seconds=1.0)
+EXPLICIT = "explicit"
 
 
 @dataclass
@@ -115,6 +126,8 @@ class BrainPlanner:
             else (LLMPool(self.settings) if self.settings.enabled else None)
         )
         self.embedded = EmbeddedPlanner(limits, timing=self.timing)
+        # fewest actions: the robot that holds the object sets it down itself
+        self.put_away_search = EmbeddedPlanner(PUT_AWAY_LIMITS, timing=self.timing, allocate=False)
         self.world_chars = world_chars
         self.fallback_to_embedded = fallback_to_embedded
         self.model = (
@@ -143,18 +156,39 @@ class BrainPlanner:
             await self.pool.close()
 
     # -- the Planner protocol ------------------------------------------------------------
-    async def plan(self, task_id: str, instruction: str) -> PlanningOutcome:
+    async def plan(
+        self,
+        task_id: str,
+        instruction: str,
+        *,
+        busy: FleetWork | None = None,
+        mode: str | None = None,
+    ) -> PlanningOutcome:
+        """`mode` (with a model): `goal` or `plan` for this task (default: the settings')."""
         cat, state = await self._world()
+        ready = self._ready(cat, busy)
         parsed = parse_instruction(instruction, cat)
         goal = parsed.goal
         if self.model is not None:
+            mode = mode or self.settings.mode
             user = planning_messages(
                 cat,
                 instruction,
                 tool_calling=self.settings.tool_calling,
                 world_chars=self.world_chars,
+                mode=mode,
             )
-            outcome = await self.model.run(task_id, cat, state, user, goal, used=set())
+            outcome = await self.model.run(
+                task_id,
+                cat,
+                state,
+                user,
+                goal,
+                used=set(),
+                mode=mode,
+                instruction=instruction,
+                plan_goal=lambda g: self._embedded(task_id, cat, state, g, set(), ready_at=ready),
+            )
             if (
                 outcome.plan is None
                 and self._model_down(outcome)
@@ -165,7 +199,7 @@ class BrainPlanner:
                     "task %s: no model endpoint answered; planning with the embedded planner",
                     task_id,
                 )
-                fallback = self._embedded(task_id, cat, state, goal, set())
+                fallback = self._embedded(task_id, cat, state, goal, set(), ready_at=ready)
                 outcome = PlanningOutcome(
                     fallback.plan,
                     fallback.problems or outcome.problems,
@@ -185,8 +219,11 @@ class BrainPlanner:
                 + "; ".join(p.message for p in parsed.problems),
             )
         else:
-            outcome = self._embedded(task_id, cat, state, goal, set(), notes=parsed.notes)
-        outcome = self._timed(task_id, outcome, cat, state, goal)
+            outcome = self._embedded(
+                task_id, cat, state, goal, set(), notes=parsed.notes, ready_at=ready
+            )
+        outcome = self._timed(task_id, outcome, cat, state, goal, ready)
+        outcome = self._over_deadline(task_id, outcome, Goal.from_json(outcome.goal) or goal)
         self.stats.record("plan", outcome)
         log.info(
             "task %s planned by %s: %s (%d model calls)",
@@ -201,6 +238,100 @@ class BrainPlanner:
         cat, state = await self._world()
         return check_plan(plan, cat, state).problems
 
+    async def prepare(
+        self,
+        plan: Plan,
+        *,
+        busy: FleetWork | None = None,
+        goal: Mapping[str, Any] | None = None,
+    ) -> PlanningOutcome:
+        """`goal` (an app's, in the goal language's JSON): the plan must also reach its
+        final facts and keep its constraints (each broken one is a problem)."""
+        cat, state = await self._world()
+        wanted: Goal | None = None
+        if goal is not None:
+            wanted, problems = resolve_goal(goal, cat)
+            if wanted is None:
+                return PlanningOutcome(None, problems, planner=EXPLICIT, message="explicit plan")
+        report = check_plan(
+            plan,
+            cat,
+            state,
+            goal=wanted.final if wanted is not None else (),
+            allowed_holding=wanted.held if wanted is not None else (),
+        )
+        problems = list(report.problems)
+        if wanted is not None:
+            problems += keeps_constraints(plan, wanted, cat, state, report.final_state)
+        if problems:
+            return PlanningOutcome(None, problems, planner=EXPLICIT, message="explicit plan")
+        outcome = PlanningOutcome(
+            plan,
+            planner=EXPLICIT,
+            message="explicit plan",
+            goal=wanted.to_json() if wanted is not None else None,
+        )
+        outcome = self._timed("(explicit)", outcome, cat, state, wanted, self._ready(cat, busy))
+        return self._over_deadline("(explicit)", outcome, wanted)
+
+    async def resolve_goal(
+        self, goal: Mapping[str, Any]
+    ) -> tuple[dict[str, Any] | None, list[PlanProblem]]:
+        """An app's goal checked against the live world (names, kinds, contradictions;
+        robo_os.brain.planning.goal_resolution): its canonical JSON, or the problems."""
+        cat, _ = await self._world()
+        wanted, problems = resolve_goal(dict(goal), cat)
+        return (wanted.to_json() if wanted is not None else None), problems
+
+    async def plan_goal(
+        self,
+        task_id: str,
+        goal: Mapping[str, Any],
+        *,
+        history: Sequence[SubtaskState] = (),
+        avoid: Sequence[FailedCall] = (),
+        busy: FleetWork | None = None,
+    ) -> PlanningOutcome:
+        """Plan (or, with `history`, replan) a goal given in the goal language with the
+        embedded planner, honouring its constraints; never asks a model."""
+        cat, state = await self._world()
+        wanted, problems = resolve_goal(dict(goal), cat)
+        kind = "replan" if history else "plan"
+        if wanted is None:
+            outcome = PlanningOutcome(
+                None,
+                problems,
+                0,
+                dict(goal),
+                EMBEDDED,
+                "the goal does not fit the world: " + "; ".join(p.message for p in problems),
+            )
+            self.stats.record(kind, outcome)
+            return outcome
+        ready = self._ready(cat, busy)
+        used = {h.id for h in history}
+        outcome = self._embedded(task_id, cat, state, wanted, used, ready_at=ready, avoid=avoid)
+        outcome = self._timed(task_id, outcome, cat, state, wanted, ready)
+        outcome = self._over_deadline(task_id, outcome, wanted)
+        self.stats.record(kind, outcome)
+        log.info(
+            "task %s: goal %s %sned by the embedded planner: %s",
+            task_id,
+            "; ".join(fact_text(a) for a in wanted.final),
+            kind,
+            "ok" if outcome.plan else "failed",
+        )
+        return outcome
+
+    async def unmet(self, goal: Mapping[str, Any]) -> list[str]:
+        """The goal's final facts that do not hold in memory now, each in words
+        (empty: met, or `goal` is not a goal in the goal language)."""
+        wanted = Goal.from_json(dict(goal))
+        if wanted is None:
+            return []
+        _, state = await self._world()
+        return wanted.unmet(state)
+
     async def replan(
         self,
         task_id: str,
@@ -208,13 +339,19 @@ class BrainPlanner:
         goal: dict[str, Any] | None,
         history: Sequence[SubtaskState],
         failure: str,
+        avoid: Sequence[FailedCall] = (),
+        *,
+        busy: FleetWork | None = None,
     ) -> PlanningOutcome:
         cat, state = await self._world()
+        ready = self._ready(cat, busy)
         used = {h.id for h in history}
         stored = Goal.from_json(goal) if goal is not None else None
         if stored is None and instruction:
             stored = parse_instruction(instruction, cat).goal
-        if self.model is not None:
+        # goal mode: the model's part is done once the goal is known; the embedded
+        # planner replans toward it
+        if self.model is not None and not (stored is not None and self.settings.mode == GOAL_MODE):
             system = system_prompt(
                 cat,
                 tool_calling=self.settings.tool_calling,
@@ -223,16 +360,28 @@ class BrainPlanner:
             )
             messages = [
                 {"role": "system", "content": system},
-                {"role": "user", "content": replan_text(instruction, history, failure)},
+                {"role": "user", "content": replan_text(instruction, history, failure, avoid)},
             ]
-            outcome = await self.model.run(task_id, cat, state, messages, stored, used=used)
+            outcome = await self.model.run(
+                task_id,
+                cat,
+                state,
+                messages,
+                stored,
+                used=used,
+                avoid=avoid,
+                instruction=instruction or "",
+                keep_goal=stored is not None,
+            )
             if (
                 outcome.plan is None
                 and self._model_down(outcome)
                 and self.fallback_to_embedded
                 and stored is not None
             ):
-                outcome = self._embedded(task_id, cat, state, stored, used)
+                outcome = self._embedded(
+                    task_id, cat, state, stored, used, ready_at=ready, avoid=avoid
+                )
         elif stored is None:
             outcome = PlanningOutcome(
                 None,
@@ -253,8 +402,17 @@ class BrainPlanner:
                 EMBEDDED,
             )
         else:
-            outcome = self._embedded(task_id, cat, state, stored, used)
-        outcome = self._timed(task_id, outcome, cat, state, stored)
+            outcome = self._embedded(task_id, cat, state, stored, used, ready_at=ready, avoid=avoid)
+        if stored is not None and outcome.plan is not None and outcome.plan.subtasks:
+            outcome = self._constrained(task_id, outcome, stored, cat, state)
+        if outcome.plan is None and avoid:
+            not_again = "; ".join(f.describe() for f in avoid)
+            outcome = dataclasses.replace(
+                outcome,
+                message=f"{outcome.message or 'no plan'} (not repeating: {not_again})",
+            )
+        outcome = self._timed(task_id, outcome, cat, state, stored, ready)
+        outcome = self._over_deadline(task_id, outcome, stored)
         self.stats.record("replan", outcome)
         log.info(
             "task %s replanned by %s after %r: %s",
@@ -264,6 +422,38 @@ class BrainPlanner:
             "ok" if outcome.plan else "failed",
         )
         return outcome
+
+    async def put_away(
+        self, task_id: str, obj: str, prefer: Sequence[str], used: set[str]
+    ) -> PlanningOutcome:
+        cat, state = await self._world()
+        record = cat.objects.get(obj)
+        holder = None if record is None else (record.held_by or record.on)
+        if record is None or holder is None or holder not in cat.robots:
+            why = f"no object named {obj!r}" if record is None else f"no robot holds {obj}"
+            return PlanningOutcome(None, [PlanProblem(code="not_found", message=why)])
+        robot = cat.robots[holder]
+        here = robot.pose
+        if here is None and robot.place is not None and robot.place in cat.places:
+            here = cat.places[robot.place].pose
+        nearest = sorted(
+            (p for p in cat.places.values() if p.kind != "floor"),
+            key=lambda p: (float(here.distance_to(p.pose)) if here is not None else 0.0, p.name),
+        )
+        ordered = [n for n in dict.fromkeys(prefer) if n in cat.places]
+        ordered += [p.name for p in nearest if p.name not in ordered]
+        tried = ordered[:PUT_AWAY_CANDIDATES]
+        for place in tried:
+            goal = Goal(groups=(((ON, obj, place),),), instruction=f"put {obj} on {place}")
+            res = self.put_away_search.plan(cat, state, goal, used_ids=used)
+            if res.plan is not None and res.plan.subtasks:
+                msg = f"{holder} puts {obj} on {place} ({len(res.plan.subtasks)} subtasks)"
+                log.info("task %s: %s", task_id, msg)
+                return PlanningOutcome(res.plan, [], 0, None, EMBEDDED, msg)
+        why = f"no way for {holder} to set {obj} down on any of: {', '.join(tried) or 'none'}"
+        return PlanningOutcome(
+            None, [PlanProblem(code="infeasible", message=why)], 0, None, EMBEDDED, why
+        )
 
     async def reassign(self, subtask: Subtask, exclude: set[str]) -> Subtask | None:
         cat, state = await self._world()
@@ -304,7 +494,7 @@ class BrainPlanner:
             raise ServiceUnavailableError(
                 f"cannot read the fleet and world from memory: {e}"
             ) from e
-        return cat, symbolic_state(cat)
+        return cat, symbolic_state(cat, cat.vocabulary)
 
     def _timed(
         self,
@@ -313,16 +503,21 @@ class BrainPlanner:
         cat: Catalogue,
         state: SymbolicState,
         goal: Goal | None,
+        ready: dict[str, float] | None = None,
     ) -> PlanningOutcome:
-        """The same timing and allocation for every plan: a model's plan is rebalanced
-        over equivalent idle robots (kept only if it passes the checks again); each
-        plan gets its expected duration."""
+        """The same timing and allocation for every plan: a model's (or an app's) plan
+        is rebalanced over equivalent free robots (kept only if it passes the checks
+        again); each plan gets its expected duration, waits for busy robots (`ready`)
+        included."""
         plan = outcome.plan
         if plan is None or not plan.subtasks:
             return outcome
         message = outcome.message
-        if outcome.planner != EMBEDDED and self.rebalance_model_plans:
-            moved = rebalance(plan, cat, state, self.timing)
+        # the goal the plan was checked against (the model's, in plan mode)
+        goal = Goal.from_json(outcome.goal) or goal
+        # the embedded planner allocates its own plans (goal mode's too: "llm:m+embedded")
+        if not outcome.planner.endswith(EMBEDDED) and self.rebalance_model_plans:
+            moved = rebalance(plan, cat, state, self.timing, ready_at=ready)
             if moved.moves:
                 report = check_plan(
                     moved.plan,
@@ -331,28 +526,87 @@ class BrainPlanner:
                     goal=goal.final if goal is not None else (),
                     allowed_holding=goal.held if goal is not None else (),
                 )
-                if report.ok:
+                broken = (
+                    constraint_problems(
+                        [(s.id, s.robot, s.skill, s.args) for s in moved.plan.subtasks],
+                        goal,
+                        cat,
+                        state,
+                        report.final_state,
+                    )
+                    if goal is not None
+                    else []
+                )
+                if report.ok and not broken:
                     plan = moved.plan
                     message = (
                         (f"{message}; " if message else "")
-                        + f"moved to idle robots ({'; '.join(moved.moves)}): expected {moved.before_s:.0f} s → {moved.after_s:.0f} s"
+                        + f"moved to free robots ({'; '.join(moved.moves)}): expected {moved.before_s:.0f} s → {moved.after_s:.0f} s"
                     )
                     log.info("task %s: %s", task_id, "; ".join(moved.moves))
                 else:
                     log.warning(
                         "task %s: the rebalanced plan failed the checks (%s); keeping the model's",
                         task_id,
-                        "; ".join(p.message for p in report.problems),
+                        "; ".join(p.message for p in [*report.problems, *broken]),
                     )
         if plan.expected_duration_s is None:
             plan = plan.model_copy(
-                update={"expected_duration_s": round(schedule(plan, cat, self.timing).makespan, 3)}
+                update={
+                    "expected_duration_s": round(
+                        schedule(plan, cat, self.timing, ready_at=ready).makespan, 3
+                    )
+                }
             )
         return dataclasses.replace(outcome, plan=plan, message=message)
 
     @staticmethod
+    def _constrained(
+        task_id: str, outcome: PlanningOutcome, goal: Goal, cat: Catalogue, state: SymbolicState
+    ) -> PlanningOutcome:
+        """The outcome, or no plan when its plan breaks the goal's constraints (a robot
+        to avoid, a kept object moved), each broken one named."""
+        assert outcome.plan is not None
+        final = check_plan(outcome.plan, cat, state).final_state
+        broken = keeps_constraints(outcome.plan, goal, cat, state, final)
+        if not broken:
+            return outcome
+        why = "; ".join(p.message for p in broken)
+        log.warning("task %s: refused a plan that breaks the goal's constraints: %s", task_id, why)
+        return dataclasses.replace(
+            outcome, plan=None, problems=broken, message=f"the plan breaks the goal: {why}"
+        )
+
+    @staticmethod
+    def _over_deadline(
+        task_id: str, outcome: PlanningOutcome, goal: Goal | None
+    ) -> PlanningOutcome:
+        """A plan expected to take longer than the goal's `deadline_s` still runs (the
+        estimate is an estimate); its message says so."""
+        plan = outcome.plan
+        if goal is None or goal.deadline_s is None or plan is None:
+            return outcome
+        expected = plan.expected_duration_s
+        if expected is None or expected <= goal.deadline_s:
+            return outcome
+        note = (
+            f"expected to take {expected:.0f} s, longer than the goal's deadline of"
+            f" {goal.deadline_s:.0f} s"
+        )
+        log.warning("task %s: %s", task_id, note)
+        message = f"{outcome.message}; {note}" if outcome.message else note
+        return dataclasses.replace(outcome, message=message)
+
+    def _ready(self, cat: Catalogue, busy: FleetWork | None) -> dict[str, float]:
+        """When each robot busy with other tasks is expected to be free (seconds)."""
+        return ready_times(busy, cat, self.timing) if busy is not None and busy.tasks else {}
+
+    @staticmethod
     def _model_down(outcome: PlanningOutcome) -> bool:
-        return any(p.code == "model_unavailable" for p in outcome.problems)
+        # a server that refuses every request format is as good as down for planning
+        return any(
+            p.code in ("model_unavailable", "model_request_rejected") for p in outcome.problems
+        )
 
     @staticmethod
     def _distance(cat: Catalogue, robot: str, subtask: Subtask) -> float:
@@ -378,8 +632,11 @@ class BrainPlanner:
         goal: Goal,
         used: set[str],
         notes: Sequence[str] = (),
+        *,
+        ready_at: dict[str, float] | None = None,
+        avoid: Sequence[FailedCall] = (),
     ) -> PlanningOutcome:
-        res = self.embedded.plan(cat, state, goal, used_ids=used)
+        res = self.embedded.plan(cat, state, goal, used_ids=used, ready_at=ready_at, avoid=avoid)
         # each note once: groundings repeat theirs per robot and per allocation candidate
         note = "; ".join(dict.fromkeys([*notes, *res.notes]))
         if res.plan is None:

@@ -16,11 +16,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...contracts import PlanProblem, SubtaskState
-from ...symbolic.vocabulary import VOCABULARY
 from .catalogue import SUBMIT_PLAN, Catalogue
+from .goals import SUBMIT_GOAL
+from .interface import FailedCall
 from .llm import ChatReply
 
 __all__ = [
+    "avoid_text",
     "image_parts",
     "planning_messages",
     "repair_messages",
@@ -31,6 +33,23 @@ __all__ = [
 
 _MAX_ECHO = 4000
 """Longest previous answer sent back in a repair turn (degenerate answers can be huge)."""
+
+GOAL_LANGUAGE = (
+    "GOAL LANGUAGE\n"
+    "A goal lists the facts that must be true when the task is done; each fact is a list "
+    "[predicate, name, name]:\n"
+    '- ["on", object, place or object or robot]: the object rests on or in it\n'
+    '- ["holding", robot, object] or ["held", object]: the object ends in a gripper\n'
+    '- ["at", robot, place]: the robot ends at the place\n'
+    '- ["open", thing] or ["closed", thing]\n'
+    '"then": later groups of facts, only when the instruction orders steps ("A, then B").\n'
+    'Constraints (optional): "use": only these robots may act; "avoid": these robots must '
+    'not act; "keep": these objects must not be moved ("everything except X" keeps X).\n'
+    "Name every object the instruction means, one fact each; use only the names listed, "
+    "exactly as written."
+)
+"""The goal language as models are told it (robo_os.symbolic.goal; `then` is the
+model-facing form of later groups, robo_os.brain.planning.goals)."""
 
 
 def _mentioned(instruction: str, names: Sequence[str]) -> set[str]:
@@ -113,8 +132,15 @@ def _skill_lines(cat: Catalogue) -> list[str]:
 
 
 def system_prompt(
-    cat: Catalogue, *, tool_calling: bool, instruction: str = "", world_chars: int = 4000
+    cat: Catalogue,
+    *,
+    tool_calling: bool,
+    instruction: str = "",
+    world_chars: int = 4000,
+    mode: str = "plan",
 ) -> str:
+    """The system prompt: `plan` mode asks for the goal and the plan, `goal` mode only
+    for the goal (and leaves out the skills, which the embedded planner uses)."""
     robots = (
         "\n".join(_robot_line(cat, r) for r in cat.available_robots) or "- (no robot is available)"
     )
@@ -126,15 +152,39 @@ def system_prompt(
         f"Object names: {', '.join(cat.objects) or 'none'}\n"
         f"Robot names: {', '.join(cat.robots) or 'none'}"
     )
+    world = f"WORLD NOW\n{world_summary(cat, max_chars=world_chars, focus=instruction)}\n{names}"
+    if mode == "goal":
+        if tool_calling:
+            output = (
+                f"OUTPUT\nCall the {SUBMIT_GOAL} tool exactly once with the goal. "
+                'If the instruction cannot be done, call it with {"facts": [], "error": "<why>"}.'
+            )
+        else:
+            output = (
+                "OUTPUT\nReply with ONLY one JSON object and nothing else (no prose, no markdown fences):\n"
+                '{"facts": [[<predicate>, <name>, <name>], ...]} with "then", "use", "avoid", "keep" only when needed.\n'
+                'If the instruction cannot be done, reply {"facts": [], "error": "<why>"}.'
+            )
+        return "\n\n".join(
+            [
+                "You translate the user's instruction for a fleet of robots into a goal: what must be "
+                "true when the work is done. A planner then finds the robots' steps; do not plan them.",
+                f"ROBOTS\n{robots}",
+                world,
+                GOAL_LANGUAGE,
+                output,
+            ]
+        )
     if tool_calling:
         output = (
-            f"OUTPUT\nCall the {SUBMIT_PLAN} tool exactly once with the whole plan. "
+            f"OUTPUT\nCall the {SUBMIT_PLAN} tool exactly once with the goal and the whole plan. "
             'If the instruction cannot be done, call it with {"subtasks": [], "error": "<why>"}.'
         )
     else:
         output = (
             "OUTPUT\nReply with ONLY one JSON object and nothing else (no prose, no markdown fences):\n"
-            '{"subtasks": [{"id": "s1", "robot": <robot name>, "skill": <skill name>, "args": {<argument>: <value>}, '
+            '{"goal": {"facts": [[<predicate>, <name>, <name>], ...]}, '
+            '"subtasks": [{"id": "s1", "robot": <robot name>, "skill": <skill name>, "args": {<argument>: <value>}, '
             '"depends_on": [<ids of subtasks that must finish first>]}, ...]}\n'
             'If the instruction cannot be done, reply {"subtasks": [], "error": "<why>"}.'
         )
@@ -143,10 +193,10 @@ def system_prompt(
             "You are the task planner of a fleet of robots. Turn the user's instruction into a plan: "
             "subtasks, each one skill call by one robot, ordered by dependencies.",
             f"ROBOTS\n{robots}",
-            f"SKILLS (symbolic terms: {VOCABULARY.prompt_terms()}; "
+            f"SKILLS (symbolic terms: {cat.vocabulary.prompt_terms()}; "
             "'robot' means the robot running the skill, ?x any value)\n"
             + "\n".join(_skill_lines(cat)),
-            f"WORLD NOW\n{world_summary(cat, max_chars=world_chars, focus=instruction)}\n{names}",
+            world,
             "RULES\n"
             "- ids are unique strings: s1, s2, ...; depends_on lists ids of subtasks that must finish before this one; "
             "never the subtask's own id; no cycles.\n"
@@ -155,7 +205,9 @@ def system_prompt(
             "- Give each robot only skills it has; use only the names listed above, exactly as written.\n"
             "- What a skill needs before must hold when it starts (a mobile robot must navigate_to a place before it "
             "picks or places there; a fixed arm cannot move; a gripper holds one object).\n"
-            "- Leave no object in a gripper at the end; do only what the instruction asks.",
+            "- Leave no object in a gripper at the end; do only what the instruction asks.\n"
+            "- The goal says what the plan achieves; the plan is checked against it.",
+            GOAL_LANGUAGE,
             output,
         ]
     )
@@ -178,11 +230,12 @@ def planning_messages(
     tool_calling: bool,
     images: Mapping[str, bytes] | None = None,
     world_chars: int = 4000,
+    mode: str = "plan",
 ) -> list[dict[str, Any]]:
     """The first turn: system prompt and the instruction, with camera images as
     `image_url` parts (PNG data URLs) when given."""
     system = system_prompt(
-        cat, tool_calling=tool_calling, instruction=instruction, world_chars=world_chars
+        cat, tool_calling=tool_calling, instruction=instruction, world_chars=world_chars, mode=mode
     )
     text = f"Instruction: {instruction}"
     if not images:
@@ -191,30 +244,36 @@ def planning_messages(
     return [{"role": "system", "content": system}, {"role": "user", "content": parts}]
 
 
-def _problem_list(problems: Sequence[PlanProblem], notes: Sequence[str]) -> str:
+def _problem_list(problems: Sequence[PlanProblem], notes: Sequence[str], what: str) -> str:
     lines = [f"{i}. [{p.code}] {p.message}" for i, p in enumerate(problems, 1)]
-    text = "Your plan was rejected. Problems:\n" + "\n".join(lines)
+    text = f"Your {what} was rejected. Problems:\n" + "\n".join(lines)
     if notes:
         text += "\nAlso noted: " + "; ".join(notes)
-    return (
-        text
-        + "\nSubmit the whole corrected plan for the same instruction (not only the changed subtasks)."
+    whole = (
+        "the goal" if what == "goal" else "the goal and the plan (not only the changed subtasks)"
     )
+    return text + f"\nSubmit the whole corrected answer for the same instruction: {whole}."
 
 
 def repair_messages(
-    previous: ChatReply, problems: Sequence[PlanProblem], notes: Sequence[str] = ()
+    previous: ChatReply,
+    problems: Sequence[PlanProblem],
+    notes: Sequence[str] = (),
+    *,
+    what: str = "plan",
 ) -> list[dict[str, Any]]:
     """The turns that send a rejected answer back with its numbered problems: as the
-    tool's result when the model called the tool, else as a user message."""
-    feedback = _problem_list(problems, notes)
+    tool's result when the model called the tool (the assistant turn with its tool call,
+    content "" rather than null, then one `tool` message answering that call id, as
+    llama.cpp's, vLLM's and SGLang's servers validate), else as a user message."""
+    feedback = _problem_list(problems, notes, what)
     if previous.tool_name is not None:
         call_id = previous.tool_call_id or "call_0"
         args = previous.tool_arguments or ""
         return [
             {
                 "role": "assistant",
-                "content": previous.text,
+                "content": previous.text or "",
                 "tool_calls": [
                     {
                         "id": call_id,
@@ -231,9 +290,15 @@ def repair_messages(
     return [{"role": "assistant", "content": answer}, {"role": "user", "content": feedback}]
 
 
-def replan_text(instruction: str | None, history: Sequence[SubtaskState], failure: str) -> str:
+def replan_text(
+    instruction: str | None,
+    history: Sequence[SubtaskState],
+    failure: str,
+    avoid: Sequence[FailedCall] = (),
+) -> str:
     """The user turn of a replanning request: the instruction, what already ran (with
-    results), why the old plan cannot go on. The world in the system prompt is current."""
+    results), why the old plan cannot go on, the calls not to repeat. The world in the
+    system prompt is current."""
     lines = []
     for st in history:
         args = json.dumps(st.args, separators=(",", ":"))
@@ -250,4 +315,17 @@ def replan_text(instruction: str | None, history: Sequence[SubtaskState], failur
         + f"\n\nWhy the old plan cannot go on: {failure}\n\n"
         "The WORLD NOW section is the current state (after what ran). Plan only the remaining work. "
         f"Use new subtask ids, not {used}; depends_on may only name subtasks of the new plan."
+        + avoid_text(avoid)
+    )
+
+
+def avoid_text(avoid: Sequence[FailedCall]) -> str:
+    """The "do not repeat" part of a replanning request ("" when there is none)."""
+    if not avoid:
+        return ""
+    lines = "\n".join(f"- {f.describe()}" for f in avoid)
+    return (
+        "\n\nDo not repeat these calls (same robot, skill and arguments); they failed in this"
+        " task and would fail again. Use another robot, another way, or declare the task"
+        f" infeasible:\n{lines}"
     )

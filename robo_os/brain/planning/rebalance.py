@@ -5,9 +5,11 @@ stands idle. `rebalance` lifts the plan onto the symbolic model (each subtask be
 the ground action it is, in a topological order), cuts each robot's work into *runs*
 (from empty-handed to empty-handed again: pick → drive → place is one run, never
 split) and tries moving each run to an equivalent robot (same embodiment,
-capabilities, skills and reach) that is idle: the run keeps its place in the
-sequence, the new robot first drives to where the run began when it is elsewhere, and
-the old robot drives to where its next run began. A move is kept when the sequence
+capabilities, skills and reach) that is idle, or busy with other tasks but expected
+to be free in time (`ready_at`, robo_os.brain.planning.timing.ready_times; the plan's
+own robots may be busy too): the run keeps its place in the sequence, the new robot
+first drives to where the run began when it is elsewhere, and the old robot drives to
+where its next run began. A move is kept when the sequence
 still replays and the expected finish time (robo_os.brain.planning.timing) drops;
 moves repeat until none helps.
 
@@ -26,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ...contracts import Plan, Subtask
-from ...symbolic.search import GroundAction, Grounding, ground
+from ...symbolic.search import CallGrounding, GroundAction, Grounding
 from ...symbolic.state import SymbolicState
 from ...symbolic.vocabulary import HELD
 from .catalogue import Catalogue
@@ -70,21 +72,39 @@ def _key(
 
 @dataclass
 class _Lifted:
-    g: Grounding
+    """The plan's world on the symbolic model, grounded call by call as the moves
+    need them (robo_os.symbolic.search.CallGrounding: the same actions as grounding
+    every skill, for a fraction of the cost)."""
+
+    calls: CallGrounding
     start: frozenset[int]
-    index: dict[tuple[str, str, frozenset[tuple[str, str]]], list[GroundAction]]
+    skills: Mapping[str, Sequence[str]]
+    """Each robot's skills that can matter, sorted (the grounding's order)."""
+
+    @property
+    def g(self) -> Grounding:
+        return self.calls.g
 
     def find(
         self, robot: str, skill: str, args: Mapping[str, object], state: frozenset[int]
     ) -> GroundAction | None:
-        for a in self.index.get(_key(robot, skill, args), ()):
-            if a.pre <= state and not a.neg & state:
+        key = _key(robot, skill, args)
+        fixed = {k: str(v) for k, v in args.items()}
+        for a in self.calls.calls(robot, skill, fixed):
+            if _key(a.robot, a.skill, dict(a.args)) == key and _applies(a, state):
                 return a
         return None
 
+    def apply(self, state: frozenset[int], a: GroundAction) -> frozenset[int]:
+        return self.calls.apply(state, a)
+
+
+def _applies(a: GroundAction, state: frozenset[int]) -> bool:
+    return a.pre <= state and not a.neg & state
+
 
 def _lift(
-    plan: Plan, cat: Catalogue, state: SymbolicState
+    plan: Plan, cat: Catalogue, state: SymbolicState, robots: set[str]
 ) -> tuple[_Lifted, list[Subtask], list[GroundAction]] | None:
     subs = {s.id: s for s in plan.subtasks}
     deps = {s.id: [d for d in s.depends_on if d in subs] for s in plan.subtasks}
@@ -103,12 +123,13 @@ def _lift(
         on = cat.objects[o].on
         if on is not None and on in cat.places:
             places.add(on)
-    for r in cat.robots:
+    for r in sorted(robots):
         at = cat.place_of(r)
         if at is not None:
             places.add(at)
-    # and only the skills that can matter: the plan's own and those that move a robot
-    # (the drives a moved run may need)
+    # and only the skills that can matter, of the robots that can (the plan's and the
+    # free equivalents work may move to): the plan's own skills and those that move a
+    # robot (the drives a moved run may need)
     used = {s.skill for s in plan.subtasks}
     relevant = {
         robot: {
@@ -117,13 +138,11 @@ def _lift(
             if name in used or any(e.predicate == "at" and not e.negated for e in model.effects)
         }
         for robot, skills in cat.offered.items()
+        if robot in robots
     }
-    g = ground(dataclasses.replace(cat, offered=relevant), state, objects, places)
-    start = g.state(state.atoms) | {g.id((HELD, o)) for o in held}
-    index: dict[tuple[str, str, frozenset[tuple[str, str]]], list[GroundAction]] = {}
-    for a in g.actions:
-        index.setdefault(_key(a.robot, a.skill, dict(a.args)), []).append(a)
-    lifted = _Lifted(g, start, index)
+    calls = CallGrounding(dataclasses.replace(cat, offered=relevant), state, objects, places)
+    start = calls.g.state(state.atoms) | {calls.g.id((HELD, o)) for o in held}
+    lifted = _Lifted(calls, start, {r: sorted(skills) for r, skills in relevant.items()})
     order = [subs[i] for i in topological_order(list(subs), deps)]
     cur = start
     seq: list[GroundAction] = []
@@ -132,7 +151,7 @@ def _lift(
         if found is None:
             return None  # a skill without a symbolic model, or a step the search does not model
         seq.append(found)
-        cur = (cur - found.dele) | found.add
+        cur = lifted.apply(cur, found)
     return lifted, order, seq
 
 
@@ -157,9 +176,9 @@ def _place_of(g: Grounding, cat: Catalogue, state: frozenset[int], robot: str) -
 def _drive(
     lifted: _Lifted, cat: Catalogue, robot: str, place: str, state: frozenset[int]
 ) -> GroundAction | None:
-    for a in lifted.g.actions:
-        if a.robot == robot and navigation_target(cat, robot, a.skill, dict(a.args)) == place:
-            if a.pre <= state and not a.neg & state:
+    for skill in lifted.skills.get(robot, ()):
+        for a in lifted.calls.calls(robot, skill):
+            if navigation_target(cat, robot, a.skill, dict(a.args)) == place and _applies(a, state):
                 return a
     return None
 
@@ -171,21 +190,33 @@ def rebalance(
     timing: Timing | None = None,
     *,
     max_moves: int = 20,
+    ready_at: Mapping[str, float] | None = None,
 ) -> Rebalanced:
-    """The plan with runs moved to equivalent idle robots where that ends it sooner
-    (unchanged when nothing helps, nothing may move, or the plan cannot be lifted)."""
+    """The plan with runs moved to equivalent free robots where that ends it sooner
+    (unchanged when nothing helps, nothing may move, or the plan cannot be lifted).
+    `ready_at`: when robots busy with other tasks are expected to be free (seconds
+    from now); such a robot may take work, which starts then."""
     timing = timing or Timing()
-    before = schedule(plan, cat, timing).makespan
+    ready = dict(ready_at or {})
+    before = schedule(plan, cat, timing, ready_at=ready).makespan
     out = Rebalanced(
         plan.model_copy(update={"expected_duration_s": round(before, 3)}), before, before
     )
     if plan.pinned or not plan.subtasks:
         return out
-    movable = {s.robot for s in plan.subtasks if not s.pinned and s.robot in cat.robots}
-    free = [r for r in cat.available_robots if cat.robots[r].status == "idle"]
-    if not any(o != r and equivalent(cat, r, o) for r in movable for o in free):
+    # a robot some subtask names (a carrier's tray as a target) keeps its runs: moving
+    # them would leave the names pointing at the wrong robot (`_best_move` skips them)
+    named = {v for s in plan.subtasks for v in s.args.values() if isinstance(v, str)}
+    movable = {
+        s.robot
+        for s in plan.subtasks
+        if not s.pinned and s.robot in cat.robots and s.robot not in named
+    }
+    free = _free(cat, ready)
+    takers = {o for r in movable for o in free if o != r and equivalent(cat, r, o)}
+    if not takers:
         return out  # no robot could take any of the work: lifting the plan would be wasted
-    lifted_all = _lift(plan, cat, state)
+    lifted_all = _lift(plan, cat, state, {s.robot for s in plan.subtasks} | takers)
     if lifted_all is None:
         return out
     lifted, subs, seq = lifted_all
@@ -194,7 +225,7 @@ def rebalance(
     original_robot = {s.id: s.robot for s in subs}
     best_plan, best_s = plan, before
     for _ in range(max_moves):
-        cand = _best_move(items, lifted, cat, timing, plan, original_robot, best_s)
+        cand = _best_move(items, lifted, cat, timing, plan, original_robot, best_s, ready)
         if cand is None:
             break
         items, best_plan, best_s, what = cand
@@ -204,6 +235,13 @@ def rebalance(
     if out.moves:
         log.info("rebalanced: %s (expected %.1f s → %.1f s)", "; ".join(out.moves), before, best_s)
     return out
+
+
+def _free(cat: Catalogue, ready: Mapping[str, float]) -> list[str]:
+    """Robots that may take work: idle ones, and those whose other work the runtime
+    knows (`ready`: they take it once that is done). A robot memory says is busy with
+    work the runtime did not report stays out (nothing says when it is free)."""
+    return [r for r in cat.available_robots if cat.robots[r].status == "idle" or r in ready]
 
 
 def _runs(
@@ -216,7 +254,7 @@ def _runs(
     carried: set[str] = set()
     runs: list[tuple[str, list[int]]] = []
     for i, (_, a) in enumerate(items):
-        cur = (cur - a.dele) | a.add
+        cur = lifted.apply(cur, a)
         open_run.setdefault(a.robot, []).append(i)
         if _loaded(lifted.g, cur, a.robot):
             carried.add(a.robot)
@@ -235,11 +273,12 @@ def _best_move(
     plan: Plan,
     original_robot: Mapping[str, str],
     current_s: float,
+    ready: Mapping[str, float],
 ) -> tuple[list[tuple[Subtask | None, GroundAction]], Plan, float, str] | None:
     named = {
         str(v) for s, _ in items if s is not None for v in s.args.values() if isinstance(v, str)
     }
-    free = [r for r in cat.available_robots if cat.robots[r].status == "idle"]
+    free = _free(cat, ready)
     best: tuple[float, str, list[tuple[Subtask | None, GroundAction]], Plan, str] | None = None
     for robot, run in _runs(items, lifted):
         pinned = [sub.pinned for sub, _ in (items[i] for i in run) if sub is not None]
@@ -251,8 +290,8 @@ def _best_move(
             moved = _move(items, run, other, lifted, cat)
             if moved is None:
                 continue
-            new_plan = _as_plan(moved, plan, original_robot)
-            t = schedule(new_plan, cat, timing).makespan
+            new_plan = _as_plan(moved, plan, original_robot, lifted)
+            t = schedule(new_plan, cat, timing, ready_at=ready).makespan
             if t < current_s - MIN_GAIN_S and (best is None or (t, other) < best[:2]):
                 ids = ", ".join(sub.id for sub, _ in (items[i] for i in run) if sub is not None)
                 best = (t, other, moved, new_plan, f"{ids}: {robot} → {other}")
@@ -287,8 +326,8 @@ def _move(
                 if drive is None:
                     return None
                 out.append((None, drive))
-                cur = (cur - drive.dele) | drive.add
-        orig = (orig - a.dele) | a.add
+                cur = lifted.apply(cur, drive)
+        orig = lifted.apply(orig, a)
         if i in members:
             target = navigation_target(cat, other, a.skill, dict(a.args))
             if target is not None and target == _place_of(g, cat, cur, other):
@@ -297,10 +336,10 @@ def _move(
             if found is None:
                 return None
             a = found
-        elif not (a.pre <= cur and not a.neg & cur):
+        elif not _applies(a, cur):
             return None
         out.append((sub, a))
-        cur = (cur - a.dele) | a.add
+        cur = lifted.apply(cur, a)
     return out
 
 
@@ -308,8 +347,9 @@ def _as_plan(
     items: Sequence[tuple[Subtask | None, GroundAction]],
     plan: Plan,
     original_robot: Mapping[str, str],
+    lifted: _Lifted,
 ) -> Plan:
-    seq = [a for _, a in items]
+    seq = [lifted.calls.final(a) for _, a in items]
     used = {s.id for s, _ in items if s is not None}
     new_ids = iter(fresh_ids(sum(1 for s, _ in items if s is None), used))
     ids = [s.id if s is not None else next(new_ids) for s, _ in items]

@@ -21,6 +21,10 @@ A plan's schedule is what the runtime does with it: a subtask starts once every 
 it depends on has ended and its robot is free (each robot runs one at a time, ties in
 plan order). Robots move only by navigation, so a drive is timed from where the
 robot's previous subtask in the schedule left it.
+
+A robot busy with other tasks is free once their open subtasks are done
+(`ready_times`): a schedule's `ready_at` starts each robot then, so a plan's expected
+duration includes its waits for busy robots.
 """
 
 from __future__ import annotations
@@ -32,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 from robo_os_memory.models import Pose
 
-from ...contracts import Plan, Subtask
+from ...contracts import Plan, Subtask, SubtaskStatus
 
 if TYPE_CHECKING:
     from ...fleet import FleetConfig
     from .catalogue import Catalogue
+    from .interface import FleetWork
 
 __all__ = [
     "DEFAULT_DURATIONS",
@@ -44,6 +49,7 @@ __all__ = [
     "Schedule",
     "Timing",
     "navigation_target",
+    "ready_times",
     "schedule",
 ]
 
@@ -213,16 +219,19 @@ def schedule(
     timing: Timing | None = None,
     *,
     ready_at: Mapping[str, float] | None = None,
+    done_at: Mapping[str, float] | None = None,
 ) -> Schedule:
     """The plan's expected schedule: list scheduling (a ready subtask starts when its
     robot is free, earliest start first, ties in plan order), durations from `timing`
     with each drive timed from where the robot's previous subtask left it. `ready_at`:
-    when each robot is expected to be free (seconds from now; busy with other work)."""
+    when each robot is expected to be free (seconds from now; busy with other work).
+    `done_at`: when subtasks outside the plan that some of it depends on end."""
     timing = timing or Timing()
     subs = list(plan.subtasks if isinstance(plan, Plan) else plan)
     order = {s.id: i for i, s in enumerate(subs)}
     by_id = {s.id: s for s in subs}
     free = dict(ready_at or {})
+    outside = done_at or {}
     pose: dict[str, Pose | None] = {}
     start: dict[str, float] = {}
     end: dict[str, float] = {}
@@ -234,7 +243,13 @@ def schedule(
             s = by_id[sid]
             if any(d in left for d in s.depends_on if d in by_id):
                 continue
-            t = max([free.get(s.robot, 0.0), *(end[d] for d in s.depends_on if d in end)])
+            t = max(
+                [
+                    free.get(s.robot, 0.0),
+                    *(end[d] for d in s.depends_on if d in end),
+                    *(outside[d] for d in s.depends_on if d in outside and d not in by_id),
+                ]
+            )
             key = (t, order[sid], sid)
             if best is None or key < best:
                 best = key
@@ -257,3 +272,41 @@ def schedule(
         max(end.values(), default=0.0),
         max(chain.values(), default=0.0),
     )
+
+
+def ready_times(
+    work: FleetWork, cat: Catalogue, timing: Timing | None = None, *, now: float | None = None
+) -> dict[str, float]:
+    """When each robot with work of other tasks is expected to be free (seconds from
+    `now`, default `work.at`). Tasks are served in `work`'s order, each from where the
+    ones before it leave the robots' time: what is left of a running subtask (its
+    expected duration less the time it has run, never below zero), then the task's
+    pending subtasks scheduled as `schedule` does. Robots with no such work are absent."""
+    timing = timing or Timing()
+    at = work.at if now is None else now
+    free: dict[str, float] = {}
+    for subs in work.tasks:
+        done_at: dict[str, float] = {}
+        queued: list[Subtask] = []
+        for s in subs:
+            if s.status == SubtaskStatus.running:
+                d = timing.duration(cat, s.robot, s.skill, s.args, timing.start_pose(cat, s.robot))
+                ran = max(0.0, at - s.started_at) if s.started_at is not None else 0.0
+                done_at[s.id] = free.get(s.robot, 0.0) + max(0.0, d - ran)
+                free[s.robot] = done_at[s.id]
+            elif s.robot in cat.robots:
+                queued.append(
+                    Subtask(
+                        id=s.id,
+                        robot=s.robot,
+                        skill=s.skill,
+                        args=dict(s.args),
+                        depends_on=list(s.depends_on),
+                    )
+                )
+        if queued:
+            sched = schedule(queued, cat, timing, ready_at=free, done_at=done_at)
+            for sid, e in sched.end.items():
+                robot = sched.robot[sid]
+                free[robot] = max(free.get(robot, 0.0), e)
+    return free

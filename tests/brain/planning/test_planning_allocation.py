@@ -316,7 +316,7 @@ async def test_brain_planner_rebalances_model_plans_unless_pinned(
         assert robots_used == {"mm1"} and "moved" not in out.message
         assert out.plan.expected_duration_s == pytest.approx(one_robot, abs=1e-3)
     else:
-        assert robots_used == {"mm1", "mm2"} and "moved to idle robots" in out.message
+        assert robots_used == {"mm1", "mm2"} and "moved to free robots" in out.message
         assert out.plan.expected_duration_s < one_robot
 
 
