@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,12 +36,10 @@ def _settings(config_file: Path | None = None) -> Settings:
     return load_settings(config_file)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(level: str, fmt: str = "text") -> None:
+    from .logs import configure_logging
+
+    configure_logging(level, fmt)
 
 
 def _client(url: str | None) -> Any:
@@ -91,8 +88,11 @@ def up(
     if real_time:
         updates["sim"] = settings.sim.model_copy(update={"real_time": True})
     settings = settings.model_copy(update=updates)
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, settings.log_format)
     from .stack import run_stack
+    from .tracing import configure_tracing
+
+    configure_tracing(settings.tracing)
 
     run_stack(settings, data_dir=data_dir)
 
@@ -221,9 +221,15 @@ def task_watch(task_id: str, url: UrlOpt = None) -> None:
             )
 
 
-@app.command()
-def robots(url: UrlOpt = None, as_json: JsonOpt = False) -> None:
+robots_app = typer.Typer(help="The fleet: list the robots, restart one's agent.")
+app.add_typer(robots_app, name="robots")
+
+
+@robots_app.callback(invoke_without_command=True)
+def robots(ctx: typer.Context, url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     """The fleet as the shared memory holds it."""
+    if ctx.invoked_subcommand is not None:
+        return
     with _client(url) as client:
         rows = client.robots()
     if as_json:
@@ -241,6 +247,24 @@ def robots(url: UrlOpt = None, as_json: JsonOpt = False) -> None:
             r.get("activity") or "",
         )
     console.print(table)
+
+
+@robots_app.command("restart")
+def robots_restart(
+    robot: Annotated[str, typer.Argument(help="The robot whose agent to restart.")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Even while it runs a skill (the brain retries or reassigns it)."
+        ),
+    ] = False,
+    url: UrlOpt = None,
+) -> None:
+    """Restart one robot's agent in a new process (an edited skill is picked up); the
+    stack keeps running. Needs the operator scope."""
+    with _client(url) as client:
+        state = client.restart_robot(robot, force=force)
+    console.print(f"robot [bold]{escape(robot)}[/bold]: agent restarted, {state.get('status')}")
 
 
 @app.command()
@@ -321,7 +345,9 @@ def config(show_secrets: Annotated[bool, typer.Option("--show-secrets")] = False
 
 
 token_app = typer.Typer(
-    help="The API token `robo-os up` generates and reuses (<state_dir>/api-token).",
+    help="API tokens: the one `robo-os up` generates and reuses (<state_dir>/api-token,"
+    " scope admin) and named, scoped ones (create, list, revoke; through the running"
+    " brain, with an admin token).",
     no_args_is_help=True,
 )
 app.add_typer(token_app, name="token")
@@ -343,6 +369,142 @@ def token_rotate() -> None:
     settings = _settings()
     rotate_token(settings)
     console.print(f"wrote a new API token to {token_path(settings)}; restart `robo-os up` to use it")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="Unique name (letters, digits, _.@-).")],
+    scope: Annotated[
+        str, typer.Option("--scope", help="read, operator or admin (docs/operations.md).")
+    ] = "read",
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a named token with a scope and print it (once: only its digest is stored)."""
+    with _client(url) as client:
+        made = client.create_token(name, scope)
+    if as_json:
+        console.print_json(json.dumps(made))
+        return
+    err_console.print(f"token {escape(made['name'])} ({made['scope']}); it is not shown again:")
+    print(made["token"])  # stdout alone: `TOKEN=$(robo-os token create ...)`
+
+
+@token_app.command("list")
+def token_list(url: UrlOpt = None, as_json: JsonOpt = False) -> None:
+    """The named tokens: name, scope, created, last used (never the secret)."""
+    import datetime as dt
+
+    with _client(url) as client:
+        rows = client.tokens()
+    if as_json:
+        console.print_json(json.dumps(rows))
+        return
+
+    def when(ts: float | None) -> str:
+        return dt.datetime.fromtimestamp(ts).isoformat(timespec="seconds") if ts else "never"
+
+    table = Table("name", "scope", "created", "by", "last used")
+    for t in rows:
+        table.add_row(
+            t["name"],
+            t["scope"],
+            when(t["created_at"]),
+            t.get("created_by") or "",
+            when(t.get("last_used_at")),
+        )
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str, url: UrlOpt = None) -> None:
+    """Revoke a named token: its next request is refused (401)."""
+    with _client(url) as client:
+        client.revoke_token(name)
+    console.print(f"revoked token {escape(name)}")
+
+
+@app.command()
+def estop(
+    release: Annotated[
+        bool, typer.Option("--release", help="Release the stop (admin scope).")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Why (kept in events and the audit).")] = "",
+    status: Annotated[bool, typer.Option("--status", help="Only show the state.")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """Emergency stop: halt every robot now (operator scope); --release resumes."""
+    with _client(url) as client:
+        if status:
+            state = client.estop_state()
+        elif release:
+            state = client.release_estop(reason)
+        else:
+            state = client.estop(reason)
+    if state.get("engaged"):
+        console.print(
+            f"[red]emergency stop ENGAGED[/red] by {escape(str(state.get('by')))}"
+            f"{': ' + escape(state['reason']) if state.get('reason') else ''}"
+        )
+    else:
+        console.print("[green]emergency stop released[/green]")
+
+
+@task_app.command("approve")
+def task_approve(
+    task_id: str,
+    subtask_id: str,
+    reason: Annotated[str, typer.Option(help="Kept in the event and the audit.")] = "",
+    url: UrlOpt = None,
+) -> None:
+    """Approve a subtask awaiting approval: it is dispatched."""
+    with _client(url) as client:
+        task = client.approve(task_id, subtask_id, reason)
+    console.print(f"task {task_id}: {subtask_id} approved ({task.get('status')})")
+
+
+@task_app.command("reject")
+def task_reject(
+    task_id: str,
+    subtask_id: str,
+    reason: Annotated[str, typer.Option(help="Kept in the event and the audit.")] = "",
+    url: UrlOpt = None,
+) -> None:
+    """Reject a subtask awaiting approval: it fails; the task replans or fails."""
+    with _client(url) as client:
+        task = client.reject(task_id, subtask_id, reason)
+    console.print(f"task {task_id}: {subtask_id} rejected ({task.get('status')})")
+
+
+@app.command()
+def audit(
+    cursor: Annotated[str | None, typer.Option(help="Entries after this id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The audit stream (admin scope): who changed what, when, with what result."""
+    import datetime as dt
+
+    with _client(url) as client:
+        page = client.audit(cursor, limit)
+    if as_json:
+        console.print_json(json.dumps(page))
+        return
+    table = Table("id", "when", "who", "action", "target", "result")
+    for e in page["entries"]:
+        target = " ".join(f"{k}={v}" for k, v in e.get("target", {}).items())
+        result = f"{e['result']} {e['status']}" + (f": {e['message']}" if e.get("message") else "")
+        table.add_row(
+            e["id"],
+            dt.datetime.fromtimestamp(e["ts"]).isoformat(timespec="seconds"),
+            e["who"],
+            e["action"],
+            escape(target),
+            escape(result[:80]),
+        )
+    console.print(table)
+    console.print(f"next: --cursor {page['cursor']}")
 
 
 def skills_run(
@@ -378,6 +540,46 @@ def skills_run(
         task = client.task(task["id"])
     _print_task(task)
     if task.get("status") != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def eval_suite(
+    suite_file: Annotated[Path, typer.Argument(help="The suite (YAML): fleet and cases.")],
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Run against this brain instead of starting the suite's fleet here."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a suite of cases (instruction or goal, expected outcome, facts) and print
+    success, time, model calls and failures by kind; exit 1 if any case failed."""
+    import asyncio
+
+    from .evaluation import load_suite, progress_bar, report, run_suite
+
+    suite = load_suite(suite_file)
+    settings = _settings()
+    token = None
+    if url is not None:
+        from .tokens import read_token
+
+        token = read_token(settings)
+    else:
+        _configure_logging("WARNING", settings.log_format)  # the bar, not the stack's chatter
+    results = asyncio.run(
+        run_suite(suite, url=url, token=token, settings=settings, on_progress=progress_bar(sys.stderr))
+    )
+    if as_json:
+        rows = [
+            {"case": r.case.name, "ok": r.ok, "status": r.status, "seconds": round(r.seconds, 3),
+             "model_calls": r.model_calls, "kind": r.kind, "detail": r.detail, "task_id": r.task_id}
+            for r in results
+        ]
+        console.print_json(json.dumps({"suite": suite.name, "results": rows}))
+    else:
+        report(suite, results, sys.stdout)
+    if not all(r.ok for r in results):
         raise typer.Exit(1)
 
 

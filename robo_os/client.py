@@ -128,6 +128,11 @@ class RoboOSClient:
         out = self._request("GET", "/v1/robots")
         return list(out["robots"] if isinstance(out, dict) else out)
 
+    def restart_robot(self, robot: str, *, force: bool = False) -> dict[str, Any]:
+        """Restart the robot's agent (409 while it runs a skill unless `force`)."""
+        params = {"force": "true"} if force else {}
+        return dict(self._request("POST", f"/v1/robots/{robot}/restart", params=params))
+
     def skills(self) -> list[dict[str, Any]]:
         out = self._request("GET", "/v1/skills")
         return list(out["skills"] if isinstance(out, dict) else out)
@@ -149,3 +154,39 @@ class RoboOSClient:
 
     def health(self) -> dict[str, Any]:
         return dict(self._request("GET", "/healthz"))
+
+    # -- safety and access (docs/operations.md) ------------------------------------
+    def estop(self, reason: str = "") -> dict[str, Any]:
+        """Engage the emergency stop (operator scope)."""
+        return dict(self._request("POST", "/v1/estop", json={"reason": reason}))
+
+    def release_estop(self, reason: str = "") -> dict[str, Any]:
+        """Release the emergency stop (admin scope)."""
+        return dict(self._request("POST", "/v1/estop/release", json={"reason": reason}))
+
+    def estop_state(self) -> dict[str, Any]:
+        return dict(self._request("GET", "/v1/estop"))
+
+    def approve(self, task_id: str, subtask_id: str, reason: str = "") -> dict[str, Any]:
+        path = f"/v1/tasks/{task_id}/subtasks/{subtask_id}/approve"
+        return dict(self._request("POST", path, json={"reason": reason}))
+
+    def reject(self, task_id: str, subtask_id: str, reason: str = "") -> dict[str, Any]:
+        path = f"/v1/tasks/{task_id}/subtasks/{subtask_id}/reject"
+        return dict(self._request("POST", path, json={"reason": reason}))
+
+    def create_token(self, name: str, scope: str) -> dict[str, Any]:
+        """A new named token; the answer's `token` is the secret, shown once (admin)."""
+        return dict(self._request("POST", "/v1/tokens", json={"name": name, "scope": scope}))
+
+    def tokens(self) -> list[dict[str, Any]]:
+        return list(self._request("GET", "/v1/tokens")["tokens"])
+
+    def revoke_token(self, name: str) -> None:
+        self._request("DELETE", f"/v1/tokens/{name}")
+
+    def audit(self, cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return dict(self._request("GET", "/v1/audit", params=params))

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_PLAN_SUBTASKS",
     "TERMINAL_TASK_STATUSES",
     "ErrorCode",
+    "ObjectEnd",
     "ObjectState",
     "PlaceState",
     "Plan",
@@ -71,6 +72,8 @@ class ErrorCode(StrEnum):
     """The agent died or stopped heart-beating while running the skill (set by the brain)."""
     internal = "internal"
     """A bug or an unexpected exception in the skill or the driver."""
+    rejected = "rejected"
+    """A person rejected the subtask when asked to approve it (set by the brain)."""
 
 
 TRANSIENT_ERRORS = frozenset({ErrorCode.timeout, ErrorCode.collision, ErrorCode.held_by_other})
@@ -97,6 +100,8 @@ class SkillCall(_Frozen):
     attempt: int = 1
     timeout_s: float | None = None
     """None: the skill's declared default timeout."""
+    traceparent: str | None = None
+    """The brain's subtask span (W3C trace context): the agent's skill span is its child."""
 
 
 class SkillResult(_Frozen):
@@ -178,6 +183,10 @@ class TaskStatus(StrEnum):
     queued = "queued"
     """Planned; waits in the fleet queue for objects other tasks claim (`waiting_for`)."""
     running = "running"
+    awaiting_approval = "awaiting_approval"
+    """A subtask waits for a person's approval (docs/operations.md, "Approvals")."""
+    paused = "paused"
+    """The emergency stop is engaged: nothing is dispatched until it is released."""
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"
@@ -188,6 +197,8 @@ TERMINAL_TASK_STATUSES = frozenset({TaskStatus.succeeded, TaskStatus.failed, Tas
 
 class SubtaskStatus(StrEnum):
     pending = "pending"
+    awaiting_approval = "awaiting_approval"
+    """Ready, but its skill needs a person's approval before it is dispatched."""
     running = "running"
     succeeded = "succeeded"
     failed = "failed"
@@ -242,6 +253,8 @@ class Task(_Frozen):
     version: int = 0
     model_calls: int = 0
     replans: int = 0
+    submitted_by: str | None = None
+    """The name of the API token that submitted it (None: auth off, or before tokens)."""
     priority: int = 0
     """Higher first in the fleet queue and in robot lanes; equal priorities: first come
     first served."""
@@ -250,6 +263,29 @@ class Task(_Frozen):
     expected_finish_at: float | None = None
     """When the task is expected to be done (epoch seconds): planned at + the plan's
     `expected_duration_s`. None: not estimated."""
+    objects: list[ObjectEnd] = Field(default_factory=list)
+    """Set when the task ends: every object it touched, where memory has it then."""
+    goal: dict[str, Any] | None = None
+    """What "done" means, in the goal language (docs/planning.md, "Goal language"):
+    given by the app, or read from the instruction by the planner. After every subtask
+    succeeded the task succeeds only if its final facts hold in memory. None: unknown."""
+    goal_source: str | None = None
+    """Where the goal came from: `app`, or the planner that read it (`embedded`,
+    `llm:<model>`, ...)."""
+
+
+class ObjectEnd(_Frozen):
+    """Where one object a task touched was when the task ended, as memory has it."""
+
+    name: str
+    on: str | None = None
+    held_by: str | None = None
+    unknown: bool = False
+    """Nobody could find it (memory's `unknown_since` is set)."""
+    note: str = ""
+    """In words: "cup left on counter by arm1", "mug still held by mm1: ..."."""
+    attention: str | None = None
+    """A robot that needs a person: it still holds the object and could not set it down."""
 
 
 class TaskEventKind(StrEnum):
@@ -266,6 +302,19 @@ class TaskEventKind(StrEnum):
     replanned = "replanned"
     waiting = "waiting"
     """The task (or one of its subtasks) waits for a claim another task holds; `data.for`."""
+    awaiting_approval = "awaiting_approval"
+    """A subtask needs a person's approval before it is dispatched (`subtask`)."""
+    approved = "approved"
+    rejected = "rejected"
+    paused = "paused"
+    """The emergency stop was engaged: running skills were cancelled, nothing starts."""
+    resumed = "resumed"
+    """The emergency stop was released: the task goes on."""
+    subtask_halted = "subtask_halted"
+    """A subtask the emergency stop interrupted; it runs again (new attempt) on release."""
+    goal_unmet = "goal_unmet"
+    """Every subtask succeeded but the goal does not hold in memory (`data.unmet`); the
+    task replans once if it can, else fails."""
     succeeded = "succeeded"
     failed = "failed"
     cancelled = "cancelled"

@@ -22,12 +22,15 @@ __all__ = [
     "DeadlineExceeded",
     "DeveloperError",
     "ExecutionError",
+    "InvalidGoalError",
     "InvalidPlanError",
     "ModelError",
     "ModelOutputError",
+    "ModelRequestError",
     "ModelUnavailableError",
     "NotFoundError",
     "OperatorError",
+    "OverloadedError",
     "PluginLoadError",
     "RoboOSError",
     "RobotUnavailableError",
@@ -83,6 +86,17 @@ class ConflictError(UserError):
     succeeded (409)."""
 
 
+class OverloadedError(UserError):
+    """The brain is at a configured limit (`limit`, its `value`); the caller should come
+    back after `retry_after_s` (429 with Retry-After)."""
+
+    def __init__(self, message: str, *, limit: str, value: int, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+        self.retry_after_s = retry_after_s
+
+
 class InvalidPlanError(UserError):
     """A plan (explicit or planned) failed the checks; `problems` names each defect (422)."""
 
@@ -90,6 +104,17 @@ class InvalidPlanError(UserError):
         head = "; ".join(p.message for p in list(problems)[:5])
         more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
         super().__init__(f"invalid plan: {head}{more}")
+        self.problems = list(problems)
+
+
+class InvalidGoalError(UserError):
+    """A goal an app submitted is malformed, names what does not exist or contradicts
+    itself; `problems` names each defect (422)."""
+
+    def __init__(self, problems: Sequence[PlanProblem]) -> None:
+        head = "; ".join(p.message for p in list(problems)[:5])
+        more = f" (+{len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"invalid goal: {head}{more}")
         self.problems = list(problems)
 
 
@@ -121,6 +146,11 @@ class ServiceUnavailableError(OperatorError):
 
 class ModelUnavailableError(OperatorError):
     """No model endpoint answered (all replicas down, timed out, or refusing)."""
+
+
+class ModelRequestError(ModelUnavailableError):
+    """The model server answered, but rejected the request's format (a 4xx, or a 5xx
+    naming validation errors): the server is up, the request must change."""
 
 
 # -- execution ------------------------------------------------------------------------

@@ -4,7 +4,8 @@ The memory's keys (robots, objects, places, history, leases, liveness) are built
 `robo_os_memory.keys`; the keys here live under the same configurable prefix
 (`settings.redis.key_prefix`), in the same Redis, one namespace per owner:
 
-    {p}:brain:...   the brain's task store (robo_os/brain/runtime/store.py)
+    {p}:brain:...   the brain's task store (robo_os/brain/runtime/store.py), its API
+                    tokens, audit stream and emergency stop (`AccessKeys`)
     {p}:agent:...   each robot's agent (robo_os/cerebellum/agent_state.py)
 
 docs/memory.md has the full table (type, TTL, writer, readers); keep the two in sync.
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from robo_os_memory.keys import Keys as MemoryKeys
 
-__all__ = ["AgentKeys", "TaskKeys"]
+__all__ = ["AccessKeys", "AgentKeys", "TaskKeys"]
 
 
 def _checked(prefix: str) -> None:
@@ -63,6 +64,46 @@ class TaskKeys:
         is bounded by the trim, and ids of expired tasks are dropped when a listing meets
         them."""
         return f"{self.prefix}:brain:tasks:recent"
+
+
+@dataclass(frozen=True)
+class AccessKeys:
+    """Who may do what, what they did, and the emergency stop. Owner: the brain's API
+    (`brain/api/principals.py`, `audit.py`) and its scheduler (`brain/runtime/estop.py`)."""
+
+    prefix: str
+
+    def __post_init__(self) -> None:
+        _checked(self.prefix)
+
+    @property
+    def tokens(self) -> str:
+        """Hash SHA-256 hex digest of a token -> JSON {name, scope, created_at}. Forever:
+        a token lives until it is revoked. The secret itself is never stored."""
+        return f"{self.prefix}:brain:tokens"
+
+    @property
+    def token_names(self) -> str:
+        """Hash token name -> its digest (names are unique). Forever, like `tokens`."""
+        return f"{self.prefix}:brain:tokens:names"
+
+    @property
+    def tokens_used(self) -> str:
+        """Hash token name -> when it was last used (epoch seconds, written at most every
+        `LAST_USED_EVERY_S`). Forever; a revoked name's field is deleted with it."""
+        return f"{self.prefix}:brain:tokens:used"
+
+    @property
+    def audit(self) -> str:
+        """Stream, one entry per state-changing request (field `e`, JSON AuditEntry),
+        `MAXLEN ~ api.audit_maxlen`. Forever: bounded by the trim."""
+        return f"{self.prefix}:brain:audit"
+
+    @property
+    def estop(self) -> str:
+        """String, JSON {by, reason, since} while the emergency stop is engaged; absent
+        when released. No TTL: only a release ends a stop (it survives brain restarts)."""
+        return f"{self.prefix}:brain:estop"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +57,9 @@ class DeadRobotRecovery:
     recovered: list[Recovered] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     """Set after each recovery (tests wait on it)."""
+    after: Callable[[str, str], Awaitable[object]] | None = None
+    """`after(robot, reason)` once a robot is recovered: the supervisor starts the agent
+    Ray restarted (robo_os/supervisor.py)."""
     _monitor: RobotMonitor | None = None
     _tasks: set[asyncio.Task[Recovered | None]] = field(default_factory=set)
     _busy: set[str] = field(default_factory=set)
@@ -121,6 +124,8 @@ class DeadRobotRecovery:
                 ", ".join(released) or "no leases",
                 len(rec.disagreements) if rec else 0,
             )
+            if self.after is not None:
+                await self.after(robot, reason)
             return out
         except Exception:
             log.exception("robot=%s: recovery failed", robot)

@@ -45,6 +45,12 @@ class RedisSettings(_Section):
     starts an embedded redis-server on a free port and stops it on exit."""
     key_prefix: str = "robo-os"
     """Every key starts with this; isolates tenants and test runs."""
+    max_connections: int = Field(default=64, ge=1)
+    """Connections of each of the brain's Redis pools (memory, task store). A pool
+    that is all in use makes a caller wait for a connection, never fail."""
+    pool_timeout_s: float = Field(default=20.0, gt=0)
+    """How long a call waits for a pooled connection before it fails (the wait is not
+    part of a memory call's 5 s deadline for Redis to answer)."""
 
 
 class RaySettings(_Section):
@@ -71,6 +77,15 @@ class LLMSettings(_Section):
     """Send the robots' camera images with the planning request."""
     tool_calling: bool = True
     """Ask for a forced tool call; False: ask for JSON text (models without tool calling)."""
+    mode: Literal["plan", "goal"] = "plan"
+    """What the model is asked for (a task may choose its own): `plan` — the goal and a
+    plan, which the checker verifies against that goal and its constraints; `goal` —
+    only the goal, which the embedded planner plans (best for small models; only what
+    the goal language can say). docs/planning.md."""
+    constrained_output: bool = True
+    """Send the answer's JSON schema with the live robot, object, place and skill names
+    (`response_format` in text mode, the tool's parameters in tool mode); a server that
+    refuses it gets requests without it from then on."""
     timeout_s: float = Field(default=60.0, gt=0)
     max_retries: int = Field(default=2, ge=0)
     max_concurrency: int = Field(default=4, ge=1)
@@ -93,6 +108,8 @@ class APISettings(_Section):
     """False disables auth entirely (only for a closed network)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest request body accepted (413 above it, refused while reading)."""
+    audit_maxlen: int = Field(default=100_000, ge=100)
+    """Approximate cap on the audit stream (XADD MAXLEN ~): the oldest entries go first."""
 
 
 class MemorySettings(_Section):
@@ -151,6 +168,20 @@ class AgentSettings(_Section):
     only; docs/memory.md): after failed or cancelled skills, after every skill, or never."""
     reconcile_interval_s: float | None = Field(default=None, gt=0)
     """Also reconcile this often while idle; None: only after failures."""
+    max_restarts: int = Field(default=20, ge=-1)
+    """How many times Ray restarts an agent whose process died (-1: always; 0: never);
+    the restarted agent registers its robot again (docs/reliability.md, "Supervised
+    agents")."""
+    start_timeout_s: float = Field(default=120.0, gt=0)
+    """How long an agent (re)start may take before it counts as failed."""
+
+
+class TracingSettings(_Section):
+    """OpenTelemetry traces (robo_os/tracing.py): off unless an endpoint is set."""
+
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint, e.g. `http://127.0.0.1:4318/v1/traces` (needs the `otel` extra)."""
+    service_name: str = "robo-os"
 
 
 class SchedulerSettings(_Section):
@@ -178,6 +209,30 @@ class SchedulerSettings(_Section):
     infrastructure_retries: int = Field(default=3, ge=0)
     """Extra attempts a subtask gets, on the same robot, after failures the infrastructure
     caused (Redis or Ray gone), beyond `max_attempts`."""
+    approval_skills: list[str] = Field(default_factory=list)
+    """Skills whose subtasks wait for a person's approval before they are dispatched, on
+    top of those declared `@skill(requires_approval=True)` (docs/operations.md)."""
+    max_identical_failures: int = Field(default=3, ge=1)
+    """The same call (skill and arguments) failing with the same error this many times,
+    on any robots, fails the task naming it (replans avoid each failed call anyway)."""
+    held_on_end: Literal["put_back", "put_down", "keep"] = "put_back"
+    """What a failed or cancelled task does with objects its robots still hold: put each
+    back where it was picked up (else on the nearest place that works), put it down on
+    the nearest place that works, or keep it in hand (docs/execution.md, "Recovery")."""
+    verify_goal: bool = True
+    """After every subtask succeeded, a task with a goal succeeds only if the goal holds
+    in memory (else it replans once, then fails naming the unmet facts); False: it
+    succeeds when its subtasks do (robots whose skills do not write the world to memory)."""
+    max_active_tasks: int | None = Field(default=256, ge=1)
+    """Admission limit: tasks this brain runs at once (pending, planning, queued,
+    running). A submission over it waits up to `admission_wait_s` for one to end, else
+    is refused with 429 and `Retry-After`; None: no limit (docs/reliability.md)."""
+    admission_wait_s: float = Field(default=0.0, ge=0)
+    """How long a submission over the limit waits for a slot (0: refused at once)."""
+    admission_queue: int = Field(default=64, ge=0)
+    """How many submissions may wait for a slot at once; the next one is refused."""
+    retry_after_s: int = Field(default=2, ge=1)
+    """The `Retry-After` a refused submission is given."""
 
 
 class Settings(BaseSettings):
@@ -197,10 +252,14 @@ class Settings(BaseSettings):
     sim: SimSettings = Field(default_factory=SimSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     fleet_file: Path | None = None
     """YAML file with the fleet and scene; None: the embedded household demo."""
     state_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "state" / "robo-os")
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    """`json`: one JSON object per log line (ts, level, logger, message, and task/robot
+    fields where the record carries them), for log shippers."""
 
     @model_validator(mode="after")
     def _llm_needs_model(self) -> Settings:

@@ -52,6 +52,10 @@ class Stack:
         self.agents: dict[str, Any] = {}
         self.recovery: Any = None
         """`robo_os.recovery.DeadRobotRecovery`: halts, reconciles and frees a dead agent's robot."""
+        self.supervisor: Any = None
+        """`robo_os.supervisor.AgentSupervisor`: brings a dead agent back, restarts one on request."""
+        self._agent_configs: dict[str, Any] = {}
+        self._spawn_options: dict[str, dict[str, Any]] = {}
         self.app: FastAPI | None = None
         self._own_ray = False
         self._stops = contextlib.AsyncExitStack()
@@ -75,8 +79,10 @@ class Stack:
         from .brain.app import create_app
 
         self.app = create_app(self.settings, memory=self.memory, planner_factory=self._planner_factory)
-        if self.recovery is not None:  # what `GET /v1/world/diff` compares memory with
+        if self.recovery is not None and self.world is not None:  # what `GET /v1/world/diff` compares memory with
             self.app.state.world_observers = self._world_observers()
+        # `POST /v1/robots/{name}/restart` (brain/api/routes/agents.py)
+        self.app.state.agent_supervisor = self.supervisor
         log.info(
             "stack ready in %.1f s: %d robots (%s), Redis %s, Ray namespace %s",
             time.monotonic() - t0, len(self.agents), ", ".join(self.agents),
@@ -130,6 +136,8 @@ class Stack:
             heartbeat_interval_s=self.settings.memory.heartbeat_interval_s,
             history_maxlen=self.settings.memory.history_maxlen,
             history_max_age_s=self.settings.memory.history_max_age_s,
+            max_connections=self.settings.redis.max_connections,
+            pool_timeout_s=self.settings.redis.pool_timeout_s,
         )
         self._stops.push_async_callback(self._stop_memory)
 
@@ -170,8 +178,15 @@ class Stack:
         options = {"world": RayWorldClient(self.world)} if self.world is not None else {}
 
         async def one(rc: Any) -> tuple[str, Any]:
-            config = AgentConfig.from_settings(self.settings, rc, factory_options=options if rc.driver == "sim" else {})
-            handle = await start_agent(config, namespace=self.settings.ray.namespace, on_robot_node=rc.on_robot_node)
+            config = AgentConfig.from_settings(
+                self.settings, rc, factory_options=options if rc.driver == "sim" else {}, supervised=True
+            )
+            # Ray restarts a dead agent's process; the supervisor then starts its agent
+            spawn = {"on_robot_node": rc.on_robot_node, "max_restarts": self.settings.agent.max_restarts}
+            self._agent_configs[rc.id], self._spawn_options[rc.id] = config, spawn
+            handle = await start_agent(
+                config, namespace=self.settings.ray.namespace, timeout_s=self.settings.agent.start_timeout_s, **spawn
+            )
             return rc.id, handle
 
         self._stops.push_async_callback(self._stop_agents)  # also those started before a failure
@@ -189,15 +204,26 @@ class Stack:
 
     async def _start_recovery(self) -> None:
         """Follow robot liveness: a robot whose agent is declared dead is halted in the
-        world, reconciled from it and its leases released (robo_os/recovery.py)."""
-        if self.world is None or self.memory is None:
+        world, reconciled from it and its leases released (robo_os/recovery.py); then the
+        agent Ray restarted is started again (robo_os/supervisor.py)."""
+        if self.memory is None:
             return
         from .recovery import DeadRobotRecovery
         from .sim import RayWorldClient, SimRobot
+        from .supervisor import AgentSupervisor
 
-        client = RayWorldClient(self.world)
-        observers = {rc.id: SimRobot(rc, client) for rc in self.fleet.robots if rc.driver == "sim"}
-        self.recovery = DeadRobotRecovery(self.memory, client, observers)
+        self.supervisor = AgentSupervisor(
+            self.memory,
+            self.agents,
+            self._agent_configs,
+            namespace=self.settings.ray.namespace,
+            spawn_options=self._spawn_options,
+            start_timeout_s=self.settings.agent.start_timeout_s,
+            world=RayWorldClient(self.world) if self.world is not None else None,
+        )
+        client = RayWorldClient(self.world) if self.world is not None else None
+        observers = {rc.id: SimRobot(rc, client) for rc in self.fleet.robots if rc.driver == "sim" and client is not None}
+        self.recovery = DeadRobotRecovery(self.memory, client, observers, after=self.supervisor.revive)
         self.recovery.start()
         self._stops.push_async_callback(self.recovery.close)
 

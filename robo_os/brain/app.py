@@ -20,10 +20,12 @@ from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from ..errors import ConfigError
-from .api.auth import require_token
+from .api.audit import AuditLog, AuditMiddleware
+from .api.auth import require_read
 from .api.deps import BrainRuntime
-from .api.handlers import install_error_handlers
+from .api.handlers import API_ERRORS, BODY_ERRORS, install_error_handlers
 from .api.limits import BodySizeLimit
+from .api.principals import TokenStore
 from .api.routes import (
     health_router,
     metrics_router,
@@ -31,7 +33,10 @@ from .api.routes import (
     tasks_router,
     world_router,
 )
+from .api.routes.access import router as access_router
+from .api.routes.agents import router as agents_router
 from .api.routes.console import router as console_router
+from .api.routes.safety import router as safety_router
 from .runtime.scheduler import Scheduler
 from .runtime.store import TaskStore
 
@@ -125,13 +130,23 @@ def create_app(
     app.state.settings = settings
     app.state.runtime = None
     install_error_handlers(app)
+    # inside the error handlers' catch-all: it sees the status every request was answered with
+    app.add_middleware(AuditMiddleware)
     # outermost: a body over the limit is refused before any route or handler sees it
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
-    auth = [Depends(require_token)]
-    app.include_router(tasks_router, dependencies=auth)
-    app.include_router(world_router, dependencies=auth)
-    app.include_router(metrics_router, dependencies=auth)
-    app.include_router(prometheus_router, dependencies=auth)
+    # every /v1 route needs a valid token (scope read at least); routes that change
+    # state declare the larger scope they need (brain/api/auth.py)
+    auth = [Depends(require_read)]
+    # what any /v1 route may answer besides its own statuses (each route documents those)
+    common = {**API_ERRORS}
+    writes = {**API_ERRORS, **BODY_ERRORS}
+    app.include_router(tasks_router, dependencies=auth, responses=writes)
+    app.include_router(safety_router, dependencies=auth, responses=writes)
+    app.include_router(access_router, dependencies=auth, responses=writes)
+    app.include_router(world_router, dependencies=auth, responses=common)
+    app.include_router(agents_router, dependencies=auth, responses=writes)
+    app.include_router(metrics_router, dependencies=auth, responses=common)
+    app.include_router(prometheus_router, dependencies=auth, responses=common)
     app.include_router(health_router)
     app.include_router(console_router)  # static page; it sends the token on every API call
     return app
@@ -165,6 +180,8 @@ async def _open(
             heartbeat_interval_s=settings.memory.heartbeat_interval_s,
             history_maxlen=settings.memory.history_maxlen,
             history_max_age_s=settings.memory.history_max_age_s,
+            max_connections=settings.redis.max_connections,
+            pool_timeout_s=settings.redis.pool_timeout_s,
         )
         stack.push_async_callback(memory.close)
     if store is None:
@@ -174,6 +191,8 @@ async def _open(
             settings.redis.key_prefix,
             terminal_ttl_s=settings.scheduler.terminal_ttl_s,
             events_maxlen=settings.scheduler.events_maxlen,
+            max_connections=settings.redis.max_connections,
+            pool_timeout_s=settings.redis.pool_timeout_s,
         )
         stack.push_async_callback(store.close)
     if dispatcher is None:
@@ -215,6 +234,8 @@ async def _open(
         dispatcher=dispatcher,
         planner=planner,
         scheduler=scheduler,
+        tokens=TokenStore(store.redis, settings.redis.key_prefix),
+        audit=AuditLog(store.redis, settings.redis.key_prefix, maxlen=settings.api.audit_maxlen),
     )
 
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,10 +29,9 @@ from robo_os_memory.models import RobotState
 
 from ..agent_protocol import WireCall, WireResult, agent_actor_name, call_from_wire
 from ..contracts import ErrorCode, SkillCall, SkillResult
-from ..errors import ConfigError
+from ..errors import ConfigError, RobotUnavailableError
 from ..fleet import RobotConfig
-from ..settings import AgentSettings, LLMSettings, Settings
-from ..skill.parts import parts_of
+from ..settings import AgentSettings, LLMSettings, Settings, TracingSettings
 from ..skill.registry import SkillRegistry, discover
 from ..skill.spec import SkillSpec
 from .agent import CerebellumAgent
@@ -90,6 +90,12 @@ class AgentConfig:
     """The robot's own model (used when `agent.llm_subtasks`)."""
     redis_options: Mapping[str, Any] = field(default_factory=dict)
     """Extra redis-py options (TLS files, ...)."""
+    tracing: TracingSettings | None = None
+    """Export the agent's skill spans (robo_os/tracing.py) when an endpoint is set."""
+    supervised: bool = False
+    """A supervisor starts the agent after Ray restarted its process (robo_os/supervisor.py,
+    once the robot's recovery ran): until then calls are answered `robot_offline` instead
+    of starting it."""
 
     @classmethod
     def from_settings(cls, settings: Settings, robot: RobotConfig, **overrides: Any) -> AgentConfig:
@@ -103,6 +109,8 @@ class AgentConfig:
             "agent": settings.agent,
             "heartbeat_interval_s": settings.memory.heartbeat_interval_s,
             "llm": settings.agent_llm or (settings.llm if settings.llm.enabled else None),
+            "tracing": settings.tracing if settings.tracing.otlp_endpoint else None,
+            "skills": tuple(robot.skills),
         }
         return cls(**{**values, **overrides})
 
@@ -127,6 +135,10 @@ class AgentActor:
 
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
+        if config.tracing is not None:
+            from ..tracing import configure_tracing
+
+            configure_tracing(config.tracing)
         self.agent: CerebellumAgent | None = None
         self._memory: Memory | None = None
         self._mcp: McpSkillSet | None = None
@@ -188,7 +200,16 @@ class AgentActor:
             extra_capabilities=extra_caps,
             llm=self._llm,
         )
-        return await self.agent.start()
+        state = await self.agent.start()
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            # a new process after a crash: memory may believe what the old one left
+            try:
+                fixed = await self.agent.reconcile("agent restarted")
+            except Exception as e:  # memory keeps its beliefs; the agent still serves
+                log.warning("agent of %s: reconciling after the restart failed: %s", cfg.robot.id, e)
+            else:
+                log.info("agent of %s restarted: %d corrections", cfg.robot.id, fixed)
+        return state
 
     async def _open_mcp(self, registry: SkillRegistry) -> frozenset[str]:
         if not self.config.robot.options.get("mcp"):
@@ -203,6 +224,14 @@ class AgentActor:
 
     async def _agent(self) -> CerebellumAgent:
         if self.agent is None:
+            import ray
+
+            if self.config.supervised and ray.get_runtime_context().was_current_actor_reconstructed:
+                # the old process's robot is being recovered (halted, reconciled, freed);
+                # starting now would race that: the supervisor starts it after
+                raise RobotUnavailableError(
+                    f"the agent of {self.config.robot.id} is restarting after its process died"
+                )
             await self.start()
         assert self.agent is not None
         return self.agent
@@ -222,6 +251,8 @@ class AgentActor:
     async def _run(self, call: SkillCall) -> SkillResult:
         try:
             agent = await self._agent()
+        except RobotUnavailableError as e:  # restarting: the brain reassigns or waits
+            return SkillResult.failure(ErrorCode.robot_offline, str(e))
         except Exception as e:  # the brain gets a result it can act on (reassign)
             log.exception("agent of %s failed to start", self.config.robot.id)
             return SkillResult.failure(
@@ -246,16 +277,16 @@ class AgentActor:
 
     async def camera_image(self, target: str | None = None) -> bytes | None:
         """A PNG from the robot's camera, or None if it has none."""
-        agent = await self._agent()
-        camera = parts_of(agent.robot).camera
-        if camera is None:
-            return None
-        return (await camera.capture(target)).png
+        return await (await self._agent()).camera_image(target)
 
     async def node_id(self) -> str:
         import ray
 
         return str(ray.get_runtime_context().get_node_id())
+
+    async def process_id(self) -> int:
+        """The actor's process id (fault tests kill it)."""
+        return os.getpid()
 
     async def stop(self) -> None:
         """Stop the agent (robot marked stopped and closed) and close connections."""

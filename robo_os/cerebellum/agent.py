@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from robo_os_memory import Memory
 from robo_os_memory.models import RobotState, RobotStatusValue
 
+from .. import tracing
 from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..errors import ServiceUnavailableError
 from ..keys import AgentKeys
@@ -31,6 +32,8 @@ from ..settings import AgentSettings
 from ..skill.context import CancelToken, SkillContext
 from ..skill.invoke import INFRASTRUCTURE, Skill
 from ..skill.observation import observer_of
+from ..skill.parts import parts_of
+from ..skill.recording import record_facts
 from ..skill.registry import SkillRegistry
 from ..skill.robot import Robot
 from ..skill.spec import SkillSpec
@@ -240,7 +243,16 @@ class CerebellumAgent:
             run.token.cancel(reason)
         self._running[call.call_id] = run
         try:
-            result = await self._execute(run)
+            with tracing.span(
+                "skill",
+                traceparent=call.traceparent,
+                task_id=call.task_id,
+                skill=call.skill,
+                robot=self.id,
+                call_id=call.call_id,
+            ) as span:
+                result = await self._execute(run)
+                span.set_attribute("robo_os.result", result.error or "ok")
         except asyncio.CancelledError:
             # the agent itself is being torn down: whoever awaits this call hears so
             run.done.set_result(
@@ -253,6 +265,8 @@ class CerebellumAgent:
             result = SkillResult.failure(
                 ErrorCode.internal, f"agent {self.id}: {type(e).__name__}: {e}"
             )
+        if result.ok:
+            await self._record_facts(call)
         if self.reconciler is not None and (
             not result.ok or self.settings.reconcile == "always"
         ):
@@ -275,6 +289,19 @@ class CerebellumAgent:
         self._running.pop(call.call_id, None)
         run.done.set_result(result)
         return result
+
+    async def _record_facts(self, call: SkillCall) -> None:
+        """Write what the call's success made true of its skill's recorded facts
+        (robo_os.skill.recording), before the brain hears of it."""
+        skill = self.skills.get(call.skill)
+        if skill is None or not skill.spec.facts:
+            return
+        try:
+            await record_facts(self.memory, skill.spec, call.args, self.id)
+        except Exception as e:  # the skill did succeed; the planners re-read memory
+            self._log.warning(
+                "agent %s: %s: could not record its facts: %s", self.id, call.call_id, e
+            )
 
     async def cancel(self, call_id: str, reason: str = "cancelled") -> bool:
         """Stop a running or queued call (it returns `cancelled` within the grace period);
@@ -327,6 +354,13 @@ class CerebellumAgent:
                 self._log.warning("agent %s: periodic reconciliation failed: %s", self.id, e)
 
     # -- reading ---------------------------------------------------------------------------
+    async def camera_image(self, target: str | None = None) -> bytes | None:
+        """A PNG from the robot's camera (looking at `target`), or None if it has none."""
+        camera = parts_of(self.robot).camera
+        if camera is None:
+            return None
+        return (await camera.capture(target)).png
+
     def specs(self) -> list[SkillSpec]:
         specs = [s.spec for s in self.skills.values()]
         if self.llm is not None:

@@ -192,7 +192,10 @@ class RobotLLM:
                         last.model_copy(update={"message": f"{last.message}; model: {text}"}), turn
                     )
                 return done(SkillResult.success(text or "done"), turn)
-            messages.append(message.model_dump(exclude_none=True))
+            sent = message.model_dump(exclude_none=True)
+            # servers that validate the chat (llama.cpp's) require the key, as a string
+            sent.setdefault("content", "")
+            messages.append(sent)
             for tc in calls:
                 name = tc.function.name
                 try:

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ..planning.interface import Planner
     from ..runtime.scheduler import Scheduler
     from ..runtime.store import TaskStore
+    from .audit import AuditLog
+    from .principals import TokenStore
 
 __all__ = ["BrainRuntime", "get_runtime"]
 
@@ -29,6 +31,10 @@ class BrainRuntime:
     dispatcher: Dispatcher
     planner: Planner
     scheduler: Scheduler
+    tokens: TokenStore
+    """The named API tokens (the configured one is checked from the settings)."""
+    audit: AuditLog
+    """Where every state-changing request is recorded."""
 
 
 def get_runtime(request: Request) -> BrainRuntime:

@@ -21,22 +21,35 @@ from ...errors import (
     ConflictError,
     DeveloperError,
     ExecutionError,
+    InvalidGoalError,
     InvalidPlanError,
     ModelError,
     NotFoundError,
     OperatorError,
+    OverloadedError,
     RoboOSError,
     UnknownNameError,
     UserError,
 )
+from .schemas import ErrorBody
 
-__all__ = ["CatchAllMiddleware", "Unauthorized", "error_response", "install_error_handlers"]
+__all__ = [
+    "CatchAllMiddleware",
+    "Forbidden",
+    "Unauthorized",
+    "error_response",
+    "install_error_handlers",
+]
 
 log = logging.getLogger(__name__)
 
 
 class Unauthorized(UserError):
     """Missing or wrong bearer token (401)."""
+
+
+class Forbidden(UserError):
+    """A valid token whose scope does not allow the request (403, naming the scope)."""
 
 
 def error_response(
@@ -55,12 +68,31 @@ def error_response(
 def _robo_os_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, Unauthorized):
         return error_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, Forbidden):
+        return error_response(403, "forbidden", str(exc))
     if isinstance(exc, InvalidPlanError):
         return error_response(
             422, "invalid_plan", str(exc), [p.model_dump(mode="json") for p in exc.problems]
         )
+    if isinstance(exc, InvalidGoalError):
+        return error_response(
+            422, "invalid_goal", str(exc), [p.model_dump(mode="json") for p in exc.problems]
+        )
     if isinstance(exc, ConflictError):
         return error_response(409, "conflict", str(exc))
+    if isinstance(exc, OverloadedError):  # back-pressure: the limit named, when to retry
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "overloaded",
+                    "message": str(exc),
+                    "limit": {"name": exc.limit, "value": exc.value},
+                    "retry_after_s": exc.retry_after_s,
+                }
+            },
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
     if isinstance(exc, UnknownNameError):
         return error_response(404, "not_found", str(exc))
     if isinstance(exc, NotFoundError):
@@ -139,6 +171,25 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal", f"internal error: {type(exc).__name__}: {exc}")
+
+
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing or unknown bearer token."},
+    403: {"model": ErrorBody, "description": "The token's scope does not allow this route."},
+    500: {"model": ErrorBody, "description": "A bug in the brain (logged with a traceback)."},
+    503: {
+        "model": ErrorBody,
+        "description": "A service the brain needs (Redis, Ray, an agent) cannot be reached;"
+        " retry later.",
+    },
+}
+"""Statuses any authenticated /v1 route may answer (app.py adds them to every router)."""
+
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON, or a value is out of range."},
+    413: {"model": ErrorBody, "description": "The body is over `api.max_body_bytes`."},
+}
+"""Statuses of routes that take a request body."""
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from robo_os_memory.models import Change, ObjectState, PlaceState, RobotState
 
 from ...contracts import Plan, Task
 from ...skill.spec import SkillSpec
+from ...symbolic.goal import Goal, GoalFormatError
 
 __all__ = [
     "ChangesPage",
@@ -28,7 +29,8 @@ __all__ = [
 
 
 class SubmitTask(BaseModel):
-    """An instruction to plan, or an explicit plan (then the instruction is its label)."""
+    """An instruction to plan, a goal to plan (the goal language, docs/planning.md), or
+    an explicit plan (then the instruction is its label, or the goal what it must reach)."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -69,21 +71,67 @@ class SubmitTask(BaseModel):
                         ]
                     },
                 },
+                {
+                    "goal": {
+                        "facts": [["on", "apple", "dining_table"], "on(cup, dining_table)"],
+                        "avoid": ["carrier1"],
+                        "keep": ["bowl"],
+                        "deadline_s": 300,
+                        "instruction": "apple and cup to the table, without the carrier",
+                    }
+                },
             ]
         },
     )
 
     instruction: str | None = Field(default=None, min_length=1, max_length=4000)
     plan: Plan | None = None
+    goal: dict[str, Any] | None = Field(
+        default=None,
+        description="What done means, in the goal language: `facts` (or ordered"
+        ' `groups` of facts) such as `["on", "apple", "dining_table"]` or'
+        ' `"on(apple, dining_table)"` over on/holding/held/at/open/closed, and the'
+        " constraints `use`, `avoid` (robots), `keep` (objects not to move), `deadline_s`;"
+        " `instruction` labels it. Planned by the embedded planner; with `plan`, the plan"
+        ' must reach it. docs/planning.md, "Goal language".',
+        json_schema_extra={
+            "type": "object",
+            "properties": {
+                "facts": {"type": "array"},
+                "groups": {"type": "array", "items": {"type": "array"}},
+                "use": {"type": "array", "items": {"type": "string"}},
+                "avoid": {"type": "array", "items": {"type": "string"}},
+                "keep": {"type": "array", "items": {"type": "string"}},
+                "deadline_s": {"type": "number", "exclusiveMinimum": 0},
+                "instruction": {"type": "string"},
+            },
+        },
+    )
     priority: int = Field(default=0, ge=-1000, le=1000)
     """Higher first where tasks wait for the same robots or objects (the fleet queue,
     robot lanes); equal priorities: first come first served."""
+    mode: Literal["goal", "plan"] | None = None
+    """With a model: `goal` (the model writes the goal, the embedded planner plans it)
+    or `plan` (the model writes the goal and the plan); default `llm.mode`. Without a
+    model the embedded planner plans either way."""
 
     @model_validator(mode="after")
     def _one_of(self) -> SubmitTask:
+        if self.goal is not None:
+            if self.instruction is not None:
+                raise ValueError(
+                    "give `instruction` or `goal`, not both (a goal's label is `goal.instruction`)"
+                )
+            try:
+                # any predicate: the fleet's declared facts are checked when it is planned
+                Goal.parse(self.goal, strict=True, predicates=None)
+            except GoalFormatError as e:
+                raise ValueError(f"goal: {e}") from e
+            return self
         if self.instruction is None and self.plan is None:
             raise ValueError(
-                'give `instruction` (text to plan) or `plan` ({"subtasks": [...]}), or both'
+                'give `instruction` (text to plan), `goal` ({"facts": [...]}) or `plan`'
+                ' ({"subtasks": [...]})'
             )
         return self
 
@@ -120,6 +168,25 @@ class ObjectList(BaseModel):
 
 class PlaceList(BaseModel):
     places: list[PlaceState]
+
+
+class FactView(BaseModel):
+    """A fact the fleet's skills declare (robo_os.symbolic.facts) and where it holds now."""
+
+    signature: str
+    meaning: str
+    recorded: bool
+    """Memory keeps it (in the attrs of its first argument); otherwise plans only."""
+    initial: bool | str
+    declared_by: list[str]
+    """The skills whose specs declare it."""
+    holds: list[list[str]]
+    """Its atoms that hold now, as `[name, arg, ...]` (for an unrecorded fact: its
+    initial value only)."""
+
+
+class FactList(BaseModel):
+    facts: list[FactView]
 
 
 class ChangesPage(BaseModel):

@@ -46,7 +46,14 @@ __all__ = [
 
 HOLDER_KINDS = frozenset({"robot", "carrier"})
 OBJECT_KINDS = frozenset({"object"})
-OPEN = frozenset({SubtaskStatus.pending, SubtaskStatus.running, SubtaskStatus.failed})
+OPEN = frozenset(
+    {
+        SubtaskStatus.pending,
+        SubtaskStatus.awaiting_approval,
+        SubtaskStatus.running,
+        SubtaskStatus.failed,
+    }
+)
 
 Specs = Mapping[str, Mapping[str, Mapping[str, Any]]]
 """robot -> skill -> published spec (JSON), as `Memory.robot_skills()` answers."""

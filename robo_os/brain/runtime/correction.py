@@ -4,6 +4,7 @@ attempt. Which of them happens is `policy.decide`'s call; the runner applies it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from ...contracts import (
     TaskEventKind,
 )
 from .plan_ops import apply_move, is_chain_head, remaining_plan
+from .policy import remember
 from .store import TaskMeta
 
 if TYPE_CHECKING:
@@ -58,9 +60,10 @@ class Corrector:
 
     async def balance(self, sub: SubtaskState) -> SubtaskState:
         """The subtask, moved to an idle equivalent robot when its own is busy, it heads
-        its robot's chain in this task, and rebalancing is on."""
+        its robot's chain in this task, it is not pinned, and rebalancing is on."""
         if (
             self.rebalance
+            and not sub.pinned
             and self.lanes.busy_for(sub.robot, self.state.task.id) > 0
             and is_chain_head(self.state.task, sub.id)
         ):
@@ -79,7 +82,11 @@ class Corrector:
         result: SkillResult | None = None,
     ) -> bool:
         """Move the subtask and its chain to the best equivalent robot not in `excluded`
-        whose remaining plan `Planner.check` accepts; False when there is none."""
+        whose remaining plan `Planner.check` accepts; False when there is none, or the
+        subtask is pinned to its robot (the user chose it: the policy then replans or
+        fails, as when no robot can take it)."""
+        if sub.pinned:
+            return False
         base = Subtask(
             id=sub.id,
             robot=sub.robot,
@@ -88,6 +95,8 @@ class Corrector:
             depends_on=list(sub.depends_on),
         )
         candidates = await self.allocator.alternatives(base, set(excluded))
+        # never onto a robot the task's goal rules out (`use`/`avoid`)
+        candidates = [c for c in candidates if self.state.allows(c.robot)]
         if idle_only:
             candidates = [
                 c for c in candidates if self.lanes.busy_for(c.robot, self.state.task.id) == 0
@@ -129,6 +138,21 @@ class Corrector:
             await self.state.update(mutate)
             return True
         return False
+
+    async def remember(self, sub: SubtaskState, robot: str, error: ErrorCode, message: str) -> None:
+        """Keep the failed call in the task's meta (`policy.remember`)."""
+        calls = remember(
+            self.state.failed_calls(), robot, sub.skill, dict(sub.args), error, message
+        )
+
+        def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
+            stored = [dataclasses.asdict(c) for c in calls]
+            if stored == meta.failed_calls:
+                return None
+            meta.failed_calls = stored
+            return task, []
+
+        await self.state.update(mutate)
 
     async def retry(
         self,

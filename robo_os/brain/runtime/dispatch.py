@@ -30,6 +30,8 @@ __all__ = ["LocalDispatcher", "RayDispatcher"]
 log = logging.getLogger(__name__)
 
 RAY_CHECK_S = 3.0
+CAMERA_TIMEOUT_S = 10.0
+"""How long GET /v1/robots/{id}/camera waits for a robot's camera frame."""
 """How long /healthz waits for Ray's control store to list its nodes."""
 
 
@@ -100,6 +102,18 @@ class LocalDispatcher:
         if agent is None:
             return False
         return bool(await agent.cancel(call_id, reason))
+
+    async def camera(self, robot: str, target: str | None = None) -> bytes | None:
+        """A PNG of the robot's camera now (looking at `target`), None if it has none.
+        RobotUnavailableError if there is no agent for it."""
+        agent = self._agents.get(robot)
+        if agent is None:
+            raise RobotUnavailableError(f"no agent for robot {robot!r}")
+        capture = getattr(agent, "camera_image", None)
+        if capture is None:
+            return None
+        image = await asyncio.wait_for(capture(target), CAMERA_TIMEOUT_S)
+        return image if isinstance(image, bytes) and image else None
 
     async def close(self) -> None:
         # Calls still running belong to the agents; a brain that stops does not stop them.
@@ -240,6 +254,21 @@ class RayDispatcher:
             self._handles.pop(robot, None)
             log.warning("cancel of %s on %s failed: %s", call_id, robot, e)
             return False
+
+    async def camera(self, robot: str, target: str | None = None) -> bytes | None:
+        """A PNG of the robot's camera now (looking at `target`), None if it has none.
+        RobotUnavailableError if its agent cannot be reached or does not answer in time."""
+        from ray.exceptions import RayError
+
+        handle = await self._handle(robot)
+        try:
+            image = await asyncio.wait_for(
+                asyncio.wrap_future(handle.camera_image.remote(target).future()), CAMERA_TIMEOUT_S
+            )
+        except (RayError, TimeoutError) as e:
+            self._handles.pop(robot, None)
+            raise RobotUnavailableError(f"the camera of {robot!r} did not answer: {e}") from e
+        return image if isinstance(image, bytes) and image else None
 
     async def close(self) -> None:
         self._handles.clear()

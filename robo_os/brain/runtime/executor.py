@@ -11,6 +11,12 @@ applies the action, `Corrector` doing its writes (see docs/execution.md).
 
 Redis going away mid-step is not the task's failure: the runner waits for it (bounded by
 `scheduler.store_outage_s`) and resumes from the stored record (`outage.py`).
+
+The emergency stop (`estop.py`) halts the runner: its running calls are cancelled
+through the agents' cancel tokens and their subtasks go back to `pending` (not failed),
+nothing is dispatched and the task is `paused` until the stop is released. A subtask whose
+skill needs approval waits in `awaiting_approval` until a person approves or rejects it
+(a rejection is the subtask's failure: the task replans or fails, as for any failure).
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ... import tracing
 from ...contracts import (
     TERMINAL_TASK_STATUSES,
     ErrorCode,
+    ObjectEnd,
     Plan,
+    PlanProblem,
     SkillCall,
     SkillResult,
     Subtask,
@@ -38,8 +47,16 @@ from ...contracts import (
     TaskStatus,
     Waiting,
 )
-from ...errors import DeadlineExceeded, RobotUnavailableError
+from ...errors import (
+    ConflictError,
+    DeadlineExceeded,
+    NotFoundError,
+    RobotUnavailableError,
+    ServiceUnavailableError,
+)
 from ...skill.invoke import INFRASTRUCTURE, is_infrastructure_error
+from .aftermath import Aftermath
+from .approvals import approval, awaiting, check_awaiting, needs_approval, rejected
 from .claims import ClaimWaitExpired, claimed_robots, links, named_objects, open_subtasks
 from .correction import Corrector
 from .lanes import LaneClosed
@@ -54,6 +71,9 @@ __all__ = ["RunnerDeps", "TaskRunner", "call_id_for"]
 
 log = logging.getLogger(__name__)
 
+
+DECISION_WAIT_S = 10.0
+"""How long an approval or rejection waits for the task's runner to take it."""
 
 MAX_STALE_REPLANS = 3
 """Replans a task may make because a robot came back from another task in a state its
@@ -76,6 +96,8 @@ class _Flight:
     running: bool = False
     started: float = 0.0
     job: asyncio.Task[None] | None = None
+    halted: bool = False
+    """The emergency stop interrupted it: a failure it ends with is not the skill's."""
 
 
 @dataclass
@@ -96,14 +118,26 @@ class _RobotLost:
 @dataclass
 class _Signal:
     kind: str
-    """"cancel", "cancel_deadline" or "wake" (a retry's backoff ended)."""
+    """"cancel", "cancel_deadline", "wake" (a retry's backoff ended), "halt" (the
+    emergency stop), "halt_deadline" or "release"."""
     subtask: str | None = None
+
+
+@dataclass
+class _Decision:
+    """A person's answer to a subtask awaiting approval."""
+
+    subtask: str
+    approve: bool
+    by: str
+    reason: str
+    answer: asyncio.Future[None]
 
 
 class TaskRunner(TaskState):
     def __init__(self, deps: RunnerDeps, task: Task, meta: TaskMeta) -> None:
         super().__init__(deps, task, meta)
-        self.inbox: asyncio.Queue[_Done | _RobotLost | _Signal] = asyncio.Queue()
+        self.inbox: asyncio.Queue[_Done | _RobotLost | _Signal | _Decision] = asyncio.Queue()
         self.flights: dict[str, _Flight] = {}
         self.not_before: dict[str, float] = {}
         self.failures: list[str] = []
@@ -137,6 +171,40 @@ class TaskRunner(TaskState):
         if self.request_cancel(reason):
             self.inbox.put_nowait(_Signal("cancel"))
 
+    def halt(self) -> None:
+        """The emergency stop was engaged: cancel the running calls, start nothing."""
+        self.inbox.put_nowait(_Signal("halt"))
+
+    def release(self) -> None:
+        """The emergency stop was released: go on."""
+        self.inbox.put_nowait(_Signal("release"))
+
+    async def decide(self, subtask: str, *, approve: bool, by: str, reason: str = "") -> None:
+        """Approve or reject a subtask awaiting approval (NotFoundError, ConflictError
+        when it does not await one); returns once the answer is stored."""
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.inbox.put_nowait(_Decision(subtask, approve, by, reason, answer))
+        ended = asyncio.ensure_future(self.finished.wait())
+        waiting: set[asyncio.Future[Any]] = {answer, ended}
+        try:
+            await asyncio.wait(
+                waiting, timeout=DECISION_WAIT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            ended.cancel()
+        if answer.done():
+            return answer.result()
+        answer.cancel()  # not taken later either
+        if self.finished.is_set():
+            raise ConflictError(f"task {self.task.id} ended before the answer was taken")
+        raise ServiceUnavailableError(
+            f"task {self.task.id} did not take the answer within {DECISION_WAIT_S:.0f}s"
+            " (is Redis reachable?); read the task, and answer again if it still waits"
+        )
+
+    def _stopped(self) -> bool:
+        return self.d.estop is not None and self.d.estop.engaged
+
     def robot_lost(self, robot: str, reason: str) -> None:
         if any(f.robot == robot for f in self.flights.values()):
             self.inbox.put_nowait(_RobotLost(robot, reason))
@@ -158,6 +226,31 @@ class TaskRunner(TaskState):
             **({"progress": float(value)} if isinstance(value, int | float) else {}),
         )
         self._side_job(self.d.store.append_events(self.task.id, [ev]))
+
+    async def finish(
+        self,
+        status: TaskStatus,
+        message: str,
+        problems: list[PlanProblem] | None = None,
+        *,
+        objects: list[ObjectEnd] | None = None,
+    ) -> None:
+        """End the task; first set down what its robots still hold (failed or cancelled)
+        and record where every object it touched ended (`aftermath.py`)."""
+        if self.task.status in TERMINAL_TASK_STATUSES:
+            return
+        if objects is None:
+            after = Aftermath(self)
+            try:
+                objects = await after.run(status)
+            except Exception as e:
+                if is_store_outage(e):
+                    raise
+                log.exception("task %s: recording where its objects ended failed", self.task.id)
+            else:
+                tail = after.summary(objects or [])
+                message = f"{message}; {tail}" if tail else message
+        await super().finish(status, message, problems, objects=objects)
 
     # -- main ----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -236,7 +329,12 @@ class TaskRunner(TaskState):
         if not self.task.subtasks:
             if not await self.planning.plan_task():
                 return
-        elif self.task.status not in (TaskStatus.running, TaskStatus.queued):
+        elif self.task.status not in (
+            TaskStatus.running,
+            TaskStatus.queued,
+            TaskStatus.paused,
+            TaskStatus.awaiting_approval,
+        ):
             await self.update(
                 lambda t, m: (
                     t.model_copy(update={"status": TaskStatus.running}),
@@ -320,7 +418,7 @@ class TaskRunner(TaskState):
             if not problems:
                 return True
             why = "; ".join(p.message for p in problems)
-            if not self.task.instruction:
+            if not self.task.instruction and self.meta.goal is None:
                 await self.finish(
                     TaskStatus.failed,
                     f"after waiting for task {', '.join(holders)} the plan no longer fits: {why}",
@@ -413,6 +511,7 @@ class TaskRunner(TaskState):
 
     async def _loop(self) -> None:
         while True:
+            await self._sync_status()
             if self.cancel_reason is not None:
                 if not self.flights:
                     await self.finish(TaskStatus.cancelled, self.cancel_reason)
@@ -432,18 +531,62 @@ class TaskRunner(TaskState):
                         return
                     continue
             else:
-                await self._start_ready()
-                if self.failures:
-                    continue
+                if not self._stopped():  # stopped: nothing starts until the release
+                    await self._start_ready()
+                    if self.failures:
+                        continue
                 if not self.flights:
                     if self.all_done():
-                        await self.finish(TaskStatus.succeeded, "all subtasks succeeded")
-                        return
-                    if not self.not_before:
+                        # decided against memory: the goal must hold (replanning.py)
+                        if not await self.planning.conclude():
+                            return
+                        if not await self._claim_objects():
+                            return
+                        continue
+                    if not self.not_before and not self._stopped() and not self._awaiting():
                         await self.finish(TaskStatus.failed, self.stuck_reason())
                         return
             await self._handle(await self.inbox.get())
             self._sync_robot_claims()
+
+    def _awaiting(self) -> list[str]:
+        return awaiting(self.task)
+
+    async def _sync_status(self) -> None:
+        """The task's status as the e-stop and the approvals make it: `paused` while the
+        stop is engaged, `awaiting_approval` while a subtask awaits one, else `running`
+        (only among these three: the others are set where they happen)."""
+        own = (TaskStatus.running, TaskStatus.paused, TaskStatus.awaiting_approval)
+        if self.task.status not in own:
+            return
+        if self._stopped():
+            want = TaskStatus.paused
+        elif self._awaiting():
+            want = TaskStatus.awaiting_approval
+        else:
+            want = TaskStatus.running
+        if want == self.task.status:
+            return
+        events: list[TaskEvent] = []
+        estop = self.d.estop.state if self.d.estop is not None else None
+        if want == TaskStatus.paused and estop is not None:
+            events.append(
+                self.event(
+                    TaskEventKind.paused,
+                    f"emergency stop engaged by {estop.by}: {estop.reason}".rstrip(": "),
+                    by=estop.by,
+                )
+            )
+        elif self.task.status == TaskStatus.paused:
+            by = estop.released_by if estop is not None else None
+            events.append(self.event(TaskEventKind.resumed, f"emergency stop released by {by}"))
+
+        def mutate(t: Task, m: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
+            if t.status not in own or t.status == want:
+                return None
+            return t.model_copy(update={"status": want}), events
+
+        await self.update(mutate)
 
     async def _replan(self) -> bool:
         """Replan after the failures (the running subtasks have ended); True to go on."""
@@ -457,7 +600,12 @@ class TaskRunner(TaskState):
         self.failures.clear()
         self.not_before.clear()
         # the new plan may name objects the old one did not
-        return await self._claim_objects()
+        if not await self._claim_objects():
+            return False
+        # robots the old plan kept and the new one does not: freed now, not after the
+        # next message (which may wait on a robot another task keeps for this one's)
+        self._sync_robot_claims()
+        return True
 
     # -- starting subtasks ------------------------------------------------------------
     def hold_back(self, sub_id: str, delay_s: float) -> None:
@@ -470,9 +618,67 @@ class TaskRunner(TaskState):
         for ready in ready_subtasks(self.task):
             if ready.id in self.flights or ready.id in self.not_before:
                 continue
+            if self._needs_approval(ready) and ready.id not in self.meta.approved:
+                await self._ask_approval(ready)
+                continue
             sub = await self._place(self.sub(ready.id))
             if sub is not None:
                 self._launch(sub)
+
+    def _needs_approval(self, sub: SubtaskState) -> bool:
+        return needs_approval(sub, self._specs, self.d.settings.approval_skills)
+
+    async def _ask_approval(self, sub: SubtaskState) -> None:
+        ev = self.event(
+            TaskEventKind.awaiting_approval,
+            f"{sub.skill} on {sub.robot} needs approval: POST /v1/tasks/{self.task.id}"
+            f"/subtasks/{sub.id}/approve (or /reject)",
+            subtask=sub.id,
+            robot=sub.robot,
+            skill=sub.skill,
+            args=dict(sub.args),
+        )
+
+        def mutate(t: Task, m: TaskMeta) -> tuple[Task, list[TaskEvent]]:
+            subs = [
+                s.model_copy(update={"status": SubtaskStatus.awaiting_approval})
+                if s.id == sub.id
+                else s
+                for s in t.subtasks
+            ]
+            # the task's status in the same write (`_sync_status` keeps it so)
+            status = TaskStatus.awaiting_approval if t.status == TaskStatus.running else t.status
+            return t.model_copy(update={"subtasks": subs, "status": status}), [ev]
+
+        await self.update(mutate)
+
+    async def _decided(self, msg: _Decision) -> None:
+        """Store a person's answer (or tell them why it cannot be taken)."""
+        if msg.answer.done():
+            return  # the caller gave up waiting: the answer is not taken
+        try:
+            sub = check_awaiting(self.task, msg.subtask)
+        except (NotFoundError, ConflictError) as e:
+            _answer(msg.answer, e)
+            return
+        try:
+            if msg.approve:
+                await self.update(approval(sub.id, msg.by, msg.reason))
+            else:
+                result = rejected(msg.by, msg.reason)
+                ev = self.event(
+                    TaskEventKind.rejected,
+                    result.message,
+                    subtask=sub.id,
+                    robot=sub.robot,
+                    by=msg.by,
+                )
+                await self.update(lambda t, m: (t, [ev]))
+                self.failures.append(await self.correct.fail(sub, result))
+        except Exception as e:
+            _answer(msg.answer, e)
+            raise
+        _answer(msg.answer)
 
     async def _place(self, sub: SubtaskState) -> SubtaskState | None:
         """The subtask on the robot that should run it now (moved if need be), or None
@@ -528,6 +734,8 @@ class TaskRunner(TaskState):
                         return
                 if self.cancel_reason is not None:
                     raise _NotStarted
+                if self._stopped():
+                    raise _Halted
                 timeout_s = await self.d.timeouts.timeout_s(flight.robot, sub.skill)
                 started = time.time()
                 kind_msg = (
@@ -557,25 +765,44 @@ class TaskRunner(TaskState):
                 if self.flights.get(sub.id) is not flight:
                     return  # aborted meanwhile (a cancel the store write swallowed)
                 flight.running, flight.started = True, time.monotonic()
-                call = SkillCall(
-                    call_id=flight.call_id,
-                    robot=flight.robot,
-                    skill=sub.skill,
-                    args=dict(sub.args),
+                if self._stopped():  # engaged while the start was written
+                    raise _Halted
+                with tracing.span(
+                    "subtask",
                     task_id=self.task.id,
-                    subtask_id=sub.id,
+                    subtask=sub.id,
+                    skill=sub.skill,
+                    robot=flight.robot,
                     attempt=flight.attempt,
-                    timeout_s=timeout_s,
-                )
-                # The agent enforces the skill's own timeout and answers `timeout`; ours is
-                # the backstop for an agent that does not answer at all.
-                result = await self.d.dispatcher.run(
-                    call, timeout_s=timeout_s + self.d.cancel_grace_s + 5.0
-                )
+                ) as span:
+                    call = SkillCall(
+                        call_id=flight.call_id,
+                        robot=flight.robot,
+                        skill=sub.skill,
+                        args=dict(sub.args),
+                        task_id=self.task.id,
+                        subtask_id=sub.id,
+                        attempt=flight.attempt,
+                        timeout_s=timeout_s,
+                        traceparent=tracing.inject(),
+                    )
+                    # The agent enforces the skill's own timeout and answers `timeout`;
+                    # ours is the backstop for an agent that does not answer at all.
+                    result = await self.d.dispatcher.run(
+                        call, timeout_s=timeout_s + self.d.cancel_grace_s + 5.0
+                    )
+                    span.set_attribute("robo_os.result", result.error or "ok")
         except _NotStarted:
             result = SkillResult.failure(
                 ErrorCode.cancelled, "the task was cancelled before the subtask started"
             )
+        except _Halted:
+            flight.halted = True
+            result = SkillResult.failure(ErrorCode.cancelled, "emergency stop")
+            if resumed:  # it may still run on its agent (the brain stopped meanwhile)
+                self._side_job(
+                    self.d.dispatcher.cancel(flight.robot, flight.call_id, "emergency stop")
+                )
         except RobotUnavailableError as e:
             result = SkillResult.failure(ErrorCode.robot_offline, str(e))
             if not isinstance(e, LaneClosed):  # the dispatcher found the agent gone: tell everyone
@@ -597,8 +824,10 @@ class TaskRunner(TaskState):
         self.inbox.put_nowait(_Done(flight, result))
 
     # -- messages ------------------------------------------------------------------------
-    async def _handle(self, msg: _Done | _RobotLost | _Signal) -> None:
-        if isinstance(msg, _Done):
+    async def _handle(self, msg: _Done | _RobotLost | _Signal | _Decision) -> None:
+        if isinstance(msg, _Decision):
+            await self._decided(msg)
+        elif isinstance(msg, _Done):
             if self.flights.get(msg.flight.subtask) is msg.flight:
                 del self.flights[msg.flight.subtask]
                 if msg.stale is not None:
@@ -643,6 +872,62 @@ class TaskRunner(TaskState):
             )
         elif msg.kind == "wake" and msg.subtask is not None:
             self.not_before.pop(msg.subtask, None)
+        elif msg.kind == "halt":
+            await self._halt_flights()
+        elif msg.kind == "halt_deadline":
+            for flight in [f for f in self.flights.values() if f.halted]:
+                await self._abort(
+                    flight,
+                    SkillResult.failure(
+                        ErrorCode.cancelled,
+                        f"emergency stop: no answer to the cancel within"
+                        f" {self.d.cancel_grace_s + 1.0:.1f}s",
+                    ),
+                )
+
+    async def _halt_flights(self) -> None:
+        """The emergency stop: every running call is cancelled (the agent's cancel
+        token); one not started yet is dropped. Their subtasks run again on release."""
+        if not self.flights:
+            return
+        for flight in list(self.flights.values()):
+            flight.halted = True
+            if flight.running:
+                self._side_job(
+                    self.d.dispatcher.cancel(flight.robot, flight.call_id, "emergency stop")
+                )
+            elif flight.job is not None and not flight.job.done():
+                await self._abort(
+                    flight, SkillResult.failure(ErrorCode.cancelled, "emergency stop")
+                )
+        asyncio.get_running_loop().call_later(
+            self.d.cancel_grace_s + 1.0, self.inbox.put_nowait, _Signal("halt_deadline")
+        )
+
+    async def _halted(self, flight: _Flight, result: SkillResult) -> None:
+        """A call the emergency stop ended: its subtask is pending again (the next run is
+        a new attempt, so a new call id), not failed. Decided on the stored record: the
+        start's write may have landed while its job was cancelled."""
+        ev = self.event(
+            TaskEventKind.subtask_halted,
+            f"halted by the emergency stop ({result.message})",
+            subtask=flight.subtask,
+            robot=flight.robot,
+            attempt=flight.attempt,
+            call_id=flight.call_id,
+        )
+
+        def mutate(t: Task, m: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:
+            sub = next(s for s in t.subtasks if s.id == flight.subtask)
+            if sub.status != SubtaskStatus.running or sub.attempts != flight.attempt:
+                return None  # it never started: nothing to undo
+            new = sub.model_copy(update={"status": SubtaskStatus.pending, "result": result})
+            subs = [new if s.id == sub.id else s for s in t.subtasks]
+            return t.model_copy(update={"subtasks": subs}), [ev]
+
+        async with self._write_lock:
+            # re-read: the in-memory record may miss a start written while it was cancelled
+            self.task, self.meta = await self.d.store.update(self.task.id, mutate)
 
     async def _abort(self, flight: _Flight, result: SkillResult) -> None:
         if flight.job is not None:
@@ -667,6 +952,9 @@ class TaskRunner(TaskState):
             log.warning("task %s: side job failed: %s", self.task.id, job.exception())
 
     async def _finished_call(self, flight: _Flight, result: SkillResult) -> None:
+        if flight.halted and not result.ok and self.cancel_reason is None:
+            await self._halted(flight, result)
+            return
         sub = self.sub(flight.subtask)
         took = time.monotonic() - flight.started if flight.running else 0.0
         common = {
@@ -697,6 +985,11 @@ class TaskRunner(TaskState):
             infrastructure=result.data.get(INFRASTRUCTURE) is True,
         )
         action = decide(failure, view)
+        if isinstance(action, Reassign | Replan | Fail) and not failure.infrastructure:
+            # a call that failed for good: no replan plans it again; repeated, it ends the task
+            await self.correct.remember(sub, flight.robot, failure.error, result.message)
+            view = self.view()
+            action = decide(failure, view)
         if isinstance(action, Reassign):
             code = failure.error.value
             reason = f"{code} on {flight.robot}: {result.message}"
@@ -716,3 +1009,17 @@ class TaskRunner(TaskState):
 
 class _NotStarted(Exception):
     pass
+
+
+class _Halted(Exception):
+    pass
+
+
+def _answer(future: asyncio.Future[None], error: Exception | None = None) -> None:
+    """Answer a caller that may have stopped waiting (then there is no one to tell)."""
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

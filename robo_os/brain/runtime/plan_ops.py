@@ -27,7 +27,9 @@ __all__ = [
     "structural_problems",
 ]
 
-OPEN_STATUSES = frozenset({SubtaskStatus.pending, SubtaskStatus.running})
+OPEN_STATUSES = frozenset(
+    {SubtaskStatus.pending, SubtaskStatus.awaiting_approval, SubtaskStatus.running}
+)
 """Subtasks that still have to run (or finish)."""
 
 
@@ -126,7 +128,12 @@ def merge_problems(*groups: Iterable[PlanProblem]) -> list[PlanProblem]:
 def states_from_plan(plan: Plan) -> list[SubtaskState]:
     return [
         SubtaskState(
-            id=s.id, robot=s.robot, skill=s.skill, args=dict(s.args), depends_on=list(s.depends_on)
+            id=s.id,
+            robot=s.robot,
+            skill=s.skill,
+            args=dict(s.args),
+            depends_on=list(s.depends_on),
+            pinned=s.pinned or plan.pinned,
         )
         for s in plan.subtasks
     ]

@@ -13,13 +13,24 @@ the clock, so every rule is a row in tests/brain/runtime/test_policy.py.
     any other error but not_found / invalid_args        -> Reassign to an equivalent robot
     otherwise, max_attempts used up, or no equivalent   -> Replan the rest of the task
     ... with max_replans used up                        -> Fail the task
+    the same call (skill, args) failed with the same error
+      max_identical_failures times, on any robots        -> Fail the task, naming it
+
+A replan does not plan again a call that failed in the task (same robot, skill and
+arguments) for a reason that will not change (`WILL_NOT_CHANGE`), nor one that failed
+`AVOID_AFTER` times for another reason (the world may have changed after the first: a
+dropped object is picked up again); `remember` keeps them, `avoided` says which to
+avoid, `repeated_failure` finds the one that repeats.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ...contracts import TRANSIENT_ERRORS, ErrorCode
+from ..planning.interface import FailedCall, call_key
 
 __all__ = [
     "NOT_REASSIGNABLE",
@@ -31,9 +42,22 @@ __all__ = [
     "Retry",
     "Stop",
     "TaskView",
+    "avoided",
     "decide",
+    "remember",
+    "repeated_failure",
     "settle",
+    "unmet_goal",
 ]
+
+WILL_NOT_CHANGE = frozenset({ErrorCode.unreachable, ErrorCode.invalid_args, ErrorCode.rejected})
+"""A call that failed for one of these fails again from any state: never planned again."""
+AVOID_AFTER = 2
+"""Failures of the same call, for any other reason, after which a replan avoids it."""
+
+NOT_REMEMBERED = frozenset({ErrorCode.cancelled, ErrorCode.robot_offline, ErrorCode.held_by_other})
+"""Failures that say nothing about the call itself (a cancel, a dead robot, another
+robot's lease): a replan may plan the same call again."""
 
 NOT_REASSIGNABLE = frozenset({ErrorCode.not_found, ErrorCode.invalid_args})
 """The plan itself is wrong about the world or the call: another robot will not help."""
@@ -75,6 +99,9 @@ class TaskView:
     """A cancel was requested: nothing more is tried for any subtask."""
     infrastructure_retries: int = 3
     """Attempts beyond `max_attempts` a subtask may use on infrastructure failures."""
+    repeated: str | None = None
+    """The failure that repeated `max_identical_failures` times (`repeated_failure`):
+    nothing more is tried for it."""
 
 
 @dataclass(frozen=True)
@@ -116,6 +143,8 @@ def decide(failure: Failure, task: TaskView) -> Action:
     """The action for one failed subtask (see the module docstring for the rules)."""
     if task.cancelled:
         return Stop()
+    if task.repeated is not None and not failure.placement:
+        return settle(task)
     if failure.placement:
         if failure.equivalent_free is not False:
             return Reassign(failure.excluded)
@@ -138,7 +167,65 @@ def decide(failure: Failure, task: TaskView) -> Action:
 
 def settle(task: TaskView) -> Replan | Fail:
     """What a task does about subtasks that failed for good: replan while it has
-    replans left, else fail."""
+    replans left and no failure repeats, else fail."""
+    if task.repeated is not None:
+        return Fail(task.repeated)
     if task.replans < task.max_replans:
         return Replan()
     return Fail(f"no replans left: max_replans={task.max_replans}")
+
+
+def unmet_goal(task: TaskView, checks: int) -> Replan | Fail:
+    """What a task does when every subtask succeeded but its goal does not hold in
+    memory (`checks`: how often that was found before): replan toward the goal once,
+    while a replan is left; a second time (the plan did not do what its skills said),
+    fail naming the facts."""
+    if checks > 0:
+        return Fail("still not met after a replan toward the goal")
+    step = settle(task)
+    return Replan() if isinstance(step, Replan) else step
+
+
+def remember(
+    calls: Sequence[FailedCall],
+    robot: str,
+    skill: str,
+    args: dict[str, Any],
+    error: ErrorCode,
+    message: str,
+) -> list[FailedCall]:
+    """`calls` with one more failure of this call (its count raised when the same robot,
+    call and error failed before); unchanged for failures in `NOT_REMEMBERED`."""
+    if error in NOT_REMEMBERED:
+        return list(calls)
+    out, seen = [], False
+    for c in calls:
+        if not seen and c.error == error.value and c.matches(robot, skill, args):
+            c, seen = replace(c, count=c.count + 1, message=message), True
+        out.append(c)
+    if not seen:
+        out.append(FailedCall(robot, skill, dict(args), error.value, message))
+    return out
+
+
+def avoided(calls: Sequence[FailedCall]) -> list[FailedCall]:
+    """The failed calls a replan must not plan again."""
+    lasting = {e.value for e in WILL_NOT_CHANGE}
+    return [c for c in calls if c.error in lasting or c.count >= AVOID_AFTER]
+
+
+def repeated_failure(calls: Sequence[FailedCall], limit: int) -> str | None:
+    """The first call (skill, arguments, error) that failed `limit` times or more,
+    counted over every robot, in words; None when none did."""
+    by_call: dict[tuple[str, str], list[FailedCall]] = {}
+    for c in calls:
+        by_call.setdefault((call_key(c.skill, c.args), c.error), []).append(c)
+    for (key, error), same in by_call.items():
+        times = sum(c.count for c in same)
+        if times >= limit:
+            robots = ", ".join(sorted({c.robot for c in same}))
+            return (
+                f"{key} failed {times} times with {error} (on {robots}; limit"
+                f" max_identical_failures={limit}): {same[-1].message}"
+            )
+    return None

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ... import tracing
 from ...contracts import (
     Plan,
     PlanProblem,
@@ -17,18 +18,29 @@ from ...contracts import (
     TaskEventKind,
     TaskStatus,
 )
+from ...symbolic.goal import Goal, fact_text
 from ..planning.interface import PlanningOutcome
 from .outage import is_store_outage
 from .plan_ops import states_from_plan, structural_problems
+from .policy import Fail, Replan, avoided, unmet_goal
 from .store import TaskMeta
 
 if TYPE_CHECKING:
     from ..planning.interface import Planner
     from .task_state import TaskState
 
-__all__ = ["Replanner"]
+__all__ = ["APP", "Replanner", "goal_text"]
 
 log = logging.getLogger(__name__)
+
+APP = "app"
+"""`TaskMeta.goal_source` of a goal the app gave."""
+
+
+def goal_text(goal: dict[str, Any] | None) -> str:
+    """A goal's final facts in words: `on(cup, table), at(mm1, dock)`."""
+    parsed = Goal.from_json(goal)
+    return ", ".join(fact_text(a) for a in parsed.final) if parsed is not None else "?"
 
 
 class Replanner:
@@ -39,22 +51,46 @@ class Replanner:
         self.state = state
         self.planner = planner
 
+    def _app_goal(self) -> dict[str, Any] | None:
+        """The goal the app gave (planned and replanned by `Planner.plan_goal`), if any."""
+        meta = self.state.meta
+        return meta.goal if meta.goal_source == APP and meta.goal is not None else None
+
     async def plan_task(self) -> bool:
-        """Plan the instruction; True when there is a plan to run."""
+        """Plan the instruction (or the app's goal); True when there is a plan to run."""
         st = self.state
         instruction = st.task.instruction
-        if not instruction:
+        goal = self._app_goal()
+        if not instruction and goal is None:
             await st.finish(TaskStatus.failed, "the task has neither an instruction nor a plan")
             return False
+        label = instruction or f"goal: {goal_text(goal)}"
         await st.update(
             lambda t, m: (
                 t.model_copy(update={"status": TaskStatus.planning}),
-                [st.event(TaskEventKind.planning, instruction)],
+                [st.event(TaskEventKind.planning, label)],
             )
         )
         t0 = time.monotonic()
         try:
-            outcome = await st.until_cancelled(self.planner.plan(st.task.id, instruction))
+            busy = st.d.fleet_work(st.task.id, st.task.priority)
+            tracing.task_started(st.task.id, instruction=instruction)  # a resumed task's
+            with tracing.span("plan", task_id=st.task.id, mode=st.meta.mode) as span:
+                if goal is not None:
+                    outcome = await st.until_cancelled(
+                        self.planner.plan_goal(st.task.id, goal, busy=busy)
+                    )
+                else:
+                    assert instruction is not None
+                    outcome = await st.until_cancelled(
+                        self.planner.plan(st.task.id, instruction, busy=busy, mode=st.meta.mode)
+                    )
+                if outcome is not None:
+                    span.set_attribute("robo_os.planner", outcome.planner)
+                    span.set_attribute(
+                        "robo_os.subtasks", len(outcome.plan.subtasks) if outcome.plan else 0
+                    )
+                    span.set_attribute("robo_os.model_calls", outcome.model_calls)
         except Exception as e:  # a planner bug fails this task only
             if is_store_outage(e):
                 raise  # Redis is gone, not the planner: the runner waits for it
@@ -83,16 +119,27 @@ class Replanner:
             )
         )
         t0 = time.monotonic()
+        goal = self._app_goal()
         try:
-            outcome = await st.until_cancelled(
-                self.planner.replan(
+            if goal is not None:
+                work = self.planner.plan_goal(
+                    st.task.id,
+                    goal,
+                    history=list(st.task.subtasks),
+                    avoid=avoided(st.failed_calls()),
+                    busy=st.d.fleet_work(st.task.id, st.task.priority),
+                )
+            else:
+                work = self.planner.replan(
                     st.task.id,
                     st.task.instruction,
                     st.meta.goal,
                     list(st.task.subtasks),
                     failure,
+                    avoided(st.failed_calls()),
+                    busy=st.d.fleet_work(st.task.id, st.task.priority),
                 )
-            )
+            outcome = await st.until_cancelled(work)
         except Exception as e:
             if is_store_outage(e):
                 raise
@@ -166,7 +213,7 @@ class Replanner:
         def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
             subs = [
                 s.model_copy(update={"status": SubtaskStatus.skipped})
-                if s.status == SubtaskStatus.pending
+                if s.status in (SubtaskStatus.pending, SubtaskStatus.awaiting_approval)
                 else s
                 for s in task.subtasks
             ]
@@ -182,8 +229,13 @@ class Replanner:
                 update["replans"] = task.replans + 1
             if failure is not None:
                 meta.resolved_failures = sorted(set(meta.resolved_failures) | set(failed_ids))
-            if outcome.goal is not None:
+            if outcome.goal is not None and meta.goal_source != APP:
                 meta.goal = outcome.goal
+                shown = Goal.from_json(outcome.goal)
+                if shown is not None:  # in the goal language: shown, and success checks it
+                    meta.goal_source = outcome.planner or "planner"
+                    update["goal"] = shown.to_json()
+                    update["goal_source"] = meta.goal_source
             meta.planner = outcome.planner or meta.planner
             kind = TaskEventKind.replanned if failure is not None else TaskEventKind.planned
             ev = self.state.event(
@@ -198,6 +250,43 @@ class Replanner:
             return task.model_copy(update=update), [ev]
 
         return mutate
+
+    async def conclude(self) -> bool:
+        """Every subtask succeeded: decide the task against memory. Its goal (when it has
+        one in the goal language and `scheduler.verify_goal`) must hold there; if it
+        does not, a `goal_unmet` event names each unmet fact and the policy decides
+        (`policy.unmet_goal`): replan toward the goal once, or fail naming the facts.
+        True: a new plan runs; False: the task ended."""
+        st = self.state
+        goal = st.meta.goal
+        if goal is None or Goal.from_json(goal) is None or not st.d.settings.verify_goal:
+            await st.finish(TaskStatus.succeeded, "all subtasks succeeded")
+            return False
+        unmet = await self.planner.unmet(goal)
+        if not unmet:
+            await st.finish(TaskStatus.succeeded, "all subtasks succeeded and the goal holds")
+            return False
+        text = "goal not met: " + "; ".join(unmet)
+        step = unmet_goal(st.view(), st.meta.goal_checks)
+        replan = isinstance(step, Replan)
+        ev = st.event(
+            TaskEventKind.goal_unmet,
+            f"{text} ({step.reason})" if isinstance(step, Fail) else text,
+            unmet=unmet,
+            replanning=replan,
+        )
+
+        def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:
+            meta.goal_checks += 1
+            return task, [ev]
+
+        await st.update(mutate)
+        log.warning("task %s: %s", st.task.id, text)
+        if replan:
+            return await self.replan_task(text)
+        problems = [PlanProblem(code="goal_unmet", message=u) for u in unmet]
+        await st.finish(TaskStatus.failed, text, problems)
+        return False
 
     async def _reject(self, message: str, problems: list[PlanProblem], calls: int) -> None:
         def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]]:

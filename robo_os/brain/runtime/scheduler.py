@@ -6,6 +6,9 @@ all tasks, robot liveness, resume after a restart, cancel.
                                        # keeps adopting any that no runner owns
     task = await scheduler.submit(instruction="bring the apple to the table")
     task = await scheduler.cancel(task.id)
+    await scheduler.engage_estop("alice", "person in the kitchen")   # every robot halts
+    await scheduler.release_estop("bob")
+    await scheduler.decide(task.id, "s2", approve=True, by="alice")  # a gated skill
     await scheduler.close()            # stops runners; tasks stay as stored
 """
 
@@ -15,22 +18,29 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from typing import TYPE_CHECKING, Any
 
 from robo_os_memory.models import RobotStatusValue
 
+from ... import tracing
 from ...contracts import (
     TERMINAL_TASK_STATUSES,
     Plan,
     PlanProblem,
+    SubtaskStatus,
     Task,
     TaskEvent,
     TaskEventKind,
     TaskStatus,
 )
-from ...errors import InvalidPlanError, UserError
+from ...errors import ConflictError, InvalidGoalError, InvalidPlanError, UserError
+from ..planning.interface import FleetWork
+from .admission import Admission
 from .allocation import Allocator, SkillTimeouts
+from .approvals import approval, rejection
 from .claims import ObjectClaims, claimed_robots, links, open_subtasks
+from .estop import EStop, EStopState
 from .executor import RunnerDeps, TaskRunner
 from .lanes import RobotLanes
 from .monitor import RobotMonitor
@@ -69,8 +79,11 @@ class Scheduler:
         cancel_grace_s: float = 2.0,
         suspect_s: float = 5.0,
         watch_liveness: bool = False,
+        estop: EStop | None = None,
     ) -> None:
         self.store = store
+        self.estop = estop if estop is not None else EStop(store.redis, store.keys.prefix)
+        """The emergency stop (its state in Redis: a restarted brain stays stopped)."""
         self.memory = memory
         self.dispatcher = dispatcher
         self.planner = planner
@@ -79,6 +92,13 @@ class Scheduler:
         self.allocator = Allocator(memory, planner, self.lanes, suspect_s=suspect_s)
         self.timeouts = SkillTimeouts(memory, override_s=settings.default_timeout_s)
         self.claims = ObjectClaims()
+        self.admission = Admission(
+            settings.max_active_tasks,
+            wait_s=settings.admission_wait_s,
+            queue=settings.admission_queue,
+            retry_after_s=settings.retry_after_s,
+        )
+        """How many tasks this brain runs at once (429 over it; admission.py)."""
         self.deps = RunnerDeps(
             store=store,
             dispatcher=dispatcher,
@@ -91,6 +111,8 @@ class Scheduler:
             on_robot_unavailable=self.robot_unavailable,
             memory=memory,
             claims=self.claims,
+            estop=self.estop,
+            fleet_work=self.fleet_work,
         )
         self.writer = f"brain-{secrets.token_hex(3)}"
         """`by` of this brain's writes to memory."""
@@ -113,6 +135,14 @@ class Scheduler:
     async def start(self, *, resume: bool = True) -> list[str]:
         """Follow robot liveness and resume the active tasks; returns their ids."""
         if not self._started:
+            await self.estop.load()  # before any runner: none dispatches during a stop
+            if self.estop.engaged:
+                log.warning(
+                    "the emergency stop is engaged (by %s: %s); nothing is dispatched until"
+                    " it is released",
+                    self.estop.state.by,
+                    self.estop.state.reason,
+                )
             self.monitor.start()
             self._started = True
         resumed = await self.resume() if resume else []
@@ -207,12 +237,16 @@ class Scheduler:
         self._runners.clear()
         self._started = False
 
-    def _spawn(self, task: Task, meta: TaskMeta) -> TaskRunner:
+    def _spawn(self, task: Task, meta: TaskMeta, *, admitted: bool = False) -> TaskRunner:
+        """Run the task; `admitted`: it already holds an admission slot (a submission)."""
+        if not admitted:
+            self.admission.take()
         runner = TaskRunner(self.deps, task, meta)
         job = asyncio.create_task(runner.run(), name=f"robo-os-task-{task.id}")
         self._runners[task.id] = (runner, job)
 
         def forget(_: asyncio.Task[None], task_id: str = task.id) -> None:
+            self.admission.release()
             if self._runners.get(task_id, (None, None))[1] is job:
                 del self._runners[task_id]
             if runner.left_for_reconciler:
@@ -236,11 +270,19 @@ class Scheduler:
         plan: Plan | None = None,
         priority: int = 0,
         task_id: str | None = None,
+        submitted_by: str | None = None,
+        mode: str | None = None,
+        goal: dict[str, Any] | None = None,
     ) -> Task:
         """Store a new task and start it. An explicit plan is checked first
         (InvalidPlanError naming each problem); `instruction` then only labels it.
+        `goal` (the goal language's JSON) is resolved against the live world first
+        (InvalidGoalError naming each problem) and planned by `Planner.plan_goal`; with
+        `plan`, the plan must reach it and keep its constraints.
         `priority`: higher first where tasks wait for the same robots or objects.
-        `task_id`: the id to give it (the REST layer's idempotency binds one first)."""
+        `task_id`: the id to give it (the REST layer's idempotency binds one first).
+        `submitted_by`: the name of the token that submitted it (kept in the task).
+        `mode`: `goal` or `plan`, how a model plans this task (default: the settings')."""
         if instruction is not None:
             instruction = instruction.strip()
             if not instruction:
@@ -250,32 +292,85 @@ class Scheduler:
                     f"the instruction has {len(instruction)} characters;"
                     f" at most {MAX_INSTRUCTION_CHARS} are accepted"
                 )
-        if plan is None and instruction is None:
-            raise UserError("give an instruction or a plan")
-        meta = TaskMeta()
+        if plan is None and instruction is None and goal is None:
+            raise UserError("give an instruction, a goal or a plan")
+        # before any planning work: a burst over the limit costs the brain next to nothing
+        await self.admission.acquire()
+        try:
+            task, meta = await self._store_new(
+                instruction, plan, priority, task_id, submitted_by, mode, goal=goal
+            )
+        except BaseException:
+            self.admission.release()
+            raise
+        self._spawn(task, meta, admitted=True)
+        return task
+
+    async def _store_new(
+        self,
+        instruction: str | None,
+        plan: Plan | None,
+        priority: int,
+        task_id: str | None,
+        submitted_by: str | None,
+        mode: str | None,
+        *,
+        goal: dict[str, Any] | None = None,
+    ) -> tuple[Task, TaskMeta]:
+        meta = TaskMeta(mode=mode)
         subtasks = []
+        expected_s: float | None = None
+        note = ""
+        if goal is not None:
+            # names, kinds and contradictions against the live world, before storing
+            resolved, goal_problems = await self.planner.resolve_goal(goal)
+            if resolved is None:
+                raise InvalidGoalError(goal_problems)
+            goal = resolved
+            meta.goal, meta.goal_source = goal, "app"
+            instruction = instruction or str(goal.get("instruction") or "") or None
         if plan is not None:
-            problems = await self.check_plan(plan)
-            if problems:
+            # checked like a planned one, then rebalanced (unless pinned) and timed
+            structural = structural_problems(plan.subtasks)
+            prepared = await self.planner.prepare(
+                plan, busy=self.fleet_work(None, priority), goal=goal
+            )
+            problems = merge_problems(structural, prepared.problems)
+            if problems or prepared.plan is None:
                 raise InvalidPlanError(problems)
+            plan = prepared.plan
             subtasks = states_from_plan(plan)
             meta.planner = "explicit"
+            expected_s = plan.expected_duration_s
+            note = prepared.message if prepared.message != "explicit plan" else ""
         task = Task(
             id=task_id or new_task_id(),
             instruction=instruction,
             status=TaskStatus.pending,
             subtasks=subtasks,
             priority=priority,
+            submitted_by=submitted_by,
+            expected_finish_at=round(time.time() + expected_s, 3)
+            if expected_s is not None
+            else None,
+            goal=goal,
+            goal_source="app" if goal is not None else None,
         )
         created = TaskEvent(
             task_id=task.id,
             kind=TaskEventKind.created,
-            message=instruction or "explicit plan",
-            data={"subtasks": len(subtasks), "priority": priority},
+            message=instruction or note or ("goal" if goal is not None else "explicit plan"),
+            data={
+                "subtasks": len(subtasks),
+                "priority": priority,
+                **({"rebalanced": note} if note else {}),
+            },
         )
-        task = await self.store.create(task, [created], meta)
-        self._spawn(task, meta)
-        return task
+        stored = await self.store.create(task, [created], meta)
+        tracing.task_started(
+            task.id, instruction=instruction, goal=goal is not None, priority=priority
+        )
+        return stored, meta
 
     async def cancel(
         self, task_id: str, reason: str = "cancelled by the user", *, wait_s: float | None = None
@@ -306,6 +401,68 @@ class Scheduler:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(runner.finished.wait(), timeout)
         return await self.store.get(task_id)
+
+    def fleet_work(self, task_id: str | None, priority: int = 0) -> FleetWork:
+        """The work of the active tasks other than `task_id`, as a task of `priority`
+        meets it (planning.interface.FleetWork): in the fleet queue's order (priority,
+        then arrival). Robot lanes serve higher priorities first, so of a task with a
+        lower priority only what holds its robots counts: subtasks running now and the
+        rest of runs it claims a robot for."""
+        runners = [r.task for t, (r, _) in self._runners.items() if t != task_id]
+        claims = self.lanes.claims()
+        tasks = []
+        for t in sorted(runners, key=lambda t: (-t.priority, t.created_at)):
+            if t.status in TERMINAL_TASK_STATUSES:
+                continue
+            subs = t.subtasks
+            if t.priority < priority:
+                subs = [
+                    s
+                    for s in subs
+                    if s.status == SubtaskStatus.running or claims.get(s.robot) == t.id
+                ]
+            tasks.append(subs)
+        return FleetWork.of(tasks)
+
+    # -- safety: the emergency stop and approvals ------------------------------------------
+    async def engage_estop(self, by: str, reason: str = "") -> EStopState:
+        """Halt every robot now: each runner cancels its running calls (their subtasks go
+        back to pending), nothing is dispatched and the tasks are `paused` until
+        `release_estop`. Stored, so a restarted brain stays stopped. The runners are
+        halted even when storing fails (then ServiceUnavailableError)."""
+        try:
+            return await self.estop.engage(by, reason)
+        finally:
+            for runner, _ in list(self._runners.values()):
+                runner.halt()
+            log.warning("emergency stop engaged by %s: %s", by, reason or "-")
+
+    async def release_estop(self, by: str) -> EStopState:
+        """Release the emergency stop: the paused tasks go on (halted subtasks run again)."""
+        state = await self.estop.release(by)
+        for runner, _ in list(self._runners.values()):
+            runner.release()
+        log.warning("emergency stop released by %s", by)
+        return state
+
+    async def decide(
+        self, task_id: str, subtask_id: str, *, approve: bool, by: str, reason: str = ""
+    ) -> Task:
+        """Approve (it is dispatched) or reject (it fails `rejected by <by>`; the task
+        replans or fails as after any failure) a subtask awaiting approval. NotFoundError
+        for an unknown task or subtask, ConflictError when it does not await approval."""
+        task = await self.store.get(task_id)
+        if task.status in TERMINAL_TASK_STATUSES:
+            raise ConflictError(f"task {task_id} already {task.status.value}")
+        entry = self._runners.get(task_id)
+        if entry is not None:
+            await entry[0].decide(subtask_id, approve=approve, by=by, reason=reason)
+            return entry[0].task
+        # no runner here (yet): store the answer; the runner that adopts it acts on it
+        mutate = approval(subtask_id, by, reason) if approve else rejection(subtask_id, by, reason)
+        task = (await self.store.update(task_id, mutate))[0]
+        self._reconcile_now.set()
+        return task
 
     # -- robots -----------------------------------------------------------------------------
     async def robot_unavailable(self, robot: str, reason: str) -> None:
@@ -369,6 +526,13 @@ class Scheduler:
             "runners": len(self._runners),
             "store_ok": self.store_ok,
             "waiting_for_redis": waiting,
+            "admission": {
+                "active": self.admission.held,
+                "limit": self.admission.limit,
+                "waiting": self.admission.waiting,
+                "refused": self.admission.refused,
+            },
+            "estop": self.estop.state.model_dump(mode="json"),
         }
 
     async def health_check(self) -> dict[str, Any]:

@@ -53,12 +53,26 @@ class TaskMeta:
 
     goal: dict[str, Any] | None = None
     """The planner's goal, handed back to `Planner.replan`."""
+    goal_source: str = ""
+    """`app` when the app gave the goal (planned and replanned by `Planner.plan_goal`),
+    else the planner that read it (shown as `Task.goal_source`)."""
+    goal_checks: int = 0
+    """How often the goal was found unmet after every subtask succeeded (the first
+    time the task replans if it can, the second it fails)."""
     planner: str = ""
+    mode: str | None = None
+    """How a model plans the task (`goal`/`plan`); None: the settings' `llm.mode`."""
     resolved_failures: list[str] = field(default_factory=list)
     """Failed subtasks a replan already replaced (they no longer block success)."""
     excluded: dict[str, list[str]] = field(default_factory=dict)
     """Subtask id -> robots that failed it (never offered it again)."""
     reassignments: int = 0
+    failed_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Calls that failed in this task (robot, skill, args, error, message, count): a
+    replan avoids each (`Planner.replan(avoid=...)`); repeated ones fail the task."""
+    approved: dict[str, str] = field(default_factory=dict)
+    """Subtask id -> the name of who approved it (skills that need approval,
+    docs/operations.md); kept so a restarted brain does not ask again."""
     claims: list[str] = field(default_factory=list)
     """Objects the task claims (docs/execution.md, "How tasks share the fleet"); a
     restarted brain restores them before it resumes any task."""
@@ -142,19 +156,26 @@ class TaskStore:
 
     @classmethod
     async def connect(
-        cls, url: str, prefix: str, *, max_waiters: int = 1024, **kwargs: Any
+        cls,
+        url: str,
+        prefix: str,
+        *,
+        max_waiters: int = 1024,
+        max_connections: int = 64,
+        pool_timeout_s: float = 20.0,
+        **kwargs: Any,
     ) -> TaskStore:
-        """Open two pools: one for writes and reads (64 connections; a command waits up
-        to 20 s for a free one), one for blocking reads (`max_waiters` connections, a
-        socket timeout above the 15 s a blocking read lasts)."""
+        """Open two pools: one for writes and reads (`max_connections`; a command waits
+        up to `pool_timeout_s` for a free one), one for blocking reads (`max_waiters`
+        connections, a socket timeout above the 15 s a blocking read lasts)."""
         # reconnecting_options: a pooled connection that died while Redis restarted is
         # replaced on its next command (docs/reliability.md, "Redis outage")
         client = aioredis.Redis(
             connection_pool=aioredis.BlockingConnectionPool.from_url(
                 url,
                 decode_responses=True,
-                max_connections=64,
-                timeout=20,
+                max_connections=max_connections,
+                timeout=pool_timeout_s,
                 **reconnecting_options(),
             )
         )
@@ -460,4 +481,3 @@ _RELEASE_IF = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-

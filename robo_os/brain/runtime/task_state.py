@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ... import tracing
 from ...contracts import (
     TERMINAL_TASK_STATUSES,
+    ObjectEnd,
     PlanProblem,
     SubtaskState,
     SubtaskStatus,
@@ -22,8 +24,10 @@ from ...contracts import (
     TaskEventKind,
     TaskStatus,
 )
+from ...symbolic.goal import Goal
+from ..planning.interface import FailedCall
 from .claims import ObjectClaims
-from .policy import TaskView
+from .policy import TaskView, repeated_failure
 from .store import TaskMeta
 
 if TYPE_CHECKING:
@@ -31,8 +35,9 @@ if TYPE_CHECKING:
 
     from ...agent_protocol import Dispatcher
     from ...settings import SchedulerSettings
-    from ..planning.interface import Planner
+    from ..planning.interface import FleetWork, Planner
     from .allocation import Allocator, SkillTimeouts
+    from .estop import EStop
     from .lanes import RobotLanes
     from .store import TaskStore
 
@@ -42,6 +47,10 @@ T = TypeVar("T")
 
 
 async def _nothing(robot: str, reason: str) -> None:
+    return None
+
+
+def _no_work(task_id: str, priority: int) -> FleetWork | None:
     return None
 
 
@@ -59,6 +68,11 @@ class RunnerDeps:
     memory: Memory | None = None
     """Where the runner reads object names and skill specs for claims (None: no claims)."""
     claims: ObjectClaims = field(default_factory=ObjectClaims)
+    estop: EStop | None = None
+    """The emergency stop every runner obeys (None: none, nothing is ever stopped)."""
+    fleet_work: Callable[[str, int], FleetWork | None] = _no_work
+    """The other tasks' open work as a task (id, priority) meets it, for planning it
+    (`Scheduler.fleet_work`; None: the planner treats every robot as free)."""
 
 
 class TaskState:
@@ -102,7 +116,17 @@ class TaskState:
             retry_backoff_s=s.retry_backoff_s,
             cancelled=self.cancel_reason is not None,
             infrastructure_retries=s.infrastructure_retries,
+            repeated=repeated_failure(self.failed_calls(), s.max_identical_failures),
         )
+
+    def allows(self, robot: str) -> bool:
+        """Whether the task's goal lets `robot` act (its `use` and `avoid`)."""
+        goal = Goal.from_json(self.meta.goal) if self.meta.goal is not None else None
+        return goal is None or goal.allows(robot)
+
+    def failed_calls(self) -> list[FailedCall]:
+        """The calls that failed in this task so far (replans avoid them)."""
+        return [FailedCall(**c) for c in self.meta.failed_calls]
 
     async def update(
         self, mutate: Callable[[Task, TaskMeta], tuple[Task, list[TaskEvent]] | None]
@@ -149,6 +173,9 @@ class TaskState:
 
     def stuck_reason(self) -> str:
         by_id = {s.id: s for s in self.task.subtasks}
+        waiting = [s.id for s in self.task.subtasks if s.status == SubtaskStatus.awaiting_approval]
+        if waiting:
+            return f"subtask {', '.join(waiting)} awaits approval"
         for s in self.task.subtasks:
             if s.status == SubtaskStatus.pending:
                 bad = [
@@ -162,8 +189,14 @@ class TaskState:
         return "no subtask can run"
 
     async def finish(
-        self, status: TaskStatus, message: str, problems: list[PlanProblem] | None = None
+        self,
+        status: TaskStatus,
+        message: str,
+        problems: list[PlanProblem] | None = None,
+        *,
+        objects: list[ObjectEnd] | None = None,
     ) -> None:
+        """End the task (once). `objects`: where the objects it touched ended."""
         open_to = (
             SubtaskStatus.cancelled if status == TaskStatus.cancelled else SubtaskStatus.skipped
         )
@@ -174,7 +207,7 @@ class TaskState:
             meta.claims = []  # an ended task claims nothing (the runner releases them)
             subs = [
                 s.model_copy(update={"status": SubtaskStatus.skipped})
-                if s.status == SubtaskStatus.pending
+                if s.status in (SubtaskStatus.pending, SubtaskStatus.awaiting_approval)
                 else s.model_copy(update={"status": open_to})
                 if s.status == SubtaskStatus.running
                 else s
@@ -197,7 +230,15 @@ class TaskState:
                 replans=task.replans,
                 model_calls=task.model_calls,
             )
-            update = {"status": status, "subtasks": subs, "error": error, "waiting_for": []}
+            update: dict[str, Any] = {
+                "status": status,
+                "subtasks": subs,
+                "error": error,
+                "waiting_for": [],
+            }
+            if objects is not None:
+                update["objects"] = objects
             return task.model_copy(update=update), [ev]
 
         await self.update(mutate)
+        tracing.task_ended(self.task.id, status.value, message)

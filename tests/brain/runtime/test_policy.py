@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from robo_os.brain.planning.interface import FailedCall
 from robo_os.brain.runtime.policy import (
     NOT_REASSIGNABLE,
     Action,
@@ -16,7 +17,10 @@ from robo_os.brain.runtime.policy import (
     Retry,
     Stop,
     TaskView,
+    avoided,
     decide,
+    remember,
+    repeated_failure,
     settle,
 )
 from robo_os.contracts import TRANSIENT_ERRORS, ErrorCode
@@ -155,3 +159,55 @@ def test_actions_are_frozen_values() -> None:
     assert hash(Failure("s", "r", ErrorCode.timeout, 1)) == hash(
         Failure("s", "r", ErrorCode.timeout, 1)
     )
+
+
+# -- recovery that learns: remembered calls, which a replan avoids, one that repeats ------
+PICK = {"object": "cup"}
+
+
+def test_remember_counts_the_same_call_and_error_and_skips_what_says_nothing() -> None:
+    calls = remember([], "r1", "pick", PICK, ErrorCode.not_found, "no cup")
+    calls = remember(calls, "r1", "pick", PICK, ErrorCode.not_found, "still no cup")
+    calls = remember(calls, "r1", "pick", PICK, ErrorCode.unreachable, "too far")
+    calls = remember(calls, "r2", "pick", PICK, ErrorCode.not_found, "no cup")
+    assert calls == [
+        FailedCall("r1", "pick", PICK, "not_found", "still no cup", count=2),
+        FailedCall("r1", "pick", PICK, "unreachable", "too far"),
+        FailedCall("r2", "pick", PICK, "not_found", "no cup"),
+    ]
+    for code in (ErrorCode.cancelled, ErrorCode.robot_offline, ErrorCode.held_by_other):
+        assert remember(calls, "r3", "pick", PICK, code, "x") == calls
+
+
+def test_avoided_at_once_for_lasting_reasons_else_after_repeats() -> None:
+    once = FailedCall("r1", "pick", PICK, "not_found")
+    twice = replace(once, robot="r2", count=2)
+    lasting = FailedCall("r3", "pick", PICK, "unreachable")
+    assert avoided([once, twice, lasting]) == [twice, lasting]
+
+
+def test_repeated_failure_counts_over_robots_per_call_and_error() -> None:
+    calls = [
+        FailedCall("r1", "pick", PICK, "not_found", "a", count=2),
+        FailedCall("r2", "pick", PICK, "unreachable", "b"),
+        FailedCall("r3", "pick", {"object": "mug"}, "not_found", "c"),
+    ]
+    assert repeated_failure(calls, 3) is None
+    calls.append(FailedCall("r4", "pick", PICK, "not_found", "d"))
+    assert repeated_failure(calls, 3) == (
+        'pick {"object":"cup"} failed 3 times with not_found (on r1, r4;'
+        " limit max_identical_failures=3): d"
+    )
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [failed(ErrorCode.timeout), failed(ErrorCode.unreachable), failed(ErrorCode.not_found)],
+)
+def test_a_repeated_failure_fails_the_task_whatever_else_is_left(failure: Failure) -> None:
+    view = replace(TASK, repeated="pick failed 3 times")
+    assert decide(failure, view) == Fail("pick failed 3 times")
+    assert settle(view) == Fail("pick failed 3 times")
+    # a cancel still wins; a robot unavailable at placement is still moved
+    assert decide(failure, replace(view, cancelled=True)) == Stop()
+    assert isinstance(decide(replace(failure, placement=True), view), Reassign)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
+from fastapi.routing import iter_route_contexts
 from robo_os_memory import Memory
 from robo_os_memory.models import ObjectState, PlaceState, Pose
 
@@ -41,7 +42,8 @@ async def test_every_v1_route_needs_the_token_and_health_and_docs_do_not(fleet, 
         # and every other /v1 route the app has, so a new route cannot forget auth
         *[
             (m, re.sub(r"{[^}]+}", "x", route.path))
-            for route in api.app.routes
+            # iter_route_contexts: the routes of included routers too (FastAPI >= 0.16x)
+            for route in iter_route_contexts(api.app.routes)
             if getattr(route, "path", "").startswith("/v1")
             for m in sorted(getattr(route, "methods", None) or ())
         ],

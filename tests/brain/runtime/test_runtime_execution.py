@@ -4,6 +4,7 @@ in-test agents whose calls finish when the test says so."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from robo_os_memory import Memory
 from robo_os_memory.models import RobotStatusValue
@@ -329,10 +330,10 @@ async def test_cancel_while_planning(fleet, make_brain: MakeBrain) -> None:
     entered, release = asyncio.Event(), asyncio.Event()
     real_plan = planner.plan
 
-    async def slow_plan(task_id: str, instruction: str) -> PlanningOutcome:
+    async def slow_plan(task_id: str, instruction: str, **kw: Any) -> PlanningOutcome:
         entered.set()
         await release.wait()
-        return await real_plan(task_id, instruction)
+        return await real_plan(task_id, instruction, **kw)
 
     planner.plan = slow_plan  # type: ignore[method-assign]
     brain = await make_brain(planner, f)

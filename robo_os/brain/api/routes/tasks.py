@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ....contracts import Task, TaskStatus
 from ....errors import ConflictError, NotFoundError
 from ...runtime.scheduler import new_task_id
+from ..audit import audit_note
+from ..auth import OperatorScope
 from ..deps import BrainRuntime, get_runtime
 from ..events import parse_cursor, task_event_stream
 from ..schemas import ErrorBody, SubmitTask, TaskList
@@ -20,6 +22,7 @@ __all__ = ["router"]
 Runtime = Annotated[BrainRuntime, Depends(get_runtime)]
 _errors: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token."},
+    403: {"model": ErrorBody, "description": "The token's scope does not allow it."},
     404: {"model": ErrorBody, "description": "No such task."},
 }
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=_errors)
@@ -35,15 +38,23 @@ IDEMPOTENCY_TTL_S = 24 * 3600.0
     responses={
         422: {
             "model": ErrorBody,
-            "description": "Malformed body, or the explicit plan failed the checks"
-            " (each problem named).",
-        }
+            "description": "Malformed body, the explicit plan failed the checks, or"
+            " the goal names what does not exist or contradicts itself (each problem"
+            " named).",
+        },
+        429: {
+            "model": ErrorBody,
+            "description": "The brain runs as many tasks as its limit allows"
+            " (scheduler.max_active_tasks, named in the body); retry after `Retry-After`.",
+        },
     },
 )
 async def submit_task(
     body: SubmitTask,
     rt: Runtime,
     response: Response,
+    request: Request,
+    who: OperatorScope,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -56,13 +67,22 @@ async def submit_task(
         ),
     ] = None,
 ) -> Task:
-    """Accept a task: an instruction the brain plans, or an explicit plan (checked exactly
-    like a planned one before it is accepted). Answers at once; follow it with
-    `/events` or `/wait`."""
+    """Accept a task: an instruction the brain plans, a goal (the goal language: facts
+    and constraints, resolved against the live world and planned by the embedded
+    planner), or an explicit plan (checked exactly like a planned one before it is
+    accepted; with a goal, also that it reaches it). Answers at once; follow it with
+    `/events` or `/wait`. Scope: operator; the task records its submitter."""
     if idempotency_key is None:
-        return await rt.scheduler.submit(
-            instruction=body.instruction, plan=body.plan, priority=body.priority
+        task = await rt.scheduler.submit(
+            instruction=body.instruction,
+            plan=body.plan,
+            goal=body.goal,
+            priority=body.priority,
+            submitted_by=who.name,
+            mode=body.mode,
         )
+        audit_note(request, task_id=task.id)
+        return task
     task_id = new_task_id()
     bound = await rt.store.claim_idempotency(idempotency_key, task_id, IDEMPOTENCY_TTL_S)
     if bound is not None:
@@ -73,11 +93,20 @@ async def submit_task(
                 "a request with this Idempotency-Key is still being processed; retry"
             ) from e
         response.headers["Idempotent-Replayed"] = "true"
+        audit_note(request, task_id=task.id, replayed=True)
         return task
     try:
-        return await rt.scheduler.submit(
-            instruction=body.instruction, plan=body.plan, priority=body.priority, task_id=task_id
+        task = await rt.scheduler.submit(
+            instruction=body.instruction,
+            plan=body.plan,
+            goal=body.goal,
+            priority=body.priority,
+            task_id=task_id,
+            submitted_by=who.name,
+            mode=body.mode,
         )
+        audit_note(request, task_id=task.id)
+        return task
     except BaseException:
         # nothing was created: a corrected retry with the same key is a new request
         await rt.store.release_idempotency(idempotency_key, task_id)
@@ -109,14 +138,14 @@ async def get_task(task_id: str, rt: Runtime) -> Task:
     response_model=Task,
     responses={409: {"description": "The task already succeeded or failed."}},
 )
-async def cancel_task(task_id: str, rt: Runtime) -> Task:
+async def cancel_task(task_id: str, rt: Runtime, who: OperatorScope) -> Task:
     """Cancel the task; its running skills are asked to stop. Answers once it ended (or
     after the cancel grace period). Cancelling a cancelled task again returns it
-    unchanged; one that already succeeded or failed is a 409."""
+    unchanged; one that already succeeded or failed is a 409. Scope: operator."""
     task = await rt.store.get(task_id)
     if task.status in (TaskStatus.succeeded, TaskStatus.failed):
         raise ConflictError(f"task {task_id} already {task.status.value}: nothing to cancel")
-    return await rt.scheduler.cancel(task_id)
+    return await rt.scheduler.cancel(task_id, f"cancelled by {who.name}")
 
 
 @router.get(
@@ -157,7 +186,8 @@ async def _resume_after(
         200: {
             "description": "Server-Sent Events: `id` is the cursor, `event` the kind,"
             " `data` a TaskEvent.",
-        }
+        },
+        400: {"model": ErrorBody, "description": "The cursor is not an event id."},
     },
 )
 async def task_events(

@@ -8,17 +8,21 @@ import time
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from robo_os_memory.models import EntityKind, ObjectState, PlaceState, RobotState
 
 from ....cerebellum.reconcile import Disagreement, diff_all
-from ....errors import NotFoundError
+from ....errors import NotFoundError, RobotUnavailableError, ServiceUnavailableError
+from ....symbolic.state import symbolic_state
+from ...planning.catalogue import Catalogue
 from ..deps import BrainRuntime, get_runtime
 from ..events import parse_cursor
 from ..schemas import (
     ChangesPage,
     ErrorBody,
+    FactList,
+    FactView,
     ObjectList,
     ObjectView,
     PlaceList,
@@ -49,6 +53,41 @@ async def get_robot(robot_id: str, rt: Runtime) -> RobotState:
     if robot is None:
         raise NotFoundError(f"no robot {robot_id!r}")
     return robot
+
+
+@router.get(
+    "/robots/{robot_id}/camera",
+    tags=["fleet"],
+    response_class=Response,
+    responses={
+        200: {"content": {"image/png": {}}, "description": "What the robot's camera sees now."},
+        404: {"model": ErrorBody, "description": "No such robot, or it has no camera."},
+        503: {"model": ErrorBody, "description": "The robot's agent cannot be reached."},
+    },
+)
+async def robot_camera(
+    robot_id: str,
+    rt: Runtime,
+    target: Annotated[
+        str | None,
+        Query(max_length=200, description="A place or object to look at (default: ahead)."),
+    ] = None,
+) -> Response:
+    """A PNG frame from the robot's camera, taken on request (the console's camera view)."""
+    if await rt.memory.get_robot(robot_id) is None:
+        raise NotFoundError(f"no robot {robot_id!r}")
+    capture = getattr(rt.dispatcher, "camera", None)
+    if capture is None:
+        raise NotFoundError(f"this brain's dispatcher cannot reach cameras ({robot_id!r})")
+    try:
+        image = await capture(robot_id, target)
+    except RobotUnavailableError as e:
+        raise ServiceUnavailableError(str(e)) from e
+    except (KeyError, ValueError) as e:  # an unknown look-at target
+        raise NotFoundError(f"{robot_id!r} cannot look at {target!r}: {e}") from e
+    if image is None:
+        raise NotFoundError(f"robot {robot_id!r} has no camera")
+    return Response(image, media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/skills", response_model=SkillList, tags=["fleet"])
@@ -120,7 +159,38 @@ async def list_places(rt: Runtime) -> PlaceList:
     return PlaceList(places=await rt.memory.list_places())
 
 
-@router.get("/memory/changes", response_model=ChangesPage, tags=["memory"])
+@router.get("/memory/facts", response_model=FactList, tags=["memory"])
+async def list_facts(rt: Runtime) -> FactList:
+    """The facts the fleet's skills declare, with where each holds now."""
+    cat = await Catalogue.from_memory(rt.memory)
+    atoms = symbolic_state(cat, cat.vocabulary).atoms
+    by: dict[str, list[str]] = {}
+    for models in cat.offered.values():
+        for name, model in models.items():
+            for f in model.spec.facts:
+                if name not in by.setdefault(f.name, []):
+                    by[f.name].append(name)
+    return FactList(
+        facts=[
+            FactView(
+                signature=f.signature,
+                meaning=f.meaning,
+                recorded=f.recorded,
+                initial=f.initial,
+                declared_by=sorted(by.get(name, [])),
+                holds=sorted(list(a) for a in atoms if a[0] == name),
+            )
+            for name, f in sorted(cat.facts.items())
+        ]
+    )
+
+
+@router.get(
+    "/memory/changes",
+    response_model=ChangesPage,
+    tags=["memory"],
+    responses={400: {"model": ErrorBody, "description": "The cursor is not a change id."}},
+)
 async def memory_changes(
     rt: Runtime,
     cursor: Annotated[
