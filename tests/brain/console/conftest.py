@@ -21,7 +21,11 @@ from .console_support import TOKEN, Brain, GatedAgent, one_plan_planner
 
 
 @pytest.fixture
-async def brain(memory: Memory, redis_url: str, key_prefix: str) -> AsyncIterator[Brain]:
+async def brain(
+    memory: Memory, redis_url: str, key_prefix: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Brain]:
+    """`@pytest.mark.approval_skills("place")`: those skills wait for a person's approval."""
+    gated = request.node.get_closest_marker("approval_skills")
     await memory.register_robot(
         RobotState(
             id="r1", embodiment="test", capabilities=("manipulate",), pose=Pose(x=0.0, y=0.0)
@@ -32,7 +36,11 @@ async def brain(memory: Memory, redis_url: str, key_prefix: str) -> AsyncIterato
     settings = Settings(
         redis={"url": redis_url, "key_prefix": key_prefix},
         api={"token": TOKEN},
-        scheduler={"retry_backoff_s": 0.0, "rebalance": False},
+        scheduler={
+            "retry_backoff_s": 0.0,
+            "rebalance": False,
+            "approval_skills": list(gated.args) if gated else [],
+        },
         agent={"cancel_grace_s": 1.0},
     )
     app = create_app(
@@ -57,7 +65,9 @@ async def served(brain: Brain) -> AsyncIterator[str]:
     # Listening before uvicorn runs: connections wait in the backlog, nothing polls.
     sock = socket.create_server(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(brain.app, log_config=None, lifespan="off"))
+    # a browser's long-poll of the change feed would hold a graceful shutdown for 25 s
+    config = uvicorn.Config(brain.app, log_config=None, lifespan="off", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         yield f"http://127.0.0.1:{port}/"

@@ -141,6 +141,7 @@ def test_console_js_never_does(needle: str) -> None:
 def test_every_request_carries_the_token() -> None:
     # One place builds request headers; every fetch goes through it.
     assert "Authorization: `Bearer ${this.token}`" in JS
-    assert JS.count("this.fetchFn(") == JS.count("headers: this.headers(") == 2
+    # JSON calls, the event stream and camera images: each fetch builds its headers there
+    assert JS.count("this.fetchFn(") == JS.count("headers: this.headers(") == 3
     assert JS.count("fetch(") == 1  # the default fetchFn; nothing else calls fetch directly
     assert "sessionStorage" in JS

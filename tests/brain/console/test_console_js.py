@@ -55,7 +55,9 @@ async def driver(
 ) -> AsyncIterator[Driver]:
     # The .mjs name makes Node load it as an ES module, as <script type="module"> does.
     module = tmp_path / "console.mjs"
-    module.write_bytes(resources.files("robo_os.brain.api.console").joinpath("console.js").read_bytes())
+    module.write_bytes(
+        resources.files("robo_os.brain.api.console").joinpath("console.js").read_bytes()
+    )
     assert NODE is not None
     proc = await asyncio.create_subprocess_exec(
         NODE,

@@ -19,6 +19,12 @@ export const API = Object.freeze({
   submit: { method: "POST", path: "/v1/tasks" },
   cancel: { method: "POST", path: "/v1/tasks/{task_id}/cancel" },
   events: { method: "GET", path: "/v1/tasks/{task_id}/events", query: ["cursor"] },
+  camera: { method: "GET", path: "/v1/robots/{robot_id}/camera", query: ["target"] },
+  estop: { method: "GET", path: "/v1/estop" },
+  engageEstop: { method: "POST", path: "/v1/estop" },
+  releaseEstop: { method: "POST", path: "/v1/estop/release" },
+  approve: { method: "POST", path: "/v1/tasks/{task_id}/subtasks/{subtask_id}/approve" },
+  reject: { method: "POST", path: "/v1/tasks/{task_id}/subtasks/{subtask_id}/reject" },
 });
 
 /** Task statuses (and event kinds) after which nothing changes. */
@@ -143,6 +149,13 @@ export class Client {
     return data;
   }
 
+  /** One binary call (an image); throws ApiError unless the answer is 2xx. */
+  async blob(route, { params, query, signal } = {}) {
+    const response = await this.fetchFn(this.url(route, params, query), { headers: this.headers("image/png"), signal });
+    if (!response.ok) throw ApiError.from(response.status, await response.json().catch(() => null));
+    return response.blob();
+  }
+
   /** The task's events (from the first, or after `cursor`) as they happen, until the
    *  server ends the stream after the terminal event. */
   async *events(taskId, cursor, signal) {
@@ -173,7 +186,10 @@ export class Client {
 
 const ui = {};
 const problems = new Map(); // what is wrong now, by source; shown in #notice
-const session = { client: null, stop: null, selected: null, follow: null, cancelling: null };
+const session = {
+  client: null, stop: null, selected: null, follow: null, cancelling: null,
+  world: { robots: [], objects: [], places: [] }, task: null, camera: null,
+};
 let refreshWorld = () => {};
 let refreshTasks = () => {};
 let refreshTask = () => {};
@@ -273,6 +289,262 @@ const loadWorld = guarded("fleet", async (signal) => {
   ui.robots.replaceChildren(...r.robots.sort(byKey("id")).map(robotRow));
   ui.objects.replaceChildren(...o.objects.sort(byKey("name")).map(objectRow));
   ui.places.replaceChildren(...p.places.sort(byKey("name")).map(placeRow));
+  for (const body of [ui.robots, ui.objects, ui.places]) labelCells(body);
+  session.world = { robots: r.robots, objects: o.objects, places: p.places };
+  renderMap();
+  if (session.task) renderDag(session.task);
+});
+
+/** Copies each column's header into its cells' data-label: on a narrow screen the CSS
+ *  stacks a row's cells and shows the label before each value. */
+function labelCells(tbody) {
+  const heads = [...tbody.closest("table").querySelectorAll("thead th")].map((th) => th.textContent);
+  for (const row of tbody.rows) {
+    [...row.cells].forEach((cell, i) => { if (heads[i]) cell.dataset.label = heads[i]; });
+  }
+}
+
+// ------------------------------------------------------------------ map and plan graph
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An SVG element; every prop is an attribute; strings become text. */
+function svg(tag, props = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value !== undefined && value !== null) node.setAttribute(key, String(value));
+  }
+  const kept = children.flat().filter((c) => c !== null && c !== undefined);
+  node.append(...kept.map((c) => (c instanceof Node ? c : String(c))));
+  return node;
+}
+
+const num = (v) => Math.round(v * 1000) / 1000; // short attribute values
+
+/** Where a subtask takes its robot: the first argument naming a place, else one naming
+ *  an object with a pose, else x/y arguments; null when we know of nowhere. */
+function destination(s, places, objects) {
+  const names = Object.values(s.args ?? {}).filter((v) => typeof v === "string");
+  for (const pool of [places, objects]) {
+    const where = names.map((n) => pool.get(n)?.pose).find(Boolean);
+    if (where) return where;
+  }
+  const { x, y } = s.args ?? {};
+  return typeof x === "number" && typeof y === "number" ? { x, y } : null;
+}
+
+/** The top-down map: places (with their docking slots), robots (heading, planned path,
+ *  load), objects where memory has them; unknown and unobserved ones are marked. */
+function renderMap() {
+  const { robots, objects, places } = session.world;
+  const placeBy = new Map(places.map((p) => [p.name, p]));
+  const objectBy = new Map(objects.map((o) => [o.name, o]));
+  const xs = [];
+  const ys = [];
+  for (const p of places) {
+    const [sx, sy] = p.size ?? [1, 1];
+    xs.push(p.pose.x - sx / 2, p.pose.x + sx / 2);
+    ys.push(p.pose.y - sy / 2, p.pose.y + sy / 2);
+  }
+  for (const thing of [...robots, ...objects]) {
+    if (thing.pose) { xs.push(thing.pose.x); ys.push(thing.pose.y); }
+  }
+  const missing = [...robots.filter((r) => !r.pose).map((r) => r.id), ...objects.filter((o) => !o.pose).map((o) => o.name)];
+  ui.mapNote.textContent = missing.length ? `Not on the map (no pose in memory): ${missing.join(", ")}` : "";
+  if (!xs.length) {
+    ui.map.replaceChildren();
+    ui.map.setAttribute("aria-label", "Map: nothing in memory has a position yet");
+    return;
+  }
+  const pad = 0.6;
+  const [x0, x1] = [Math.min(...xs) - pad, Math.max(...xs) + pad];
+  const [y0, y1] = [Math.min(...ys) - pad, Math.max(...ys) + pad];
+  const unit = Math.max(x1 - x0, y1 - y0) / 45; // text and marks scale with the scene
+  ui.map.setAttribute("viewBox", `${num(x0)} ${num(-y1)} ${num(x1 - x0)} ${num(y1 - y0)}`);
+  ui.map.style.setProperty("--unit", String(unit));
+  const Y = (y) => num(-y); // the world's y axis points up, the screen's down
+
+  const docked = new Map(); // place → slot → robot
+  for (const r of robots) {
+    if (r.place && r.slot !== null && r.slot !== undefined) {
+      if (!docked.has(r.place)) docked.set(r.place, new Map());
+      docked.get(r.place).set(r.slot, r.id);
+    }
+  }
+  const placeMarks = places.map((p) => {
+    const [sx, sy] = p.size ?? [1, 1];
+    const slots = Number.isInteger(p.attrs?.slots) ? p.attrs.slots : 0;
+    const taken = docked.get(p.name) ?? new Map();
+    const slotMarks = Array.from({ length: slots }, (_, i) => {
+      const cx = p.pose.x - sx / 2 + ((i + 0.5) * sx) / slots;
+      return svg("rect", {
+        class: taken.has(i) ? "slot taken" : "slot",
+        x: num(cx - unit * 0.5), y: Y(p.pose.y - sy / 2) - unit * 0.5, width: num(unit), height: num(unit),
+      }, svg("title", {}, `${p.name} slot ${i}: ${taken.get(i) ?? "free"}`));
+    });
+    return svg("g", { class: `place k-${/^[a-z_]+$/.test(p.kind) ? p.kind : "other"}`, "data-place": p.name },
+      svg("rect", { x: num(p.pose.x - sx / 2), y: Y(p.pose.y + sy / 2), width: num(sx), height: num(sy) }),
+      svg("text", { x: num(p.pose.x - sx / 2 + unit * 0.3), y: num(Y(p.pose.y + sy / 2) + unit * 1.3) }, p.name),
+      svg("title", {}, `${p.name} (${p.kind})${slots ? `, ${taken.size}/${slots} slots taken` : ""}`),
+      slotMarks);
+  });
+
+  // planned path: from the robot through the destinations of its unfinished subtasks
+  const routes = new Map();
+  for (const s of session.task?.subtasks ?? []) {
+    if (TERMINAL.has(s.status) || s.status === "skipped") continue;
+    const to = destination(s, placeBy, objectBy);
+    if (!to) continue;
+    if (!routes.has(s.robot)) routes.set(s.robot, []);
+    routes.get(s.robot).push(to);
+  }
+  const pathMarks = robots.filter((r) => r.pose && routes.has(r.id)).map((r) => svg("polyline", {
+    class: "path", "data-robot": r.id,
+    points: [r.pose, ...routes.get(r.id)].map((q) => `${num(q.x)},${Y(q.y)}`).join(" "),
+  }));
+
+  const objectMarks = objects.filter((o) => o.pose).map((o) => {
+    const unknown = o.unknown_since !== null && o.unknown_since !== undefined;
+    const state = unknown ? "unknown" : o.source === "observed" ? "observed" : "believed";
+    const where = unknown ? "not found where memory had it" : o.held_by ? `held by ${o.held_by}` : `on ${o.on ?? "?"}`;
+    return svg("g", { class: `object ${state}`, "data-object": o.name },
+      svg("rect", { x: num(o.pose.x - unit * 0.45), y: num(Y(o.pose.y) - unit * 0.45), width: num(unit * 0.9), height: num(unit * 0.9) }),
+      svg("text", { x: num(o.pose.x + unit * 0.7), y: num(Y(o.pose.y) + unit * 0.35) }, unknown ? `${o.name} ?` : o.name),
+      svg("title", {}, `${o.name} (${o.type}): ${where}; ${state}`));
+  });
+
+  const robotMarks = robots.filter((r) => r.pose).map((r) => {
+    const yaw = r.pose.yaw ?? 0;
+    const { x } = r.pose;
+    const y = Y(r.pose.y);
+    const tip = [num(x + Math.cos(yaw) * unit * 1.6), num(y - Math.sin(yaw) * unit * 1.6)];
+    const load = [r.holding, ...objects.filter((o) => o.on === r.id).map((o) => o.name)].filter(Boolean);
+    return svg("g", { class: `robot s-${/^[a-z_]+$/.test(r.status) ? r.status : "other"}`, "data-robot": r.id },
+      svg("circle", { cx: num(x), cy: y, r: num(unit) }),
+      svg("line", { class: "heading", x1: num(x), y1: y, x2: tip[0], y2: tip[1] }),
+      svg("text", { x: num(x + unit * 1.2), y: num(y - unit * 1.2), class: "label" }, r.id),
+      load.length ? svg("text", { x: num(x + unit * 1.2), y: num(y + unit * 1.6), class: "load" }, `carries ${load.join(", ")}`) : null,
+      svg("title", {}, `${r.id} (${r.embodiment}): ${r.status}${r.activity ? `, ${r.activity}` : ""}${load.length ? `, carries ${load.join(", ")}` : ""}`));
+  });
+  ui.map.replaceChildren(svg("g", { class: "places" }, placeMarks), svg("g", { class: "paths" }, pathMarks),
+    svg("g", { class: "objects" }, objectMarks), svg("g", { class: "robots" }, robotMarks));
+  ui.map.setAttribute("aria-label",
+    `Map of ${places.length} places, ${robots.length} robots and ${objects.length} objects (details in the tables below)`);
+}
+
+/** The plan as a graph: one column per dependency depth, arrows from each subtask to
+ *  those waiting on it, states as text and colour, progress of running ones. */
+function renderDag(task) {
+  const subtasks = task.subtasks ?? [];
+  const byId = new Map(subtasks.map((s) => [s.id, s]));
+  const depth = new Map();
+  const depthOf = (s, seen = new Set()) => {
+    if (depth.has(s.id)) return depth.get(s.id);
+    if (seen.has(s.id)) return 0; // a cycle would be refused by the brain; do not loop here
+    seen.add(s.id);
+    const deps = s.depends_on.map((d) => byId.get(d)).filter(Boolean);
+    const d = deps.length ? 1 + Math.max(...deps.map((x) => depthOf(x, seen))) : 0;
+    depth.set(s.id, d);
+    return d;
+  };
+  const columns = [];
+  for (const s of subtasks) (columns[depthOf(s)] ??= []).push(s);
+  const [W, H, GX, GY] = [170, 58, 44, 14];
+  const at = new Map();
+  columns.forEach((col, c) => col.forEach((s, r) => at.set(s.id, { x: c * (W + GX), y: r * (H + GY) })));
+  const width = Math.max(1, columns.length * (W + GX) - GX);
+  const height = Math.max(1, ...columns.map((col) => col.length * (H + GY) - GY));
+  ui.dag.setAttribute("viewBox", `-2 -2 ${width + 4} ${height + 4}`);
+  ui.dag.setAttribute("width", String(width + 4));
+  ui.dag.setAttribute("height", String(height + 4));
+  const progressOf = new Map(session.world.robots
+    .filter((r) => r.current_subtask && typeof r.progress === "number")
+    .map((r) => [r.id, Math.min(1, Math.max(0, r.progress))]));
+  const edges = subtasks.flatMap((s) => s.depends_on.filter((d) => at.has(d)).map((d) => {
+    const a = at.get(d);
+    const b = at.get(s.id);
+    const [ax, ay, bx, by] = [a.x + W, a.y + H / 2, b.x, b.y + H / 2];
+    const mid = (ax + bx) / 2;
+    return svg("path", { class: "edge", "marker-end": "url(#arrow)", d: `M${ax},${ay} C${mid},${ay} ${mid},${by} ${bx - 4},${by}` });
+  }));
+  const nodes = subtasks.map((s) => {
+    const { x, y } = at.get(s.id);
+    const kind = /^[a-z_]+$/.test(s.status) ? s.status : "other";
+    const running = s.status === "running" && progressOf.has(s.robot);
+    const pct = running ? progressOf.get(s.robot) : s.status === "succeeded" ? 1 : 0;
+    return svg("g", { class: `node s-${kind}`, "data-subtask": s.id, "data-status": s.status, transform: `translate(${x},${y})` },
+      svg("rect", { class: "box", width: W, height: H, rx: 6 }),
+      svg("text", { x: 8, y: 16, class: "id" }, s.id),
+      svg("text", { x: 8, y: 32 }, `${s.skill} @ ${s.robot}`),
+      svg("text", { x: 8, y: 47, class: "state" }, running ? `${s.status} ${Math.round(pct * 100)}%` : s.status),
+      svg("rect", { class: "bar-bg", x: 0, y: H - 4, width: W, height: 4 }),
+      svg("rect", { class: "bar", x: 0, y: H - 4, width: num(W * pct), height: 4 }),
+      svg("title", {}, `${s.id}: ${s.skill} on ${s.robot}, ${s.status}${s.depends_on.length ? `, after ${s.depends_on.join(", ")}` : ""}`));
+  });
+  const defs = svg("defs", {}, svg("marker", { id: "arrow", viewBox: "0 0 8 8", refX: 7, refY: 4, markerWidth: 8, markerHeight: 8, orient: "auto" },
+    svg("path", { d: "M0,0 L8,4 L0,8 z", class: "arrowhead" })));
+  ui.dag.replaceChildren(defs, svg("g", {}, edges), svg("g", {}, nodes));
+  ui.dag.setAttribute("aria-label", `Plan graph of ${subtasks.length} subtasks (the table below lists them)`);
+  ui.dag.parentElement.hidden = subtasks.length === 0;
+}
+
+function renderEstop(state) {
+  session.estop = state;
+  ui.estopBanner.hidden = !state.engaged;
+  ui.estop.hidden = state.engaged;
+  if (state.engaged) {
+    const by = state.by ? ` by ${state.by}` : "";
+    const since = state.since ? ` at ${clock(state.since)}` : "";
+    ui.estopText.textContent = `Emergency stop engaged${by}${since}${state.reason ? `: ${state.reason}` : ""}.`
+      + " Nothing moves or is dispatched until it is released.";
+  }
+}
+
+const loadEstop = guarded("e-stop", async (signal) => {
+  renderEstop(await session.client.call(API.estop, { signal }));
+});
+
+const engageEstop = guarded("e-stop", async (signal) => {
+  ui.estop.disabled = true;
+  try {
+    renderEstop(await session.client.call(API.engageEstop, { body: { reason: "from the console" }, signal }));
+  } finally {
+    ui.estop.disabled = false;
+  }
+  refreshTask();
+});
+
+const releaseEstop = guarded("e-stop", async (signal) => {
+  ui.estopRelease.disabled = true;
+  try {
+    renderEstop(await session.client.call(API.releaseEstop, { body: { reason: "from the console" }, signal }));
+  } finally {
+    ui.estopRelease.disabled = false;
+  }
+  refreshTask();
+});
+
+const decide = guarded("approval", async (signal, taskId, subtaskId, verdict) => {
+  const route = verdict === "approve" ? API.approve : API.reject;
+  const task = await session.client.call(route, {
+    params: { task_id: taskId, subtask_id: subtaskId }, body: { reason: "from the console" }, signal,
+  });
+  if (session.selected === taskId) renderTask(task);
+});
+
+const showCamera = guarded("camera", async (signal, robotId) => {
+  session.camera = robotId;
+  ui.cameraCard.hidden = false;
+  ui.cameraTitle.textContent = `Camera of ${robotId}`;
+  ui.cameraNote.textContent = "Taking a picture…";
+  const blob = await session.client.blob(API.camera, { params: { robot_id: robotId }, signal });
+  if (session.camera !== robotId) return;
+  const old = ui.cameraImage.src;
+  ui.cameraImage.src = URL.createObjectURL(blob);
+  ui.cameraImage.alt = `What ${robotId}'s camera saw at ${clock()}`;
+  ui.cameraImage.hidden = false;
+  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+  ui.cameraNote.textContent = `Taken at ${clock()}.`;
 });
 
 function robotRow(r) {
@@ -288,7 +560,9 @@ function robotRow(r) {
     el("td", {}, dash(r.place)),
     el("td", {}, dash(r.holding)),
     el("td", {}, dash(r.activity ?? r.current_subtask)),
-    el("td", {}, progress));
+    el("td", {}, progress),
+    el("td", {}, el("button", { type: "button", className: "small camera", "data-robot": r.id,
+      "aria-label": `Camera of ${r.id}` }, "View")));
 }
 
 function objectRow(o) {
@@ -311,11 +585,12 @@ const loadTasks = guarded("tasks", async (signal) => {
   const rows = tasks.map((t) => el("tr", { "data-task": t.id },
     el("th", { scope: "row" },
       el("a", { href: `#task=${encodeURIComponent(t.id)}`, className: "task-link" }, t.id)),
-    el("td", { className: "instruction" }, dash(t.instruction)),
+    el("td", { className: "instruction" }, el("span", { className: "clamp", title: t.instruction ?? "" }, dash(t.instruction))),
     el("td", {}, badge(t.status)),
     el("td", {}, clock(t.created_at))));
   const none = el("tr", {}, el("td", { colSpan: 4 }, "No tasks yet."));
   ui.tasks.replaceChildren(...(rows.length ? rows : [none]));
+  labelCells(ui.tasks);
   markSelected();
 });
 
@@ -342,25 +617,35 @@ function renderTask(task) {
     + ` · ${task.replans} replan(s)`
     + (task.priority ? ` · priority ${task.priority}` : "")
     + (waits.length ? ` · waits for ${waits.join(", ")}` : "");
-  ui.taskSummary.replaceChildren(badge(task.status), " ", task.instruction ?? "(explicit plan)",
+  const what = task.instruction ?? (task.goal ? "(goal)" : "(explicit plan)");
+  ui.taskSummary.replaceChildren(badge(task.status), " ", el("span", { className: "clamp", title: what }, what),
     el("span", { className: "muted" }, facts));
   ui.taskError.hidden = !task.error;
   if (task.error) {
     const problem = (p) =>
       el("li", {}, el("code", {}, p.code), p.subtask ? ` (${p.subtask})` : "", ` ${p.message}`);
     const list = el("ul", {}, task.error.problems.map(problem));
-    ui.taskError.replaceChildren(el("p", {}, task.error.message), list);
+    ui.taskError.replaceChildren(el("p", { className: "clamp", title: task.error.message }, task.error.message), list);
   }
   ui.cancel.disabled = TERMINAL.has(task.status) || session.cancelling === task.id;
   const rows = task.subtasks.map(subtaskRow);
   const none = el("tr", {}, el("td", { colSpan: 8 }, "No plan yet."));
   ui.subtasks.replaceChildren(...(rows.length ? rows : [none]));
+  labelCells(ui.subtasks);
+  session.task = task;
+  renderDag(task);
+  renderMap();
 }
 
 function subtaskRow(s) {
   const r = s.result;
   const took = s.started_at && s.finished_at ? ` (${(s.finished_at - s.started_at).toFixed(1)} s)` : "";
-  const result = r ? [r.error ? el("strong", {}, `${r.error}: `) : null, r.message || r.status, took] : "—";
+  let result = r ? [r.error ? el("strong", {}, `${r.error}: `) : null, r.message || r.status, took] : "—";
+  if (s.status === "awaiting_approval") {
+    result = el("span", { className: "decide" },
+      el("button", { type: "button", className: "approve", "data-subtask": s.id }, "Approve"), " ",
+      el("button", { type: "button", className: "reject", "data-subtask": s.id }, "Reject"));
+  }
   return el("tr", {},
     el("th", { scope: "row" }, s.id),
     el("td", {}, s.robot),
@@ -466,6 +751,10 @@ function select(taskId) {
   ui.cancel.disabled = true;
   ui.events.replaceChildren();
   ui.subtasks.replaceChildren();
+  session.task = null;
+  ui.dag.replaceChildren();
+  ui.dag.parentElement.hidden = true;
+  renderMap();
   markSelected();
   if (!taskId) return;
   session.follow = new AbortController();
@@ -508,9 +797,11 @@ function start(token) {
   ui.login.hidden = true;
   ui.app.hidden = false;
   ui.signOut.hidden = false;
+  ui.estop.hidden = false;
   refreshWorld = coalesced(loadWorld, 500, signal);
   refreshTasks = coalesced(loadTasks, 500, signal);
   every(HEALTH_POLL_MS, loadHealth, signal);
+  every(HEALTH_POLL_MS, loadEstop, signal);
   every(TASKS_POLL_MS, loadTasks, signal);
   followMemory(signal);
   selectFromHash();
@@ -518,13 +809,16 @@ function start(token) {
 
 function signOut(message) {
   session.stop?.abort();
-  Object.assign(session, { client: null, stop: null, selected: null, follow: null });
+  Object.assign(session, { client: null, stop: null, selected: null, follow: null, task: null, camera: null });
+  ui.cameraCard.hidden = true;
   sessionStorage.removeItem(TOKEN_KEY);
   problems.clear();
   setProblem("auth", message);
   ui.app.hidden = true;
   ui.task.hidden = true;
   ui.signOut.hidden = true;
+  ui.estop.hidden = true;
+  ui.estopBanner.hidden = true;
   ui.login.hidden = false;
   ui.live.textContent = "";
   ui.token.focus();
@@ -533,7 +827,9 @@ function signOut(message) {
 function main() {
   for (const id of ["health", "health-parts", "live", "sign-out", "notice", "login", "token", "app", "robots",
     "objects", "places", "submit", "instruction", "tasks", "tasks-refresh", "task", "task-title",
-    "task-summary", "task-error", "cancel", "subtasks", "events"]) {
+    "task-summary", "task-error", "cancel", "subtasks", "events", "map", "map-note", "dag", "camera-card",
+    "camera-title", "camera-image", "camera-note", "camera-refresh", "camera-close", "estop", "estop-banner",
+    "estop-text", "estop-release"]) {
     ui[id.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = document.getElementById(id);
   }
   ui.login.addEventListener("submit", (ev) => {
@@ -546,6 +842,26 @@ function main() {
   });
   ui.signOut.addEventListener("click", () => signOut("Token forgotten."));
   ui.tasksRefresh.addEventListener("click", () => refreshTasks());
+  ui.robots.addEventListener("click", (ev) => {
+    const button = ev.target.closest("button.camera");
+    if (button && session.stop) showCamera(session.stop.signal, button.dataset.robot);
+  });
+  ui.estop.addEventListener("click", () => { if (session.stop) engageEstop(session.stop.signal); });
+  ui.estopRelease.addEventListener("click", () => { if (session.stop) releaseEstop(session.stop.signal); });
+  ui.subtasks.addEventListener("click", (ev) => {
+    const button = ev.target.closest("button.approve, button.reject");
+    if (!button || !session.stop || !session.selected) return;
+    button.disabled = true;
+    decide(session.stop.signal, session.selected, button.dataset.subtask,
+      button.classList.contains("approve") ? "approve" : "reject");
+  });
+  ui.cameraRefresh.addEventListener("click", () => {
+    if (session.camera && session.stop) showCamera(session.stop.signal, session.camera);
+  });
+  ui.cameraClose.addEventListener("click", () => {
+    session.camera = null;
+    ui.cameraCard.hidden = true;
+  });
   ui.submit.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const instruction = ui.instruction.value.trim();

@@ -34,7 +34,7 @@ package (Python sources, caches) is reachable, whatever the request path says.""
 _HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self';"
-        " img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        " img-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
