@@ -155,6 +155,10 @@ class SimSettings(_Section):
     faults: FaultSettings = Field(default_factory=FaultSettings)
     """Injected faults (`ROBO_OS_SIM__FAULTS='{"grasp_slip": 0.05}'` or the fleet file's
     settings section); none by default."""
+    max_restarts: int = Field(default=20, ge=-1)
+    """How many times Ray restarts the world actor whose process died (-1: always; 0:
+    never); the restarted world is rebuilt from the shared memory (docs/reliability.md,
+    "Supervised world"), as `agent.max_restarts` is for agents."""
 
 
 class AgentSettings(_Section):

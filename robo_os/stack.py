@@ -154,13 +154,26 @@ class Stack:
         (robo_os/restart.py)."""
         from .restart import adopt_world, remembered_world
         from .sim import RayWorldClient, seed_memory, start_world_actor
+        from .sim.actor import MemorySource
 
         if not any(r.driver == "sim" for r in self.fleet.robots) and not self.fleet.scene.objects:
             return
-        assert self.memory is not None
+        assert self.memory is not None and self.settings.redis.url is not None
         remembered = await remembered_world(self.memory)
+        # supervised: Ray restarts its process, which rebuilds the world from memory
+        # (robo_os/sim/actor.py); `_stop_world` kills it for good
         self.world = start_world_actor(
-            self.fleet, self.settings.sim, namespace=self.settings.ray.namespace, memory=remembered
+            self.fleet,
+            self.settings.sim,
+            namespace=self.settings.ray.namespace,
+            memory=remembered,
+            source=MemorySource(
+                self.settings.redis.url,
+                remember=remembered_world,
+                adopt=adopt_world,
+                prefix=self.settings.redis.key_prefix,
+            ),
+            max_restarts=self.settings.sim.max_restarts,
         )
         self._stops.push_async_callback(self._stop_world)
         if remembered is None:

@@ -26,6 +26,7 @@ from robo_os.skill.registry import discover
 from robo_os.testing import WAIT_S, ScriptedAgent
 from robo_os.testing.scenes import generated_scene
 from tests.brain.runtime.runtime_support import TOKEN, brain_settings
+from tests.brain.runtime.test_runtime_prometheus import samples
 
 BURST = 500
 CONCURRENCY = 100
@@ -156,6 +157,10 @@ async def test_a_burst_over_the_limit_is_refused_with_429_and_the_accepted_all_f
     scheduler = (await burst.client.get("/v1/metrics")).json()["scheduler"]
     assert scheduler["admission"]["active"] == limit
     assert scheduler["admission"]["refused"] == BURST - limit
+    # and Prometheus's counter of refused admissions says the same, by reason
+    got = samples((await burst.client.get("/metrics")).text)
+    assert got["robo_os_admissions_refused_total", (("reason", "full"),)] == BURST - limit
+    assert got["robo_os_admissions_refused_total", (("reason", "wait_timeout"),)] == 0
 
     for agent in burst.agents.values():
         agent.auto = succeed
@@ -222,3 +227,32 @@ async def test_submissions_over_the_limit_wait_in_the_admission_queue(
     ids = [r.json()["id"] for r in [*first, *answers]]
     done = await wait_all_terminal(c, ids)
     assert {t["status"] for t in done} == {"succeeded"}
+
+
+async def test_a_submission_that_waits_too_long_is_refused_and_counted_as_a_timeout(
+    make_burst: Callable[..., Any],
+) -> None:
+    # 1 slot held by a task its robot never finishes; a queue of 1 that waits 0.2 s
+    burst, cameras = await make_burst(
+        seed=4, max_active_tasks=1, admission_wait_s=0.2, admission_queue=1
+    )
+    c = burst.client
+    first = await c.post("/v1/tasks", json=burst.body(0, cameras))
+    assert first.status_code == 202, first.text
+    admission = burst.app.state.runtime.scheduler.admission
+    waiting = asyncio.ensure_future(c.post("/v1/tasks", json=burst.body(1, cameras)))
+    await admission.until_waiting(1, WAIT_S)
+    over = await c.post("/v1/tasks", json=burst.body(2, cameras))  # the queue is full
+    assert over.status_code == 429, over.text
+    timed_out = await asyncio.wait_for(waiting, WAIT_S)  # no slot within 0.2 s
+    assert timed_out.status_code == 429, timed_out.text
+    got = samples((await c.get("/metrics")).text)
+    assert got["robo_os_admissions_refused_total", (("reason", "full"),)] == 1
+    assert got["robo_os_admissions_refused_total", (("reason", "wait_timeout"),)] == 1
+    assert got["robo_os_admission_waiting", ()] == 0
+
+    for agent in burst.agents.values():  # the held task ends; nothing is left running
+        agent.auto = succeed
+        agent.finish_all()
+    done = await wait_all_terminal(c, [first.json()["id"]])
+    assert done[0]["status"] == "succeeded"

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 
 from ...errors import OverloadedError
 
-__all__ = ["Admission"]
+__all__ = ["REFUSAL_REASONS", "Admission"]
 
 log = logging.getLogger(__name__)
 
 LIMIT_NAME = "scheduler.max_active_tasks"
+FULL = "full"
+WAIT_TIMEOUT = "wait_timeout"
+REFUSAL_REASONS = (FULL, WAIT_TIMEOUT)
+"""Why a submission is refused (the metric's `reason` label)."""
 
 
 class Admission:
@@ -42,6 +46,9 @@ class Admission:
         """Slots in use: active tasks, and submissions being stored."""
         self.refused = 0
         """Submissions refused since start (the metrics' figure)."""
+        self.refused_by: Counter[str] = Counter()
+        """The same, by reason: `full` (no room to wait: waiting is off or the queue is
+        full) or `wait_timeout` (waited `wait_s` for a slot); `GET /metrics`."""
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._queued = asyncio.Event()
 
@@ -63,7 +70,7 @@ class Admission:
             self.held += 1
             return
         if self.wait_s <= 0 or self.waiting >= self.queue:
-            self._refuse()
+            self._refuse(FULL)
         waiter = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         self._queued.set()
@@ -74,7 +81,7 @@ class Admission:
             if waiter.done() and not waiter.cancelled():
                 return  # handed over just as the wait ended: ours
             waiter.cancel()
-            self._refuse()
+            self._refuse(WAIT_TIMEOUT)
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed over, but the caller is gone: pass it on
@@ -97,8 +104,9 @@ class Admission:
                 return
         self.held = max(0, self.held - 1)
 
-    def _refuse(self) -> None:
+    def _refuse(self, reason: str) -> None:
         self.refused += 1
+        self.refused_by[reason] += 1
         assert self.limit is not None
         raise OverloadedError(
             f"the brain runs {self.held} tasks, its limit ({LIMIT_NAME} = {self.limit});"

@@ -38,6 +38,9 @@ async def test_metrics_count_tasks_robots_and_skill_durations(fleet, make_api) -
     assert got["robo_os_tasks", (("status", "queued"),)] == 0
     assert got["robo_os_queue_depth", ()] == 0
     assert got["robo_os_robots", (("status", "idle"),)] == 2
+    # nothing was refused, and each reason has its series (0) from the start
+    assert got["robo_os_admissions_refused_total", (("reason", "full"),)] == 0
+    assert got["robo_os_admissions_refused_total", (("reason", "wait_timeout"),)] == 0
     assert got["robo_os_skill_duration_seconds_count", (("skill", "pick"),)] == 1
     assert got["robo_os_subtask_duration_seconds_count", (("status", "failed"),)] >= 1
     inf = got["robo_os_skill_duration_seconds_bucket", (("le", "+Inf"), ("skill", "pick"))]

@@ -24,6 +24,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ....contracts import SubtaskStatus, Task, TaskStatus
+from ...runtime.admission import REFUSAL_REASONS, Admission
+from ...runtime.estop import EStopState
 from ..deps import BrainRuntime, get_runtime
 
 __all__ = ["DURATION_BUCKETS_S", "RECENT_TASKS", "router"]
@@ -113,6 +115,40 @@ def _robot_metrics(statuses: Iterable[str]) -> list[Metric]:
     return [gauge]
 
 
+def _admission_metrics(admission: Admission) -> list[Metric]:
+    refused = CounterMetricFamily(
+        "robo_os_admissions_refused",
+        "Submissions refused with 429 since start, by reason (full: no room to wait;"
+        " wait_timeout: waited scheduler.admission_wait_s for a slot)",
+        labels=["reason"],
+    )
+    for reason in REFUSAL_REASONS:  # every reason, 0 included: a rate needs the series
+        refused.add_metric([reason], float(admission.refused_by.get(reason, 0)))
+    return [
+        refused,
+        GaugeMetricFamily(
+            "robo_os_admission_waiting",
+            "Submissions waiting for an admission slot now",
+            value=float(admission.waiting),
+        ),
+    ]
+
+
+def _estop_metrics(state: EStopState, robots: Iterable[str]) -> list[Metric]:
+    per_robot = GaugeMetricFamily(
+        "robo_os_estop_robot",
+        "1 while the robot may run nothing (the global stop or its own), else 0",
+        labels=["robot"],
+    )
+    for robot in sorted({*robots, *state.robots}):
+        per_robot.add_metric([robot], float(state.engaged or robot in state.robots))
+    engaged = GaugeMetricFamily(
+        "robo_os_estop_engaged", "1 while the global emergency stop is engaged, else 0"
+    )
+    engaged.add_metric([], float(state.engaged))
+    return [engaged, per_robot]
+
+
 def _model_metrics(planner: Any) -> list[Metric]:
     out: list[Metric] = []
     stats = getattr(planner, "stats", None)
@@ -158,12 +194,16 @@ def _model_metrics(planner: Any) -> list[Metric]:
 )
 async def prometheus_metrics(rt: Runtime) -> Response:
     """Tasks by status, queue depth, active tasks, subtask and skill durations, robots by
-    status, planning outcomes, model calls, failures, tokens and latency."""
+    status, refused admissions (429) by reason, submissions waiting for a slot, the
+    emergency stop (global and per robot), planning
+    outcomes, model calls, failures, tokens and latency."""
     tasks = await rt.store.recent(None, RECENT_TASKS)
     robots, _, _ = await rt.memory.snapshot()
     metrics = (
         _task_metrics(tasks, int(rt.scheduler.health().get("active_tasks", 0)))
         + _robot_metrics(str(r.status.value) for r in robots)
+        + _admission_metrics(rt.scheduler.admission)
+        + _estop_metrics(rt.scheduler.estop.state, (r.id for r in robots))
         + _model_metrics(rt.planner)
     )
     registry = CollectorRegistry(auto_describe=False)
