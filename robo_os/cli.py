@@ -431,16 +431,22 @@ def estop(
     ] = False,
     reason: Annotated[str, typer.Option(help="Why (kept in events and the audit).")] = "",
     status: Annotated[bool, typer.Option("--status", help="Only show the state.")] = False,
+    robot: Annotated[
+        list[str] | None,
+        typer.Option("--robot", help="Only this robot (repeatable); the others go on."),
+    ] = None,
     url: UrlOpt = None,
 ) -> None:
-    """Emergency stop: halt every robot now (operator scope); --release resumes."""
+    """Emergency stop: halt every robot now (operator scope); --release resumes.
+    With --robot, only those robots are stopped (or released)."""
+    robots = robot or []
     with _client(url) as client:
         if status:
             state = client.estop_state()
         elif release:
-            state = client.release_estop(reason)
+            state = client.release_estop(reason, robots)
         else:
-            state = client.estop(reason)
+            state = client.estop(reason, robots)
     if state.get("engaged"):
         console.print(
             f"[red]emergency stop ENGAGED[/red] by {escape(str(state.get('by')))}"
@@ -448,6 +454,11 @@ def estop(
         )
     else:
         console.print("[green]emergency stop released[/green]")
+    for name, stop in sorted((state.get("robots") or {}).items()):
+        console.print(
+            f"[red]{escape(name)} STOPPED[/red] by {escape(str(stop.get('by')))}"
+            f"{': ' + escape(stop['reason']) if stop.get('reason') else ''}"
+        )
 
 
 @task_app.command("approve")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -156,13 +156,15 @@ class RoboOSClient:
         return dict(self._request("GET", "/healthz"))
 
     # -- safety and access (docs/operations.md) ------------------------------------
-    def estop(self, reason: str = "") -> dict[str, Any]:
-        """Engage the emergency stop (operator scope)."""
-        return dict(self._request("POST", "/v1/estop", json={"reason": reason}))
+    def estop(self, reason: str = "", robots: Sequence[str] = ()) -> dict[str, Any]:
+        """Engage the emergency stop (operator scope): every robot, or only `robots`."""
+        body = {"reason": reason, "robots": list(robots)}
+        return dict(self._request("POST", "/v1/estop", json=body))
 
-    def release_estop(self, reason: str = "") -> dict[str, Any]:
-        """Release the emergency stop (admin scope)."""
-        return dict(self._request("POST", "/v1/estop/release", json={"reason": reason}))
+    def release_estop(self, reason: str = "", robots: Sequence[str] = ()) -> dict[str, Any]:
+        """Release the emergency stop (admin scope): the global one, or `robots`' own."""
+        body = {"reason": reason, "robots": list(robots)}
+        return dict(self._request("POST", "/v1/estop/release", json=body))
 
     def estop_state(self) -> dict[str, Any]:
         return dict(self._request("GET", "/v1/estop"))

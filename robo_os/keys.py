@@ -105,6 +105,13 @@ class AccessKeys:
         when released. No TTL: only a release ends a stop (it survives brain restarts)."""
         return f"{self.prefix}:brain:estop"
 
+    @property
+    def estop_robots(self) -> str:
+        """Hash robot -> JSON {by, reason, since}: the robots stopped one by one (their own
+        emergency stop, under the global one). No TTL: only a release of that robot ends
+        its stop (it survives brain restarts)."""
+        return f"{self.prefix}:brain:estop:robots"
+
 
 @dataclass(frozen=True)
 class AgentKeys:

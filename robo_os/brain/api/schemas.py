@@ -10,11 +10,13 @@ from robo_os_memory.models import Change, ObjectState, PlaceState, RobotState
 from ...contracts import Plan, Task
 from ...skill.spec import SkillSpec
 from ...symbolic.goal import Goal, GoalFormatError
+from ..runtime.estop import RobotStop
 
 __all__ = [
     "ChangesPage",
     "ErrorBody",
     "ErrorDetail",
+    "FleetRobot",
     "Health",
     "ObjectList",
     "ObjectView",
@@ -140,8 +142,17 @@ class TaskList(BaseModel):
     tasks: list[Task]
 
 
+class FleetRobot(RobotState):
+    """A robot as the memory holds it, and whether the emergency stop keeps it still."""
+
+    estopped: bool = False
+    """The global stop is engaged, or the robot's own (`estop`)."""
+    estop: RobotStop | None = None
+    """The robot's own emergency stop, while engaged."""
+
+
 class RobotList(BaseModel):
-    robots: list[RobotState]
+    robots: list[FleetRobot]
 
 
 class SkillEntry(SkillSpec):

@@ -144,6 +144,9 @@ class Aftermath:
             if outcome.plan is None or not outcome.plan.subtasks:
                 why = "; ".join(p.message for p in outcome.problems) or outcome.message
                 break
+            stopped = sorted({s.robot for s in outcome.plan.subtasks if st.robot_stopped(s.robot)})
+            if stopped:  # a robot's own stop: it moves for no one until released
+                return _Outcome(note=f"not set down: {', '.join(stopped)} emergency-stopped")
             by = outcome.plan.subtasks[-1].robot
             failed = await self._dispatch(outcome.plan.subtasks)
             why = failed or f"memory still has {obj} with {holder} after the put-down"

@@ -190,12 +190,37 @@ def claimed_robots(subtasks: Sequence[SubtaskState], linked: set[str]) -> set[st
     return out
 
 
-def named_objects(subtasks: Iterable[SubtaskState], objects: set[str]) -> set[str]:
-    """The objects named by the arguments of the subtasks not yet done."""
+def named_objects(
+    subtasks: Iterable[SubtaskState], objects: set[str], specs: Specs | None = None
+) -> set[str]:
+    """What the subtasks not yet done claim: the objects their arguments name and, with
+    `specs`, the arguments whose plug-in facts their effects change (wipe(place) making
+    clean(place) claims the place, so two tasks never wipe one place at once)."""
     out: set[str] = set()
     for s in subtasks:
         if s.status in OPEN:
             out |= _strings(s.args) & objects
+            if specs is not None:
+                out |= _fact_arguments(s, specs.get(s.robot, {}).get(s.skill))
+    return out
+
+
+def _fact_arguments(s: SubtaskState, spec: Mapping[str, Any] | None) -> set[str]:
+    """The argument values a subtask's effects on declared (plug-in) facts name."""
+    if not spec or not spec.get("facts"):
+        return set()
+    declared = set()
+    for fact in spec["facts"]:
+        signature = fact.get("signature", "") if isinstance(fact, Mapping) else str(fact)
+        declared.add(signature.split("(", 1)[0].strip())
+    try:
+        effects = parse_conditions(spec.get("effects") or ())
+    except SkillDefinitionError:
+        return set()  # a broken spec is the checker's to report, not the claims'
+    out: set[str] = set()
+    for c in effects:
+        if c.predicate in declared:
+            out |= {v for t in c.names() if t != "robot" and isinstance(v := s.args.get(t), str)}
     return out
 
 

@@ -95,8 +95,12 @@ class Corrector:
             depends_on=list(sub.depends_on),
         )
         candidates = await self.allocator.alternatives(base, set(excluded))
-        # never onto a robot the task's goal rules out (`use`/`avoid`)
-        candidates = [c for c in candidates if self.state.allows(c.robot)]
+        # never onto a robot the task's goal rules out (`use`/`avoid`), nor a stopped one
+        candidates = [
+            c
+            for c in candidates
+            if self.state.allows(c.robot) and not self.state.robot_stopped(c.robot)
+        ]
         if idle_only:
             candidates = [
                 c for c in candidates if self.lanes.busy_for(c.robot, self.state.task.id) == 0

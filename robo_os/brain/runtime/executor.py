@@ -14,7 +14,10 @@ Redis going away mid-step is not the task's failure: the runner waits for it (bo
 
 The emergency stop (`estop.py`) halts the runner: its running calls are cancelled
 through the agents' cancel tokens and their subtasks go back to `pending` (not failed),
-nothing is dispatched and the task is `paused` until the stop is released. A subtask whose
+nothing is dispatched and the task is `paused` until the stop is released. A robot's own
+stop does the same to that robot only: its calls are halted, its subtasks wait (they are
+not moved to another robot) and no other work is moved onto it, while the task's other
+robots go on; the task stays `running`. A subtask whose
 skill needs approval waits in `awaiting_approval` until a person approves or rejects it
 (a rejection is the subtask's failure: the task replans or fails, as for any failure).
 """
@@ -121,6 +124,8 @@ class _Signal:
     """"cancel", "cancel_deadline", "wake" (a retry's backoff ended), "halt" (the
     emergency stop), "halt_deadline" or "release"."""
     subtask: str | None = None
+    robots: tuple[str, ...] = ()
+    """"halt" of these robots only (their own stop); () for every robot."""
 
 
 @dataclass
@@ -171,12 +176,13 @@ class TaskRunner(TaskState):
         if self.request_cancel(reason):
             self.inbox.put_nowait(_Signal("cancel"))
 
-    def halt(self) -> None:
-        """The emergency stop was engaged: cancel the running calls, start nothing."""
-        self.inbox.put_nowait(_Signal("halt"))
+    def halt(self, robots: tuple[str, ...] = ()) -> None:
+        """The emergency stop was engaged (for these robots only, when named): cancel
+        their running calls, start nothing on them."""
+        self.inbox.put_nowait(_Signal("halt", robots=robots))
 
     def release(self) -> None:
-        """The emergency stop was released: go on."""
+        """The emergency stop (global, or a robot's own) was released: go on."""
         self.inbox.put_nowait(_Signal("release"))
 
     async def decide(self, subtask: str, *, approve: bool, by: str, reason: str = "") -> None:
@@ -203,7 +209,12 @@ class TaskRunner(TaskState):
         )
 
     def _stopped(self) -> bool:
+        """The global stop: nothing of the task starts."""
         return self.d.estop is not None and self.d.estop.engaged
+
+    def _held_by_robot_stop(self) -> bool:
+        """Whether a ready subtask waits for its robot's own stop to be released."""
+        return any(self.robot_stopped(r.robot) for r in ready_subtasks(self.task))
 
     def robot_lost(self, robot: str, reason: str) -> None:
         if any(f.robot == robot for f in self.flights.values()):
@@ -387,9 +398,9 @@ class TaskRunner(TaskState):
         while True:
             await self._read_world()
             await self._release_unneeded()
-            needed = named_objects(self.task.subtasks, self._objects) - self.d.claims.held_by(
-                self.task.id
-            )
+            needed = named_objects(
+                self.task.subtasks, self._objects, self._specs
+            ) - self.d.claims.held_by(self.task.id)
             if not needed:
                 return True
             try:
@@ -460,7 +471,7 @@ class TaskRunner(TaskState):
 
     async def _release_unneeded(self) -> None:
         """Give back the objects no open subtask names any more."""
-        needed = named_objects(self.task.subtasks, self._objects)
+        needed = named_objects(self.task.subtasks, self._objects, self._specs)
         done = self.d.claims.held_by(self.task.id) - needed
         if not done:
             return
@@ -543,7 +554,12 @@ class TaskRunner(TaskState):
                         if not await self._claim_objects():
                             return
                         continue
-                    if not self.not_before and not self._stopped() and not self._awaiting():
+                    if (
+                        not self.not_before
+                        and not self._stopped()
+                        and not self._awaiting()
+                        and not self._held_by_robot_stop()
+                    ):
                         await self.finish(TaskStatus.failed, self.stuck_reason())
                         return
             await self._handle(await self.inbox.get())
@@ -618,6 +634,8 @@ class TaskRunner(TaskState):
         for ready in ready_subtasks(self.task):
             if ready.id in self.flights or ready.id in self.not_before:
                 continue
+            if self.robot_stopped(ready.robot):
+                continue  # it waits for the release (not moved: the stop is a pause)
             if self._needs_approval(ready) and ready.id not in self.meta.approved:
                 await self._ask_approval(ready)
                 continue
@@ -734,7 +752,7 @@ class TaskRunner(TaskState):
                         return
                 if self.cancel_reason is not None:
                     raise _NotStarted
-                if self._stopped():
+                if self.robot_stopped(flight.robot):
                     raise _Halted
                 timeout_s = await self.d.timeouts.timeout_s(flight.robot, sub.skill)
                 started = time.time()
@@ -765,7 +783,7 @@ class TaskRunner(TaskState):
                 if self.flights.get(sub.id) is not flight:
                     return  # aborted meanwhile (a cancel the store write swallowed)
                 flight.running, flight.started = True, time.monotonic()
-                if self._stopped():  # engaged while the start was written
+                if self.robot_stopped(flight.robot):  # engaged while the start was written
                     raise _Halted
                 with tracing.span(
                     "subtask",
@@ -873,7 +891,7 @@ class TaskRunner(TaskState):
         elif msg.kind == "wake" and msg.subtask is not None:
             self.not_before.pop(msg.subtask, None)
         elif msg.kind == "halt":
-            await self._halt_flights()
+            await self._halt_flights(msg.robots)
         elif msg.kind == "halt_deadline":
             for flight in [f for f in self.flights.values() if f.halted]:
                 await self._abort(
@@ -885,12 +903,14 @@ class TaskRunner(TaskState):
                     ),
                 )
 
-    async def _halt_flights(self) -> None:
-        """The emergency stop: every running call is cancelled (the agent's cancel
-        token); one not started yet is dropped. Their subtasks run again on release."""
-        if not self.flights:
+    async def _halt_flights(self, robots: tuple[str, ...] = ()) -> None:
+        """The emergency stop: every running call (of `robots` only, when named) is
+        cancelled (the agent's cancel token); one not started yet is dropped. Their
+        subtasks run again on release."""
+        flights = [f for f in self.flights.values() if not robots or f.robot in robots]
+        if not flights:
             return
-        for flight in list(self.flights.values()):
+        for flight in flights:
             flight.halted = True
             if flight.running:
                 self._side_job(

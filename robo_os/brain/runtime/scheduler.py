@@ -8,6 +8,8 @@ all tasks, robot liveness, resume after a restart, cancel.
     task = await scheduler.cancel(task.id)
     await scheduler.engage_estop("alice", "person in the kitchen")   # every robot halts
     await scheduler.release_estop("bob")
+    await scheduler.engage_estop("alice", "arm jammed", robots=["mm1"])  # mm1 only
+    await scheduler.release_estop("bob", robots=["mm1"])
     await scheduler.decide(task.id, "s2", approve=True, by="alice")  # a gated skill
     await scheduler.close()            # stops runners; tasks stay as stored
 """
@@ -19,6 +21,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from robo_os_memory.models import RobotStatusValue
@@ -34,7 +37,13 @@ from ...contracts import (
     TaskEventKind,
     TaskStatus,
 )
-from ...errors import ConflictError, InvalidGoalError, InvalidPlanError, UserError
+from ...errors import (
+    ConflictError,
+    InvalidGoalError,
+    InvalidPlanError,
+    UnknownNameError,
+    UserError,
+)
 from ..planning.interface import FleetWork
 from .admission import Admission
 from .allocation import Allocator, SkillTimeouts
@@ -425,25 +434,59 @@ class Scheduler:
         return FleetWork.of(tasks)
 
     # -- safety: the emergency stop and approvals ------------------------------------------
-    async def engage_estop(self, by: str, reason: str = "") -> EStopState:
+    async def engage_estop(
+        self, by: str, reason: str = "", *, robots: Sequence[str] = ()
+    ) -> EStopState:
         """Halt every robot now: each runner cancels its running calls (their subtasks go
         back to pending), nothing is dispatched and the tasks are `paused` until
         `release_estop`. Stored, so a restarted brain stays stopped. The runners are
-        halted even when storing fails (then ServiceUnavailableError)."""
+        halted even when storing fails (then ServiceUnavailableError).
+
+        With `robots`, only those: their calls are halted the same way and nothing is
+        dispatched to them (their subtasks wait) until each is released; the other robots
+        go on. UnknownNameError names a robot the memory does not know."""
+        names = tuple(dict.fromkeys(robots))
+        if names:
+            await self._check_robots(names)
         try:
+            if names:
+                return await self.estop.engage_robots(names, by, reason)
             return await self.estop.engage(by, reason)
         finally:
             for runner, _ in list(self._runners.values()):
-                runner.halt()
-            log.warning("emergency stop engaged by %s: %s", by, reason or "-")
+                runner.halt(names)
+            log.warning(
+                "emergency stop engaged by %s%s: %s",
+                by,
+                f" for {', '.join(names)}" if names else "",
+                reason or "-",
+            )
 
-    async def release_estop(self, by: str) -> EStopState:
-        """Release the emergency stop: the paused tasks go on (halted subtasks run again)."""
-        state = await self.estop.release(by)
+    async def release_estop(self, by: str, *, robots: Sequence[str] = ()) -> EStopState:
+        """Release the emergency stop: the paused tasks go on (halted subtasks run again).
+        With `robots`, those robots' own stops only (a global stop still holds); without,
+        the global stop only (robots stopped one by one stay stopped)."""
+        names = tuple(dict.fromkeys(robots))
+        if names:
+            await self._check_robots([r for r in names if r not in self.estop.state.robots])
+            state = await self.estop.release_robots(names)
+        else:
+            state = await self.estop.release(by)
         for runner, _ in list(self._runners.values()):
             runner.release()
-        log.warning("emergency stop released by %s", by)
+        log.warning(
+            "emergency stop released by %s%s", by, f" for {', '.join(names)}" if names else ""
+        )
         return state
+
+    async def _check_robots(self, robots: Sequence[str]) -> None:
+        """UnknownNameError for the first robot the memory does not know."""
+        if not robots:
+            return
+        known = sorted(r.id for r in await self.memory.list_robots())
+        for robot in robots:
+            if robot not in known:
+                raise UnknownNameError("robot", robot, known)
 
     async def decide(
         self, task_id: str, subtask_id: str, *, approve: bool, by: str, reason: str = ""

@@ -119,6 +119,10 @@ class TaskState:
             repeated=repeated_failure(self.failed_calls(), s.max_identical_failures),
         )
 
+    def robot_stopped(self, robot: str) -> bool:
+        """Whether the emergency stop (global, or the robot's own) keeps `robot` still."""
+        return self.d.estop is not None and self.d.estop.stopped(robot)
+
     def allows(self, robot: str) -> bool:
         """Whether the task's goal lets `robot` act (its `use` and `avoid`)."""
         goal = Goal.from_json(self.meta.goal) if self.meta.goal is not None else None

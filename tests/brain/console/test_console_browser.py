@@ -222,3 +222,31 @@ async def test_operator_stops_the_fleet_and_approves_a_gated_skill(
     brain.agent.finish(second.call_id)
     await page.wait_for_selector("#task-summary .status:has-text('succeeded')")
     await node_status(page, "s2", "succeeded")
+
+
+async def test_operator_stops_and_releases_one_robot_from_the_fleet_view(
+    brain: Brain, served: str, page: Any
+) -> None:
+    await log_in(page, served)
+    await page.fill("#instruction", TWO_STEPS)
+    await page.click("#submit button[type=submit]")
+    first = await brain.agent.next_call(WAIT_S)
+    await node_status(page, "s1", "running")
+
+    # r1's own stop: its running call is cancelled; the global stop is not engaged
+    await page.click("#robots button.robot-stop[data-robot=r1]")
+    assert await brain.agent.next_cancel(WAIT_S) == first.call_id
+    await page.wait_for_selector(
+        "#robots button.robot-stop.stopped[data-robot=r1]:has-text('Release')"
+    )
+    await page.wait_for_selector("#dag g[data-subtask=s1]:not([data-status=running])")
+    assert await page.is_hidden("#estop-banner")
+    await shot(page, "7-robot-stop")
+
+    # released from the same button: s1 runs again as a new attempt
+    await page.click("#robots button.robot-stop[data-robot=r1]")
+    again = await brain.agent.next_call(WAIT_S)
+    assert again.subtask_id == "s1" and again.call_id != first.call_id
+    await page.wait_for_selector("#robots button.robot-stop:not(.stopped)[data-robot=r1]")
+    brain.agent.finish(again.call_id)
+    await node_status(page, "s1", "succeeded")

@@ -389,3 +389,69 @@ async def test_reject_over_rest_fails_the_task_naming_who(fleet, make_api) -> No
     assert re.search(r"rejected by operator-1: not today", done["error"]["message"])
     assert done["subtasks"][0]["result"]["error"] == "rejected"
     assert f["r1"].runs == []
+
+
+async def test_a_robot_stop_over_rest_shows_in_the_state_the_fleet_and_the_gauge(
+    fleet, make_api
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    f = await fleet("r1", "r2")
+    planner = ScriptedPlanner(robots={"r1", "r2"}, plans={"go": plan(("a", "r1", "pick"))})
+    api = await make_api(planner, f)
+    tokens = await make_tokens(api)
+    op, read = bearer(tokens["operator"]), bearer(tokens["read"])
+    task = (await api.client.post("/v1/tasks", json={"instruction": "go"}, headers=op)).json()
+    running = await f["r1"].next_call()
+
+    def gauges(text: str) -> dict[tuple[str, str], float]:
+        return {
+            (s.name, s.labels.get("robot", "")): s.value
+            for fam in text_string_to_metric_families(text)
+            for s in fam.samples
+            if s.name.startswith("robo_os_estop")
+        }
+
+    refused = await api.client.post("/v1/estop", json={"robots": ["r1"]}, headers=read)
+    assert refused.status_code == 403
+    unknown = await api.client.post("/v1/estop", json={"robots": ["r1", "r9"]}, headers=op)
+    assert unknown.status_code == 422, unknown.text
+    problem = unknown.json()["error"]["problems"][0]
+    assert "r9" in problem["message"] and problem["field"] == "robots.1"
+    assert (await api.client.get("/v1/estop")).json()["robots"] == {}  # nothing stopped
+    assert gauges((await api.client.get("/metrics")).text) == {
+        ("robo_os_estop_engaged", ""): 0.0,
+        ("robo_os_estop_robot", "r1"): 0.0,
+        ("robo_os_estop_robot", "r2"): 0.0,
+    }
+
+    stop = await api.client.post(
+        "/v1/estop", json={"reason": "arm jammed", "robots": ["r1"]}, headers=op
+    )
+    assert stop.status_code == 200, stop.text
+    assert not stop.json()["engaged"] and stop.json()["robots"]["r1"]["by"] == "operator-1"
+    assert await f["r1"].next_cancel() == running.call_id
+    state = (await api.client.get("/v1/estop", headers=read)).json()
+    assert state["robots"]["r1"]["reason"] == "arm jammed"
+    robots = {
+        r["id"]: r for r in (await api.client.get("/v1/robots", headers=read)).json()["robots"]
+    }
+    assert robots["r1"]["estopped"] and robots["r1"]["estop"]["by"] == "operator-1"
+    assert not robots["r2"]["estopped"] and robots["r2"]["estop"] is None
+    one = (await api.client.get("/v1/robots/r1", headers=read)).json()
+    assert one["estopped"] is True
+    assert gauges((await api.client.get("/metrics")).text) == {
+        ("robo_os_estop_engaged", ""): 0.0,
+        ("robo_os_estop_robot", "r1"): 1.0,
+        ("robo_os_estop_robot", "r2"): 0.0,
+    }
+    # releasing a robot is the admin's, as releasing the global stop
+    body = {"robots": ["r1"]}
+    assert (await api.client.post("/v1/estop/release", json=body, headers=op)).status_code == 403
+    f["r1"].auto = lambda call: SkillResult.success()
+    released = await api.client.post(
+        "/v1/estop/release", json=body, headers=bearer(tokens["admin"])
+    )
+    assert released.status_code == 200 and released.json()["robots"] == {}
+    done = await api.client.get(f"/v1/tasks/{task['id']}/wait", params={"timeout": WAIT_S})
+    assert done.json()["status"] == TaskStatus.succeeded.value, done.json()

@@ -131,3 +131,14 @@ async def _wait_awaiting(url: str, task_id: str) -> None:
 async def _until_approved(url: str, task_id: str) -> Result:
     await _wait_awaiting(url, task_id)
     return await cli(url, "task", "approve", task_id, "a")
+
+
+async def test_estop_of_one_robot_from_the_cli(served: tuple[str, Any]) -> None:
+    url, _ = served
+    stopped = await cli(url, "estop", "--robot", "r1", "--reason", "arm jammed")
+    assert stopped.exit_code == 0, stopped.output
+    assert "released" in stopped.stdout  # the global stop is not engaged...
+    assert "r1 STOPPED" in stopped.stdout and "arm jammed" in stopped.stdout  # ...r1's is
+    refused(await cli(url, "estop", "--robot", "r1", "--robot", "nope"), 422, "unknown robot")
+    released = await cli(url, "estop", "--release", "--robot", "r1")
+    assert released.exit_code == 0 and "STOPPED" not in released.stdout

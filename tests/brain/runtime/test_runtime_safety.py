@@ -20,7 +20,7 @@ from robo_os.contracts import (
     TaskEventKind,
     TaskStatus,
 )
-from robo_os.errors import ConflictError, NotFoundError
+from robo_os.errors import ConflictError, NotFoundError, UnknownNameError
 
 from .runtime_fakes import WAIT_S, ScriptedPlanner, plan
 from .runtime_support import Fleet, MakeBrain
@@ -418,3 +418,56 @@ async def test_an_answer_the_ending_task_never_took_is_refused_not_lost(
     assert done.status == TaskStatus.cancelled
     _, meta = await brain.store.get_with_meta(task.id)
     assert meta.approved == {} and [c.subtask_id for c in f["r1"].runs] == ["a"]
+
+
+# -- one robot's own stop ------------------------------------------------------------------
+
+
+async def test_a_robot_stop_halts_that_robot_only_survives_a_restart_and_release_resumes(
+    fleet, make_brain: MakeBrain
+) -> None:
+    f: Fleet = await fleet("r1", "r2")
+    planner = ScriptedPlanner(
+        plans={
+            "one": plan(("a", "r1", "pick"), ("b", "r1", "place", ["a"])),
+            "two": plan(("a", "r2", "pick"), ("b", "r2", "place", ["a"])),
+        }
+    )
+    first = await make_brain(planner, f)
+    one = await first.scheduler.submit(instruction="one")
+    two = await first.scheduler.submit(instruction="two")
+    on_r1, on_r2 = await f["r1"].next_call(), await f["r2"].next_call()
+
+    state = await first.scheduler.engage_estop("alice", "arm jammed", robots=["r1"])
+    assert not state.engaged and state.robots["r1"].by == "alice"
+    assert await f["r1"].next_cancel() == on_r1.call_id
+    await wait_for(first.store, one.id, kind(TaskEventKind.subtask_halted, "a"), "halted")
+    # the other robot's task goes on to success meanwhile
+    f["r2"].finish(on_r2.call_id)
+    then = await f["r2"].next_call()
+    assert then.subtask_id == "b"
+    f["r2"].finish(then.call_id)
+    assert (await first.store.wait_terminal(two.id, WAIT_S)).status == TaskStatus.succeeded
+    stored = await first.store.get(one.id)
+    assert stored.status == TaskStatus.running  # not paused: only r1 is stopped
+    assert (sub(stored, "a").status, sub(stored, "a").attempts) == (SubtaskStatus.pending, 1)
+    assert f["r1"].pending_starts() == 0 and f["r1"].runs == [on_r1]
+    again = await first.scheduler.engage_estop("carol", "again", robots=["r1"])
+    assert again.robots["r1"].by == "alice"  # the first stop's who stays
+    with pytest.raises(UnknownNameError, match="r9"):
+        await first.scheduler.engage_estop("alice", robots=["r1", "r9"])
+    # a global stop and its release leave r1's own stop in place
+    await first.scheduler.engage_estop("bob", "drill")
+    released = await first.scheduler.release_estop("bob")
+    assert not released.engaged and set(released.robots) == {"r1"}
+    await first.close()
+
+    second = await make_brain(planner, f)
+    assert second.scheduler.estop.stopped("r1") and not second.scheduler.estop.stopped("r2")
+    assert f["r1"].pending_starts() == 0
+    f["r1"].auto = lambda call: SkillResult.success()
+    after = await second.scheduler.release_estop("bob", robots=["r1"])
+    assert after.robots == {}
+    done = await second.store.wait_terminal(one.id, WAIT_S)
+    assert done.status == TaskStatus.succeeded, done.error
+    assert f"{one.id}/a/2" in {c.call_id for c in f["r1"].runs}  # a new attempt

@@ -10,10 +10,11 @@ import asyncio
 from typing import Any
 
 import pytest
+from robo_os_example_plugin.surfaces import CLEAN
 from robo_os_memory import Memory
 from robo_os_memory.models import ObjectState
 
-from robo_os.brain.runtime.claims import ObjectClaims, links
+from robo_os.brain.runtime.claims import ObjectClaims, links, named_objects
 from robo_os.brain.runtime.store import TaskStore
 from robo_os.contracts import (
     ErrorCode,
@@ -531,3 +532,51 @@ async def test_a_subtask_that_waited_for_its_robot_is_checked_and_replanned_when
     assert done.replans == 0
     assert [s.status for s in done.subtasks[:3]] == ["skipped"] * 3  # never sent
     assert (await brain.store.wait_terminal(a.id, WAIT_S)).status == TaskStatus.succeeded
+
+
+# -- claims on plug-in facts --------------------------------------------------------------
+WIPE = SkillSpec(
+    name="wipe",
+    facts=(CLEAN,),
+    preconditions=("at(robot, place)",),
+    effects=("clean(place)",),
+).model_dump(mode="json")
+
+
+def test_an_effect_on_a_declared_fact_claims_its_argument() -> None:
+    specs = {"r1": {**SPECS, "wipe": WIPE}}
+    subs = states(
+        S("go", "r1", "navigate", target="dining_table"),
+        S("wipe", "r1", "wipe", ("go",), place="dining_table"),
+    )
+    assert named_objects(subs, set(), specs) == {"dining_table"}
+    # a standard effect (at(robot, target)) never claims a place: robots share places
+    assert named_objects(subs[:1], set(), specs) == set()
+    assert named_objects(subs, set()) == set()  # without specs: objects only
+
+
+async def test_two_tasks_wiping_one_place_take_turns(fleet, make_api, memory: Memory) -> None:
+    f = await fleet("r1", "r2")
+    await scene(memory, "r1", "r2")
+    for r in ("r1", "r2"):
+        await memory.set_robot_skills(r, {**SPECS, "wipe": WIPE})
+
+    def wipe_at(robot: str) -> Plan:
+        return Plan(subtasks=[S(f"{robot}-wipe", robot, "wipe", place="dining_table")])
+
+    planner = ScriptedPlanner(plans={"by r1": wipe_at("r1"), "by r2": wipe_at("r2")})
+    api = await make_api(planner, f)
+    store = api.runtime.store
+    a = (await api.client.post("/v1/tasks", json={"instruction": "by r1"})).json()
+    first = await f["r1"].next_call()
+    b = (await api.client.post("/v1/tasks", json={"instruction": "by r2"})).json()
+    ev = await wait_event(store, b["id"], TaskEventKind.waiting)
+    assert ev.data["for"][0]["name"] == "dining_table"
+    assert ev.data["for"][0]["holder"] == a["id"]
+    assert f["r2"].pending_starts() == 0 and not f["r2"].runs  # r2 never wiped alongside
+    f["r1"].finish(first.call_id)
+    second = await step(f["r2"])
+    assert second.skill == "wipe" and second.args == {"place": "dining_table"}
+    done = (await api.client.get(f"/v1/tasks/{b['id']}/wait", params={"timeout": WAIT_S})).json()
+    assert done["status"] == "succeeded"
+    assert api.runtime.scheduler.claims.holders() == {}

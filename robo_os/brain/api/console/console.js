@@ -562,8 +562,20 @@ function robotRow(r) {
     el("td", {}, dash(r.activity ?? r.current_subtask)),
     el("td", {}, progress),
     el("td", {}, el("button", { type: "button", className: "small camera", "data-robot": r.id,
-      "aria-label": `Camera of ${r.id}` }, "View")));
+      "aria-label": `Camera of ${r.id}` }, "View"),
+      // the robot's own e-stop: stop it alone (operator), or release it (admin)
+      el("button", { type: "button", className: `small robot-stop${r.estop ? " stopped" : ""}`,
+        "data-robot": r.id, "data-stopped": r.estop ? "true" : "false",
+        "aria-label": `${r.estop ? "Release" : "Stop"} ${r.id}`,
+        title: r.estop ? `stopped by ${r.estop.by}${r.estop.reason ? `: ${r.estop.reason}` : ""}` : "" },
+      r.estop ? "Release" : "Stop")));
 }
+
+const robotStop = guarded("e-stop", async (signal, robot, stopped) => {
+  const route = stopped ? API.releaseEstop : API.engageEstop;
+  renderEstop(await session.client.call(route, { body: { reason: "from the console", robots: [robot] }, signal }));
+  await loadWorld(signal);
+});
 
 function objectRow(o) {
   return el("tr", {},
@@ -845,6 +857,8 @@ function main() {
   ui.robots.addEventListener("click", (ev) => {
     const button = ev.target.closest("button.camera");
     if (button && session.stop) showCamera(session.stop.signal, button.dataset.robot);
+    const stop = ev.target.closest("button.robot-stop");
+    if (stop && session.stop) robotStop(session.stop.signal, stop.dataset.robot, stop.dataset.stopped === "true");
   });
   ui.estop.addEventListener("click", () => { if (session.stop) engageEstop(session.stop.signal); });
   ui.estopRelease.addEventListener("click", () => { if (session.stop) releaseEstop(session.stop.signal); });

@@ -23,6 +23,7 @@ from ..schemas import (
     ErrorBody,
     FactList,
     FactView,
+    FleetRobot,
     ObjectList,
     ObjectView,
     PlaceList,
@@ -41,18 +42,27 @@ router = APIRouter(
 _404: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "Not in memory."}}
 
 
+def _fleet(rt: BrainRuntime, robot: RobotState) -> FleetRobot:
+    state = rt.scheduler.estop.state
+    own = state.robots.get(robot.id)
+    return FleetRobot.model_validate(
+        {**dict(robot), "estopped": state.engaged or own is not None, "estop": own}
+    )
+
+
 @router.get("/robots", response_model=RobotList, tags=["fleet"])
 async def list_robots(rt: Runtime) -> RobotList:
-    """Every registered robot: capabilities, skills, pose, place, status, what it does."""
-    return RobotList(robots=await rt.memory.list_robots())
+    """Every registered robot: capabilities, skills, pose, place, status, what it does,
+    whether the emergency stop keeps it still."""
+    return RobotList(robots=[_fleet(rt, r) for r in await rt.memory.list_robots()])
 
 
-@router.get("/robots/{robot_id}", response_model=RobotState, tags=["fleet"], responses=_404)
-async def get_robot(robot_id: str, rt: Runtime) -> RobotState:
+@router.get("/robots/{robot_id}", response_model=FleetRobot, tags=["fleet"], responses=_404)
+async def get_robot(robot_id: str, rt: Runtime) -> FleetRobot:
     robot = await rt.memory.get_robot(robot_id)
     if robot is None:
         raise NotFoundError(f"no robot {robot_id!r}")
-    return robot
+    return _fleet(rt, robot)
 
 
 @router.get(
