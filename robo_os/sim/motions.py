@@ -131,12 +131,21 @@ class NavigateController(Controller):
     part = "base"
     speed, accel, turn_rate = 1.0, 1.2, 2.5
 
-    def __init__(self, rig: RobotRig, legs: list[Leg], *, goal: str | None = None) -> None:
+    def __init__(
+        self,
+        rig: RobotRig,
+        legs: list[Leg],
+        *,
+        goal: str | None = None,
+        contact_ok: range = range(0),
+    ) -> None:
         super().__init__(rig)
         assert rig.base is not None
         self.base = rig.base
         self.legs = legs
         self.goal = goal
+        self.contact_ok = contact_ok
+        """Legs during which contact is no collision (sliding free of a wedge)."""
         self._leg = 0
         self._turning = True
         self._s = 0.0
@@ -166,7 +175,7 @@ class NavigateController(Controller):
                 pose=world.robot_pose(self.rig.id),
             )
         self._steps += 1
-        if self._steps % 4 == 0:
+        if self._steps % 4 == 0 and self._leg not in self.contact_ok:
             hit = world.unexpected_contact(self.rig)
             if hit is not None:
                 return MotionResult(

@@ -10,14 +10,29 @@ exists, and otherwise crosses them, waiting at the crossing (below).
 Traffic (`TrafficNavigate`): on the open floor a base waits while another moving robot
 is right ahead of it (where paths cross), and gives up as `collision` ("blocked by ...")
 if that lasts; after a contact it backs off a little before it reports the collision,
-so that a new path around the other robot can start from free floor.
+so that a new path around the other robot can start from free floor. Two bases driving
+into each other's lane (head-on) settle it by name: the lower name waits, the higher
+gives up at once ("coming the other way") and its skill plans a new path around the
+waiting one, which then drives on.
+
+Unwedging: a base that starts a drive touching furniture or another robot, or closer to
+them than the planner's clearance, first slides (heading kept) to free floor: away from
+what it touches (the contact normals), to the nearest free cell of the occupancy grid
+(other robots as discs). Contact is not a collision during that first leg (it starts in
+contact). A mobile manipulator whose arm is not stowed (a blocked reach leaves it out,
+beyond the footprint the planner keeps clear) stows it before the base moves. The back-off after a contact is away from what was hit too (not blindly
+backwards: a base hit from behind or the side would push further into it), so the next
+drive starts from where it can move.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from typing import Protocol
+
+import pybullet as p
 
 from ..skill.parts import DockSlot, MotionOutcome, MotionResult
 from .geometry import Frame2
@@ -36,6 +51,8 @@ __all__ = [
     "rank_slots",
     "start_navigate",
 ]
+
+log = logging.getLogger(__name__)
 
 ARM_REACH_OF_TRAY = 0.62
 """How close a tray's centre must be to a fixed arm's base for the arm to load it (m)."""
@@ -108,6 +125,45 @@ def _static(world: FloorPlan, rig: RobotRig) -> OccupancyGrid:
     """The grid of furniture only (built by `_grid`, which always runs first)."""
     assert rig.base is not None
     return world.grids[round(rig.base.radius + MARGIN, 3)]
+
+
+TUCK_TOLERANCE = 0.05
+"""How far (rad) any arm joint may be from its stowed angle for the arm to count as
+tucked in before a drive."""
+ESCAPE_M = 0.15
+"""How far a base that starts in contact slides away from it at least (m)."""
+
+
+def contact_away(world: Scene, rig: RobotRig) -> tuple[float, float] | None:
+    """The unit direction on the floor away from the furniture and robots this robot
+    touches now (the sum of the contact normals), or None when it touches none of them."""
+    others = {pb.body for pb in world.places.values()}
+    others |= {b for r in world.robots.values() if r.id != rig.id for b in r.bodies}
+    sx = sy = 0.0
+    for body in rig.bodies:
+        for cp in p.getContactPoints(bodyA=body, physicsClientId=world.client):
+            if cp[2] in others:
+                # normal on B points from B towards A: away from what the robot touches
+                sx, sy = sx + cp[7][0], sy + cp[7][1]
+    n = math.hypot(sx, sy)
+    return (sx / n, sy / n) if n > 1e-6 else None
+
+
+def escape_point(
+    grid: OccupancyGrid, here: Frame2, away: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    """Where a base that touches something (`away`: the direction away from it), or
+    stands off the grid's free floor, slides to before it plans (see the module doc);
+    None when there is no free floor within 0.8 m."""
+    if away is not None:  # away from the contact first, then to free floor from there
+        for d in (ESCAPE_M, 2 * ESCAPE_M, 3 * ESCAPE_M):
+            q = (here.x + away[0] * d, here.y + away[1] * d)
+            if grid.free(*q):
+                return q
+        free = grid.nearest_free(here.x + away[0] * ESCAPE_M, here.y + away[1] * ESCAPE_M, 0.8)
+        if free is not None:
+            return free
+    return grid.nearest_free(here.x, here.y, max_m=0.8)
 
 
 def _nearest_robot(world: FloorPlan, rig: RobotRig, xy: tuple[float, float]) -> str | None:
@@ -317,15 +373,26 @@ def start_navigate(
     legs: list[Leg] = []
     start = (here.x, here.y)
     first_path = 0
-    if rig.slot is not None:  # back out the way it docked
+    away = contact_away(world, rig)  # touching furniture or another robot: wedged
+    touching = world.unexpected_contact(rig) if away is not None else None
+    if rig.slot is not None and away is None:  # back out the way it docked
         legs.append(Leg(start, rig.slot.approach, here.yaw))
         start = rig.slot.approach
-    elif not grid.free(*start):
-        free = grid.nearest_free(*start, max_m=0.8)
+    elif away is not None or not grid.free(*start):
+        free = escape_point(grid, here, away)
         if free is None:
-            return MotionResult(outcome=MotionOutcome.unreachable, message=f"{rig.id} is boxed in")
+            return MotionResult(
+                outcome=MotionOutcome.unreachable,
+                message=f"{rig.id} is boxed in"
+                + (f" (touching {touching})" if touching else "")
+                + ": no free floor within 0.8 m",
+            )
         legs.append(Leg(start, free, here.yaw))
         start = free
+        if free != (here.x, here.y):
+            log.info(
+                "%s unwedges from %s to (%.2f, %.2f)", rig.id, touching or "a tight spot", *free
+            )
     first_path = len(legs)
     # around the routes others are driving where there is a way; else across them (the
     # traffic rule below waits where the paths cross)
@@ -356,7 +423,14 @@ def start_navigate(
     _release_slot(rig)
     if slot is not None:
         slot.occupant = rig.id
-    controller = TrafficNavigate(world, rig, legs, goal=request.target, open_floor=open_floor)
+    controller = TrafficNavigate(
+        world,
+        rig,
+        legs,
+        goal=request.target,
+        open_floor=open_floor,
+        contact_ok=range(first_path) if away is not None else range(0),
+    )
 
     def on_finish(result: MotionResult) -> MotionResult:
         if result.outcome == MotionOutcome.done and slot is not None:
@@ -410,14 +484,22 @@ class TrafficNavigate(NavigateController):
         *,
         goal: str | None = None,
         open_floor: range = range(0),
+        contact_ok: range = range(0),
     ) -> None:
-        super().__init__(rig, legs, goal=goal)
+        super().__init__(rig, legs, goal=goal, contact_ok=contact_ok)
         self._plan = world
         self._open_floor = open_floor
         self.waiting_for: str | None = None
         self._waited = 0.0
         self._backing: tuple[tuple[float, float], MotionResult] | None = None
         self._backed = 0.0
+        arm = rig.arm
+        # an arm left out (a reach that was blocked, a cancelled motion) sweeps past the
+        # footprint the planner keeps clear: tuck it in before the base moves
+        self._tuck = arm is not None and any(
+            abs(a - b) > TUCK_TOLERANCE for a, b in zip(arm.commanded, arm.stow, strict=True)
+        )
+        self._tucked = 0.0
         # where the others stood when the path was planned around them (as discs)
         self._planned_around = {
             r.id: (f.x, f.y)
@@ -426,12 +508,11 @@ class TrafficNavigate(NavigateController):
             for f in [r.pose(world.client)]
         }
 
-    def _ahead(self, world: FloorPlan) -> tuple[str, bool] | None:
-        """The robot in the way of the rest of this leg (the next `lookahead_m` of it) on
-        the open floor, and whether it is on the move (and not waiting for this one)."""
+    def _lane(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """The stretch of floor this base drives next (the next `lookahead_m` of its leg),
+        or None off the open floor or while it turns on the spot."""
         if self._leg not in self._open_floor:
             return None
-        assert self.rig.base is not None
         leg = self.legs[self._leg]
         length = math.dist(leg.start, leg.end)
         if length < 1e-6:
@@ -439,8 +520,18 @@ class TrafficNavigate(NavigateController):
         cmd = self.base.commanded
         ux, uy = (leg.end[0] - leg.start[0]) / length, (leg.end[1] - leg.start[1]) / length
         reach = min(self.lookahead_m, length - self._s)
-        a = (cmd.x, cmd.y)
-        b = (cmd.x + ux * reach, cmd.y + uy * reach)
+        return (cmd.x, cmd.y), (cmd.x + ux * reach, cmd.y + uy * reach)
+
+    def _ahead(self, world: FloorPlan) -> tuple[str, str] | None:
+        """The robot in the way of the rest of this leg on the open floor, and how:
+        "moving" (on the move, not waiting for this one: wait for it), "still" (came
+        there after the path was planned), or "head-on" (both in each other's way; the
+        robot with the lower name waits, this one, the higher, gives way by replanning)."""
+        lane = self._lane()
+        if lane is None:
+            return None
+        assert self.rig.base is not None
+        a, b = lane
         for other in world.robots.values():
             if other.id == self.rig.id or other.base is None:
                 continue
@@ -451,33 +542,54 @@ class TrafficNavigate(NavigateController):
             room = self.rig.base.radius + other.base.radius
             if moving:  # a wide berth: it may step into the leg any moment
                 if gap < room + 0.1:
-                    return other.id, True
+                    return other.id, "head-on" if self._head_on(world, other.id, room) else "moving"
                 continue
             # a still one is in the way if it came there after the path was planned
             was = self._planned_around.get(other.id)
             moved = was is None or math.hypot(f.x - was[0], f.y - was[1]) > 0.15
             if moved and gap < room:
-                return other.id, False
+                return other.id, "still"
         return None
+
+    def _head_on(self, world: FloorPlan, other: str, room: float) -> bool:
+        """Whether `other`, driving, has this robot in its lane as this one has it, and
+        this one is the one to give way (the higher name: a fixed rule both apply)."""
+        motion = world.base_motion(other)
+        if not isinstance(motion, TrafficNavigate) or self.rig.id < other:
+            return False
+        lane = motion._lane()
+        if lane is None:
+            return False
+        cmd = self.base.commanded
+        return _segment_distance((cmd.x, cmd.y), *lane) < room + 0.1
 
     def step(self, world: Scene, dt: float) -> MotionResult | None:
         if self.cancelled or (self._backing is None and self._leg >= len(self.legs)):
             return super().step(world, dt)
+        if self._tuck:
+            self._tuck_arm(world, dt)
+            return None
         if self._backing is not None:
             return self._back_off(world, dt)
         ahead = self._ahead(self._plan) if not self._turning else None
         if ahead is not None:
-            other, moving = ahead
+            other, how = ahead
+            if how == "still" and self.waiting_for == other:
+                how = "moving"  # it stopped while this one waited for it: give it time
             self.base.command(world.client, self.base.commanded)  # hold still, keep the leg
             self._v = 0.0
             self.waiting_for = other
             self._waited += dt
-            if moving and self._waited < self.yield_limit_s:
+            if how == "moving" and self._waited < self.yield_limit_s:
                 return None
+            why = {
+                "moving": f" for {self._waited:.1f} s",
+                "still": " standing in the way",
+                "head-on": " coming the other way (it has right of way)",
+            }[how]
             return MotionResult(
                 outcome=MotionOutcome.collision,
-                message=f"blocked by {other}"
-                + (f" for {self._waited:.1f} s" if moving else " standing in the way"),
+                message=f"blocked by {other}{why}",
                 pose=world.robot_pose(self.rig.id),
                 data={"robot": other, "contact": False},
             )
@@ -487,16 +599,42 @@ class TrafficNavigate(NavigateController):
             hit = result.message.removeprefix("stopped by contact with ")
             data = {"robot": hit} if hit in world.robots else {}
             cmd = self.base.commanded
-            back = (
-                cmd.x - self.backoff_m * math.cos(cmd.yaw),
-                cmd.y - self.backoff_m * math.sin(cmd.yaw),
-            )
+            # away from what it hit; with no normal to go by, back along the leg it drove
+            away = contact_away(world, self.rig) or self._behind()
+            back = (cmd.x + self.backoff_m * away[0], cmd.y + self.backoff_m * away[1])
             self._backing = (back, result.model_copy(update={"data": {**result.data, **data}}))
             return None
         return result
 
+    def _tuck_arm(self, world: Scene, dt: float) -> None:
+        """Move the arm to its stowed joints at its joint speed (the base holds still)."""
+        arm = self.rig.arm
+        assert arm is not None
+        self.base.command(world.client, self.base.commanded)
+        self._tucked += dt
+        step = arm.model.joint_speed * dt
+        arm.commanded = [
+            a + max(-step, min(step, b - a)) for a, b in zip(arm.commanded, arm.stow, strict=True)
+        ]
+        joints = p.getJointStates(
+            arm.body, list(arm.model.arm_joints), physicsClientId=world.client
+        )
+        there = all(abs(j[0] - b) < TUCK_TOLERANCE for j, b in zip(joints, arm.stow, strict=True))
+        if there or self._tucked > 3.0:  # (an arm that cannot get there: drive as it is)
+            self._tuck = False
+
+    def _behind(self) -> tuple[float, float]:
+        """The unit direction back along the leg being driven (else the heading's back)."""
+        leg = self.legs[min(self._leg, len(self.legs) - 1)]
+        dx, dy = leg.start[0] - leg.end[0], leg.start[1] - leg.end[1]
+        n = math.hypot(dx, dy)
+        if n > 1e-6:
+            return dx / n, dy / n
+        yaw = self.base.commanded.yaw
+        return -math.cos(yaw), -math.sin(yaw)
+
     def _back_off(self, world: Scene, dt: float) -> MotionResult | None:
-        """Reverse a little along the heading, then report the contact that caused it."""
+        """Move a little away from what it hit, then report the contact that caused it."""
         assert self._backing is not None
         (bx, by), result = self._backing
         cmd = self.base.commanded

@@ -49,6 +49,7 @@ __all__ = [
     "Schedule",
     "Timing",
     "navigation_target",
+    "ready_poses",
     "ready_times",
     "schedule",
 ]
@@ -177,6 +178,8 @@ class Schedule:
     makespan: float
     critical_path: float
     """The longest chain of dependencies (robot contention ignored)."""
+    final_pose: Mapping[str, Pose | None] = field(default_factory=dict)
+    """Where each robot of the plan is when its last subtask ends."""
 
     @property
     def work(self) -> float:
@@ -220,19 +223,22 @@ def schedule(
     *,
     ready_at: Mapping[str, float] | None = None,
     done_at: Mapping[str, float] | None = None,
+    start_at: Mapping[str, Pose | None] | None = None,
 ) -> Schedule:
     """The plan's expected schedule: list scheduling (a ready subtask starts when its
     robot is free, earliest start first, ties in plan order), durations from `timing`
     with each drive timed from where the robot's previous subtask left it. `ready_at`:
     when each robot is expected to be free (seconds from now; busy with other work).
-    `done_at`: when subtasks outside the plan that some of it depends on end."""
+    `done_at`: when subtasks outside the plan that some of it depends on end.
+    `start_at`: where robots start, when not where the catalogue has them (a busy
+    robot starts where its queued work leaves it)."""
     timing = timing or Timing()
     subs = list(plan.subtasks if isinstance(plan, Plan) else plan)
     order = {s.id: i for i, s in enumerate(subs)}
     by_id = {s.id: s for s in subs}
     free = dict(ready_at or {})
     outside = done_at or {}
-    pose: dict[str, Pose | None] = {}
+    pose: dict[str, Pose | None] = dict(start_at or {})
     start: dict[str, float] = {}
     end: dict[str, float] = {}
     chain: dict[str, float] = {}
@@ -271,6 +277,7 @@ def schedule(
         {s.id: s.robot for s in subs},
         max(end.values(), default=0.0),
         max(chain.values(), default=0.0),
+        {r: pose[r] for r in {s.robot for s in subs} if r in pose},
     )
 
 
@@ -282,18 +289,38 @@ def ready_times(
     ones before it leave the robots' time: what is left of a running subtask (its
     expected duration less the time it has run, never below zero), then the task's
     pending subtasks scheduled as `schedule` does. Robots with no such work are absent."""
-    timing = timing or Timing()
+    return _fleet_ready(work, cat, timing or Timing(), now)[0]
+
+
+def ready_poses(
+    work: FleetWork, cat: Catalogue, timing: Timing | None = None, *, now: float | None = None
+) -> dict[str, Pose | None]:
+    """Where each robot with work of other tasks is expected to be once it is free (the
+    place its last queued drive goes to), as `ready_times` times it."""
+    return _fleet_ready(work, cat, timing or Timing(), now)[1]
+
+
+def _fleet_ready(
+    work: FleetWork, cat: Catalogue, timing: Timing, now: float | None
+) -> tuple[dict[str, float], dict[str, Pose | None]]:
     at = work.at if now is None else now
     free: dict[str, float] = {}
+    # where the work of the tasks served so far leaves each robot: a later task's drives
+    # are timed from there, not from where the robot stands now
+    where: dict[str, Pose | None] = {}
     for subs in work.tasks:
         done_at: dict[str, float] = {}
         queued: list[Subtask] = []
         for s in subs:
             if s.status == SubtaskStatus.running:
-                d = timing.duration(cat, s.robot, s.skill, s.args, timing.start_pose(cat, s.robot))
+                here = where[s.robot] if s.robot in where else timing.start_pose(cat, s.robot)
+                d = timing.duration(cat, s.robot, s.skill, s.args, here)
                 ran = max(0.0, at - s.started_at) if s.started_at is not None else 0.0
                 done_at[s.id] = free.get(s.robot, 0.0) + max(0.0, d - ran)
                 free[s.robot] = done_at[s.id]
+                target = navigation_target(cat, s.robot, s.skill, s.args)
+                if target is not None:
+                    where[s.robot] = cat.places[target].pose
             elif s.robot in cat.robots:
                 queued.append(
                     Subtask(
@@ -305,8 +332,9 @@ def ready_times(
                     )
                 )
         if queued:
-            sched = schedule(queued, cat, timing, ready_at=free, done_at=done_at)
+            sched = schedule(queued, cat, timing, ready_at=free, done_at=done_at, start_at=where)
             for sid, e in sched.end.items():
                 robot = sched.robot[sid]
                 free[robot] = max(free.get(robot, 0.0), e)
-    return free
+            where.update(sched.final_pose)
+    return free, where

@@ -17,7 +17,7 @@ from robo_os.brain.planning.embedded import EmbeddedPlanner
 from robo_os.brain.planning.instructions import parse_instruction
 from robo_os.brain.planning.interface import FleetWork
 from robo_os.brain.planning.planner import BrainPlanner
-from robo_os.brain.planning.timing import Timing, ready_times, schedule
+from robo_os.brain.planning.timing import Timing, ready_poses, ready_times, schedule
 from robo_os.contracts import Plan, Subtask, SubtaskState, SubtaskStatus
 from robo_os.symbolic.state import symbolic_state
 from robo_os.testing.scenes import generated_scene
@@ -180,6 +180,30 @@ def test_ready_times_count_what_is_left_of_running_work_and_the_queue() -> None:
     )
     ready = ready_times(FleetWork.of([handoff], at=now), cat, T)
     assert ready["mm2"] == pytest.approx(PICK + T.durations["look"])
+
+
+def test_a_later_tasks_work_on_a_busy_robot_is_timed_from_where_the_earlier_leaves_it() -> None:
+    """mm1 stands at the shelf now, but its first task takes it to the table: the drive
+    back to the shelf queued by a second task is 4 m, not 0 from where mm1 stands."""
+    cat = build(two_mms(extra=("book",)))
+    now = 1000.0
+    first = (
+        sub("p", "mm1", "pick", SubtaskStatus.running, started_at=now, object="book"),
+        sub("d", "mm1", "navigate_to", deps=("p",), target="table"),
+        sub("l", "mm1", "place", deps=("d",), object="book", target="table"),
+    )
+    second = (sub("back", "mm1", "navigate_to", target="shelf"),)
+    work = FleetWork.of([first, second], at=now)
+    ready = ready_times(work, cat, T)
+    assert ready["mm1"] == pytest.approx(PICK + drive(0, 4) + PLACE + drive(4, 0))
+    assert ready_poses(work, cat, T)["mm1"] == cat.places["shelf"].pose
+    assert ready_poses(FleetWork.of([first], at=now), cat, T)["mm1"] == cat.places["table"].pose
+    # a running drive takes the robot where it goes, for the work queued behind it
+    driving = (
+        sub("d2", "mm1", "navigate_to", SubtaskStatus.running, started_at=now, target="table"),
+    )
+    ready = ready_times(FleetWork.of([driving, second], at=now), cat, T)
+    assert ready["mm1"] == pytest.approx(drive(0, 4) + drive(4, 0))
 
 
 async def test_brain_planner_plans_around_the_runtimes_busy_robots() -> None:
