@@ -16,6 +16,7 @@ from .client import LocalWorldClient, RayWorldClient, WorldClient
 from .embodiments import Embodiment, builtin_embodiments
 from .models import (
     MotionRequest,
+    MoveTool,
     Navigate,
     ObjectInfo,
     Operate,
@@ -37,6 +38,7 @@ __all__ = [
     "Embodiment",
     "LocalWorldClient",
     "MotionRequest",
+    "MoveTool",
     "Navigate",
     "ObjectInfo",
     "Operate",

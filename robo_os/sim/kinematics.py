@@ -164,16 +164,23 @@ class Kinematics:
         target: tuple[float, float, float],
         gripper_yaw: float,
         seed: tuple[float, ...] | None = None,
+        orientation: tuple[float, float, float, float] | None = None,
     ) -> IKSolution:
         """Joints that put the end effector at world `target`, pointing down with the
-        fingers closing along world direction `gripper_yaw` + 90 degrees."""
+        fingers closing along world direction `gripper_yaw` + 90 degrees; with
+        `orientation` (a world-frame quaternion), in that orientation instead."""
         m = self.model
         lx, ly = base.to_local(target[0], target[1])
         local = (lx, ly, target[2] - base_z)
-        yaw = gripper_yaw - base.yaw
-        orn = p.multiplyTransforms(
-            (0, 0, 0), p.getQuaternionFromEuler((0, 0, yaw)), (0, 0, 0), m.down
-        )[1]
+        if orientation is not None:
+            orn = p.multiplyTransforms(
+                (0, 0, 0), p.getQuaternionFromEuler((0, 0, -base.yaw)), (0, 0, 0), orientation
+            )[1]
+        else:
+            yaw = gripper_yaw - base.yaw
+            orn = p.multiplyTransforms(
+                (0, 0, 0), p.getQuaternionFromEuler((0, 0, yaw)), (0, 0, 0), m.down
+            )[1]
         rest = list(seed or m.rest)
         # facing the target from the start is what lets the null-space solver converge
         rest[0] = min(max(math.atan2(ly, lx), m.lower[0]), m.upper[0])

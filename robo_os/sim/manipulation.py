@@ -11,11 +11,12 @@ from itertools import pairwise
 from typing import Protocol
 
 import pybullet as p
+from robo_os_memory.models import Pose
 
 from ..skill.parts import MotionOutcome, MotionResult
 from .geometry import Frame2, quat_yaw, wrap_angle
 from .kinematics import ArmModel, IKSolution, Kinematics, OtherArm
-from .models import MotionRequest, Operate, Pick, Place, Unload
+from .models import MotionRequest, MoveTool, Operate, Pick, Place, Unload
 from .motions import (
     Attach,
     Detach,
@@ -33,6 +34,7 @@ from .view import Scene
 __all__ = [
     "Workspace",
     "reaches",
+    "start_move_tool",
     "start_operate",
     "start_pick",
     "start_place",
@@ -120,13 +122,20 @@ def _support_reachable(world: Workspace, rig: RobotRig, support: str | None) -> 
     return False
 
 
+def _floor_reachable(rig: RobotRig, support: str | None) -> bool:
+    """A loose object on the floor is in a mobile arm's workspace wherever the base stands:
+    whether it is in reach is the IK's answer (the skill drives next to it first)."""
+    return support is None and rig.base is not None
+
+
 def reaches(world: Workspace, rig: RobotRig, target: str) -> bool:
     """Whether the arm can reach `target` (place, robot tray, object) without driving."""
     if rig.arm is None:
         return False
     if target in world.objects:
-        if world.holder_of(target) is not None or not _support_reachable(
-            world, rig, world.support_of(target)
+        support = world.support_of(target)
+        if world.holder_of(target) is not None or not (
+            _support_reachable(world, rig, support) or _floor_reachable(rig, support)
         ):
             return False
         return _grasp_plan(world, rig, target) is not None
@@ -138,6 +147,17 @@ def reaches(world: Workspace, rig: RobotRig, target: str) -> bool:
 
 
 # -- pick ------------------------------------------------------------------------------------------
+
+
+FLOOR_FINGER_CLEARANCE = 0.02
+"""The lowest a grasp point goes on the floor (m): the finger tips stay off it."""
+
+
+def _floor_grasp_z(world: Workspace, obj: str, grasp_height: float) -> float:
+    """Grasp height of an object on the floor from its real extent: one that fell lies
+    on its side, lower than its upright height says."""
+    lo, hi = p.getAABB(world.object_body(obj), physicsClientId=world.client)
+    return max(float(lo[2] + (hi[2] - lo[2]) * grasp_height), FLOOR_FINGER_CLEARANCE)
 
 
 def _grasp_plan(
@@ -153,6 +173,8 @@ def _grasp_plan(
     gy = pose.y + shape.grasp_offset * math.sin(pose.yaw)
     bottom = pose.z - shape.height / 2
     gz = max(bottom + shape.height * shape.grasp_height, bottom + 0.015)
+    if world.support_of(obj) is None:
+        gz = _floor_grasp_z(world, obj, shape.grasp_height)
     if shape.symmetric:
         yaws = [reach_dir]
     else:
@@ -185,7 +207,7 @@ def start_pick(
     if holder is not None:
         return _fail(MotionOutcome.held_by_other, f"{obj} is held by {holder}")
     support = world.support_of(obj)
-    if not _support_reachable(world, rig, support):
+    if not (_support_reachable(world, rig, support) or _floor_reachable(rig, support)):
         where = f"on {support}" if support else "on the floor"
         return _fail(MotionOutcome.unreachable, f"{obj} is {where}, out of {rig.id}'s reach")
     plan = _grasp_plan(world, rig, obj)
@@ -684,3 +706,117 @@ def start_operate(
         _DrawerCheck(target, request.open),
     ]
     return PhaseController(rig, "arm", phases)
+
+
+# -- free motion ------------------------------------------------------------------------------
+TOOL_TOLERANCE_M = 0.01
+"""How close the end effector must come to each waypoint of a free motion."""
+TOOL_STEP_M = 0.03
+"""Spacing of the IK points a straight segment of a free motion is cut into."""
+
+
+def _tool_point(world: Scene, rig: RobotRig) -> Point:
+    assert rig.arm is not None
+    state = p.getLinkState(rig.arm.body, rig.arm.model.ee_link, physicsClientId=world.client)
+    x, y, z = state[4]
+    return (x, y, z)
+
+
+class _ToolAt(Phase):
+    """Wait until the end effector has settled on a waypoint (read from the simulation,
+    not from the commanded joints)."""
+
+    def __init__(self, index: int, target: Point) -> None:
+        self.index, self.target = index, target
+        self.label = f"settling on waypoint {index}"
+        self.reached = False
+        self._t = 0.0
+
+    def step(self, world: Scene, rig: RobotRig, dt: float) -> bool | MotionResult | None:
+        self._t += dt
+        assert rig.arm is not None
+        state = p.getLinkState(rig.arm.body, rig.arm.model.ee_link, physicsClientId=world.client)
+        here = state[4]
+        if math.dist(here, self.target) <= TOOL_TOLERANCE_M:
+            self.reached = True
+            return True
+        if self._t < 1.0:
+            return None
+        return MotionResult(
+            outcome=MotionOutcome.collision,
+            message=f"the end effector stopped {math.dist(here, self.target):.3f} m short of"
+            f" waypoint {self.index}",
+            data={"reached": self.index},
+        )
+
+
+def start_move_tool(
+    world: Workspace, rig: RobotRig, request: MotionRequest
+) -> PhaseController | MotionResult:
+    """Plan a free motion: every waypoint (and the straight line to it) solved by IK up
+    front, so an out-of-reach pose fails before anything moves."""
+    assert isinstance(request, MoveTool)
+    if rig.arm is None:
+        return _fail(MotionOutcome.precondition_failed, f"{rig.id} has no arm")
+    arm = rig.arm
+    frame, base_z = _arm_frame(world, rig)
+    kin = world.kinematics(arm.model)
+    start = _tool_point(world, rig)
+    phases: list[Phase] = []
+    seed: tuple[float, ...] | None = tuple(arm.commanded)
+    for i, waypoint in enumerate(request.path):
+        goal = (waypoint.x, waypoint.y, waypoint.z)
+        out = math.dist((frame.x, frame.y, base_z), goal)
+        if out > arm.model.reach_m:
+            return _fail(
+                MotionOutcome.unreachable,
+                f"waypoint {i} ({goal[0]:.2f}, {goal[1]:.2f}, {goal[2]:.2f}) is {out:.2f} m"
+                f" from {rig.id}'s arm base, beyond its {arm.model.reach_m:.2f} m reach",
+            )
+        n = max(1, math.ceil(math.dist(start, goal) / TOOL_STEP_M))
+        for k in range(1, n + 1):
+            f = k / n
+            pt = (
+                start[0] + (goal[0] - start[0]) * f,
+                start[1] + (goal[1] - start[1]) * f,
+                start[2] + (goal[2] - start[2]) * f,
+            )
+            sol = kin.solve(frame, base_z, pt, frame.yaw, seed, waypoint.orientation)
+            if not sol.ok:
+                return _fail(
+                    MotionOutcome.unreachable,
+                    f"waypoint {i} ({goal[0]:.2f}, {goal[1]:.2f}, {goal[2]:.2f}) is outside"
+                    f" {rig.id}'s workspace in that orientation (IK misses by"
+                    f" {sol.error_m:.3f} m)",
+                )
+            seconds = math.dist(start, goal) / n / request.speed
+            span = max(abs(a - b) for a, b in zip(sol.joints, seed or sol.joints, strict=True))
+            phases.append(
+                MoveJoints(sol.joints, f"moving to waypoint {i}", speed=max(span / seconds, 0.05))
+            )
+            seed = sol.joints
+        phases.append(_ToolAt(i, goal))
+        start = goal
+    return _ToolController(rig, phases)
+
+
+class _ToolController(PhaseController):
+    """A phased free motion whose result says how many waypoints were reached and
+    where the end effector ended, however it ended (a cancel midway included)."""
+
+    def __init__(self, rig: RobotRig, phases: list[Phase]) -> None:
+        super().__init__(rig, "arm", phases)
+        self.checks = [ph for ph in phases if isinstance(ph, _ToolAt)]
+
+    def step(self, world: Scene, dt: float) -> MotionResult | None:
+        out = super().step(world, dt)
+        if out is None:
+            return None
+        arm = self.rig.arm
+        assert arm is not None
+        state = p.getLinkState(arm.body, arm.model.ee_link, physicsClientId=world.client)
+        x, y, z = state[4]
+        reached = sum(1 for c in self.checks if c.reached)
+        return out.model_copy(
+            update={"pose": Pose(x=x, y=y, z=z), "data": {**out.data, "reached": reached}}
+        )

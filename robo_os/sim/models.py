@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from robo_os_memory.models import AttrValue, Pose
+
+from ..skill.parts import ToolPose
 
 __all__ = [
     "MotionRequest",
+    "MoveTool",
     "Navigate",
     "ObjectInfo",
     "Operate",
@@ -64,7 +67,16 @@ class Operate(_Frozen):
     open: bool
 
 
-MotionRequest = Navigate | Pick | Place | Unload | Operate
+class MoveTool(_Frozen):
+    """Free arm motion: the end effector along straight lines through each waypoint."""
+
+    kind: Literal["move_tool"] = "move_tool"
+    path: tuple[ToolPose, ...] = Field(min_length=1)
+    speed: float = Field(default=0.15, gt=0.0, le=1.0)
+    """Cartesian speed along the path (m/s)."""
+
+
+MotionRequest = Navigate | Pick | Place | Unload | Operate | MoveTool
 
 
 class RobotInfo(_Frozen):

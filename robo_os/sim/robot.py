@@ -8,19 +8,27 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
 from robo_os_memory.models import Pose, RobotState
 
 from ..errors import ConfigError, RobotUnavailableError, UnknownNameError
 from ..fleet import RobotConfig
 from ..skill.context import CancelToken
 from ..skill.observation import Observation
-from ..skill.parts import CameraImage, DockSlot, MotionOutcome, MotionResult, PoseCallback
+from ..skill.parts import (
+    CameraImage,
+    DockSlot,
+    MotionOutcome,
+    MotionResult,
+    PoseCallback,
+    ToolPose,
+)
 from .client import WorldClient
 from .embodiments import builtin_embodiments
-from .models import MotionRequest, Navigate, Operate, Pick, Place, Unload
+from .models import MotionRequest, MoveTool, Navigate, Operate, Pick, Place, Unload
 
 if TYPE_CHECKING:
     from ..cerebellum.drivers import DriverResources
@@ -91,8 +99,10 @@ class _Driver:
         result = await self.world.wait(motion, CANCEL_GRACE_S)
         if result is not None and result.outcome == MotionOutcome.done:
             return result  # it finished in the same step: nothing to undo
-        pose = result.pose if result is not None else None
-        return MotionResult(outcome=outcome, message=message, pose=pose)
+        if result is None:
+            return MotionResult(outcome=outcome, message=message)
+        # what the motion saw at its end (where it stopped, how far it got) stays
+        return MotionResult(outcome=outcome, message=message, pose=result.pose, data=result.data)
 
 
 class SimBase:
@@ -181,6 +191,31 @@ class SimArm:
         return await self._d.run(
             Operate(target=target, open=open), cancel=cancel, deadline=deadline
         )
+
+    async def move_tool(
+        self,
+        pose: ToolPose,
+        *,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> MotionResult:
+        return await self._d.run(MoveTool(path=(pose,)), cancel=cancel, deadline=deadline)
+
+    async def follow(
+        self,
+        path: Sequence[ToolPose],
+        *,
+        speed: float = 0.15,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> MotionResult:
+        """Follow a Cartesian path (see `Arm.follow`); an empty path or a speed outside
+        (0, 1] m/s is a bad call: ValueError."""
+        try:
+            request = MoveTool(path=tuple(path), speed=speed)
+        except ValidationError as e:
+            raise ValueError(f"bad path for {self._d.robot_id}'s arm: {e}") from e
+        return await self._d.run(request, cancel=cancel, deadline=deadline)
 
 
 class SimCamera:

@@ -35,6 +35,7 @@ from .geometry import Frame2, yaw_quat
 from .kinematics import ArmModel, Kinematics
 from .models import (
     MotionRequest,
+    MoveTool,
     Navigate,
     Operate,
     Pick,
@@ -114,6 +115,7 @@ class SimWorld(WorldView):
             Place: manipulation.start_place,
             Unload: manipulation.start_unload,
             Operate: manipulation.start_operate,
+            MoveTool: manipulation.start_move_tool,
         }
         try:
             for type_name, type_config in fleet.scene.object_types.items():

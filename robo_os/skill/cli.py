@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..symbolic.facts import Fact
 from .checker import check_registry
 from .registry import discover
 from .scaffold import new_plugin
@@ -27,18 +28,30 @@ def _args_text(schema: dict[str, object]) -> str:
     return ", ".join(name if name in required else f"{name}?" for name in props)
 
 
+def _facts_text(facts: tuple[Fact, ...]) -> str:
+    """`clean(place) [initial=clean]`, `inspected(object) [plans only]`; `-` for none."""
+    out = []
+    for f in facts:
+        notes = [] if f.initial is False else [f"initial={str(f.initial).lower()}"]
+        if not f.recorded:
+            notes.append("plans only")
+        out.append(f.signature + (f" [{', '.join(notes)}]" if notes else ""))
+    return "; ".join(out) or "-"
+
+
 @skills_app.command("list")
 def list_skills(
     as_json: Annotated[bool, typer.Option("--json", help="Print the full specs as JSON.")] = False,
 ) -> None:
-    """Every skill of the installed plug-ins: name, capabilities, source and arguments."""
+    """Every skill of the installed plug-ins: name, capabilities, source, arguments and the
+    facts of its own it declares (name(kinds), initial value, whether memory records it)."""
     console = Console()
     registry = discover()
     if as_json:
         typer.echo(json.dumps([s.model_dump(mode="json") for s in registry.specs()], indent=2))
         return
     table = Table(show_header=True, header_style="bold")
-    for column in ("name", "capabilities", "source", "args", "timeout"):
+    for column in ("name", "capabilities", "source", "args", "facts", "timeout"):
         table.add_column(column, overflow="fold")  # a narrow terminal wraps, never cuts
     for spec in registry.specs():
         table.add_row(
@@ -46,6 +59,7 @@ def list_skills(
             ", ".join(spec.capabilities),
             spec.source or "-",
             _args_text(spec.args_schema),
+            _facts_text(spec.facts),
             f"{spec.timeout_s:g}s" + (" concurrent" if spec.concurrent else ""),
         )
     console.print(table)

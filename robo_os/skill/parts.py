@@ -21,7 +21,7 @@ Every motion method has the same contract:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -45,6 +45,7 @@ __all__ = [
     "PartSlot",
     "Parts",
     "PoseCallback",
+    "ToolPose",
     "Tray",
     "parts_of",
 ]
@@ -88,6 +89,18 @@ class MotionResult(_Frozen):
     @property
     def ok(self) -> bool:
         return self.outcome == MotionOutcome.done
+
+
+class ToolPose(_Frozen):
+    """Where an arm's end effector (the point between the finger pads) should be: a
+    position in the world frame (metres) and, optionally, an orientation."""
+
+    x: float
+    y: float
+    z: float
+    orientation: tuple[float, float, float, float] | None = None
+    """World-frame quaternion (x, y, z, w) of the end effector; None: pointing straight
+    down, the fingers closing along the world's y axis (a top-down tool)."""
 
 
 class CameraImage(_Frozen):
@@ -186,8 +199,10 @@ class Gripper(Protocol):
 
 @runtime_checkable
 class Arm(Protocol):
-    """A manipulator with a gripper (capability `manipulate`). Targets are names: a
-    place, a robot (its tray) or a receptacle object; the driver finds the poses."""
+    """A manipulator with a gripper (capability `manipulate`). The task motions (pick,
+    place, operate) take names: a place, a robot (its tray) or a receptacle object; the
+    driver finds the poses. The free motions (`move_tool`, `follow`) take `ToolPose`s
+    in the world frame, for skills that move the tool themselves (wiping, scanning)."""
 
     async def reaches(self, target: str) -> bool:
         """Whether the arm can reach `target` (place, robot tray, object) from where the
@@ -224,6 +239,34 @@ class Arm(Protocol):
         deadline: float | None = None,
     ) -> MotionResult:
         """Open (or close) an articulated target, e.g. pull a cabinet's drawer out."""
+        ...
+
+    async def move_tool(
+        self,
+        pose: ToolPose,
+        *,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> MotionResult:
+        """Free motion: bring the end effector to `pose` (whatever the hand holds comes
+        along). `unreachable` before anything moves when the pose is outside the arm's
+        workspace from where the robot stands (the message says how far); `collision`
+        when the arm is stopped on the way. The result's pose is the end effector's."""
+        ...
+
+    async def follow(
+        self,
+        path: Sequence[ToolPose],
+        *,
+        speed: float = 0.15,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> MotionResult:
+        """Move the end effector along straight lines through each waypoint in turn at
+        about `speed` m/s (a wiping stroke, a scan). Every waypoint is checked for reach
+        before anything moves (`unreachable` names the first one out of reach); `done`
+        only when the end effector reached each of them; `data["reached"]` counts the
+        waypoints reached, also when the path was cancelled or timed out midway."""
         ...
 
 

@@ -5,6 +5,7 @@
     holding(R, O)   robot R holds object O
     hand_empty(R)   robot R's gripper is free
     open(X)         articulated thing X is open (closed = not open)
+    loose(O)        object O lies on the floor (on nothing, held by nobody, pose known)
     reaches(R, T)   derived: R is at place T, or R and robot T are at the same place
 
 Each `Predicate` says what its arguments name (kinds, below), what it means, and how
@@ -124,6 +125,14 @@ def _read_on(world: WorldView) -> Iterator[Atom]:
             yield ("on", obj.name, obj.on)
 
 
+def _read_loose(world: WorldView) -> Iterator[Atom]:
+    # dropped where no place is: memory has its pose (reconciliation wrote it), not a
+    # place; an object marked unknown is lost, not loose
+    for obj in world.objects.values():
+        if not obj.held_by and not obj.on and obj.pose is not None and obj.unknown_since is None:
+            yield ("loose", obj.name)
+
+
 def _read_holding(world: WorldView) -> Iterator[Atom]:
     for obj, robot in _holders(world).items():
         yield ("holding", robot, obj)
@@ -152,6 +161,8 @@ def describe_location(state: Facts, obj: str) -> str:
         return f"on {a[2]}"
     for _, robot, _o in state.match(("holding", None, obj)):
         return f"held by {robot}"
+    if state.holds(("loose", obj)):
+        return "on the floor"
     return "nowhere known"
 
 
@@ -182,6 +193,11 @@ def _explain_on(args: Sequence[str], state: Facts, world: WorldView) -> str:
     return (
         f"{o} is {here}, not on {loc}" if loc else f"{o} is not on any place or tray (it is {here})"
     )
+
+
+def _explain_loose(args: Sequence[str], state: Facts, world: WorldView) -> str:
+    (o,) = args
+    return f"{o} is not on the floor ({describe_location(state, o)})"
 
 
 def _explain_holding(args: Sequence[str], state: Facts, world: WorldView) -> str:
@@ -434,6 +450,14 @@ VOCABULARY = Vocabulary(
             read=_read_on,
             explain=_explain_on,
             prompt="on(O, L) object O is on place or robot tray L",
+        ),
+        Predicate(
+            "loose(O)",
+            (("object",),),
+            "object O lies loose on the floor, at a known pose (fell, or was put down there)",
+            read=_read_loose,
+            explain=_explain_loose,
+            prompt="loose(O) object O lies on the floor",
         ),
         Predicate(
             "holding(R, O)",

@@ -15,14 +15,14 @@ recorded in `robot.motions` as `(part method, target)`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from robo_os_memory.models import Pose
 
 from ..fleet import RobotConfig
 from ..skill.context import CancelToken
-from ..skill.parts import CameraImage, MotionOutcome, MotionResult, PoseCallback
+from ..skill.parts import CameraImage, MotionOutcome, MotionResult, PoseCallback, ToolPose
 from .png import tiny_png
 
 __all__ = [
@@ -174,6 +174,37 @@ class FakeArm(_Part):
         self.robot.opened[target] = open
         return MotionResult(outcome=MotionOutcome.done)
 
+    async def move_tool(
+        self,
+        pose: ToolPose,
+        *,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> MotionResult:
+        return await self.follow([pose], cancel=cancel, deadline=deadline)
+
+    async def follow(
+        self,
+        path: Sequence[ToolPose],
+        *,
+        speed: float = 0.15,
+        cancel: CancelToken | None = None,
+        deadline: float | None = None,
+    ) -> MotionResult:
+        """Records the path in `robot.tool_paths`; every waypoint is reached."""
+        if not path:
+            raise ValueError("an empty path")
+        stopped = await self._motion("follow", f"{len(path)} waypoint(s)", cancel)
+        if stopped is not None:
+            return stopped
+        self.robot.tool_paths.append(list(path))
+        last = path[-1]
+        return MotionResult(
+            outcome=MotionOutcome.done,
+            pose=Pose(x=last.x, y=last.y, z=last.z),
+            data={"reached": len(path)},
+        )
+
 
 class FakeTray(_Part):
     async def contents(self) -> list[str]:
@@ -236,6 +267,8 @@ class FakeRobot:
         self.held: str | None = None
         self.tray_contents: list[str] = []
         self.opened: dict[str, bool] = {}
+        self.tool_paths: list[list[ToolPose]] = []
+        """The Cartesian paths the arm followed (`arm.follow` / `arm.move_tool`)."""
         self.motions: list[tuple[str, str | None]] = []
         self.base = FakeBase(self) if "base" in wanted else None
         self.arm = FakeArm(self) if "arm" in wanted else None

@@ -51,6 +51,7 @@ def test_every_standard_skill_conforms_and_is_the_entry_point() -> None:
         "navigate_to",
         "navigate_to_pose",
         "pick",
+        "pick_from_floor",
         "place",
         "put_in",
         "deliver",

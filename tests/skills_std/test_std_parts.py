@@ -18,6 +18,7 @@ def test_capabilities_follow_from_the_parts() -> None:
         "navigate_to": ("navigate",),
         "navigate_to_pose": ("navigate",),
         "pick": ("manipulate",),
+        "pick_from_floor": ("manipulate", "navigate"),  # drives next to the object first
         "place": ("manipulate",),
         "put_in": ("manipulate",),
         "deliver": ("carry", "navigate"),  # the tray unloads where the base docked

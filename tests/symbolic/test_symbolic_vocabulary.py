@@ -225,7 +225,15 @@ def test_the_search_plans_with_the_new_predicates() -> None:
 
 
 def test_the_built_in_table() -> None:
-    assert PREDICATES == {"at": 2, "on": 2, "holding": 2, "hand_empty": 1, "open": 1, "reaches": 2}
+    assert PREDICATES == {
+        "at": 2,
+        "on": 2,
+        "loose": 1,
+        "holding": 2,
+        "hand_empty": 1,
+        "open": 1,
+        "reaches": 2,
+    }
     assert DERIVED == {"reaches"}
     assert set(EXTENDED.arities) == {*PREDICATES, "lit", "scanned", "near"}
     assert "near(R, O): robot R is at the place object O rests on" in EXTENDED.prompt_terms()
