@@ -18,7 +18,10 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -296,6 +299,33 @@ class Stack:
         self.redis = None
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _server(config: Any) -> Any:
+    """uvicorn's server, except that the SIGINT or SIGTERM that stopped it is not raised
+    again when `serve` returns (uvicorn does, to run the process's earlier handler): that
+    cancelled the stack's stop half-way (SIGINT) or killed the process before it (SIGTERM,
+    what systemd sends). The stack stops first; `run_stack` then exits as the signal
+    asks. A second signal while stopping is the force-quit."""
+    import uvicorn
+
+    class StackServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            before = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in before.items():
+                    signal.signal(sig, handler)
+
+    return StackServer(config)
+
+
 def run_stack(settings: Settings, *, data_dir: Path | None = None) -> None:
     """Run the whole stack until SIGINT/SIGTERM (what `robo-os up` does)."""
     import uvicorn
@@ -304,12 +334,15 @@ def run_stack(settings: Settings, *, data_dir: Path | None = None) -> None:
     # and every agent have started
     listener = bind_listener(settings.api.host, settings.api.port)
 
+    stopped_by: list[Any] = []
+
     async def main() -> None:
         stack = Stack(settings, data_dir=data_dir)
         app = await stack.start()
         try:
             config = uvicorn.Config(app, log_config=None, lifespan="on")
-            server = uvicorn.Server(config)
+            server = _server(config)
+            stopped_by.append(server)
             log.info(
                 "robo-os is up: http://%s:%d  (console at /console/, API docs at /docs; try `robo-os submit \"bring the apple to the dining table\" --wait`)",
                 stack.settings.api.host, stack.settings.api.port,
@@ -323,3 +356,5 @@ def run_stack(settings: Settings, *, data_dir: Path | None = None) -> None:
         asyncio.run(main())
     finally:
         listener.close()
+    if stopped_by and signal.SIGINT in stopped_by[0]._captured_signals:
+        raise SystemExit(130)  # the shell's code for "interrupted"; SIGTERM: 0

@@ -9,24 +9,20 @@ and runs it in physics."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
-from robo_os.services import free_port
 from robo_os.skill.scaffold import Scaffold, new_plugin
+
+from ..up_process import robo_os_up
 
 POLISH = '''
 
@@ -131,7 +127,6 @@ def test_a_scaffolded_plugin_installs_and_its_fact_is_discovered(
     assert "polish" not in {s["name"] for s in json.loads(bare.stdout)}
 
 
-UP_S = 240.0
 WAIT_S = 240
 
 
@@ -146,7 +141,7 @@ def test_the_installed_plugins_fact_is_planned_and_run_on_the_full_stack(
     config = tmp_path / "fleet.yaml"
     config.write_text(yaml.safe_dump(fleet))
 
-    with _robo_os_up(site, config, tmp_path / "state") as client:
+    with robo_os_up(tmp_path / "state", pythonpath=site, config=config) as up, up.client() as client:
         names = {s["name"] for s in client.get("/v1/skills").json()["skills"]}
         assert {"polish", made.skill} <= names
 
@@ -160,75 +155,3 @@ def test_the_installed_plugins_fact_is_planned_and_run_on_the_full_stack(
         facts = client.get("/v1/memory/facts").json()["facts"]
         shiny = next(f for f in facts if f["signature"] == "shiny(place)")
         assert ["shiny", "dining_table"] in [list(a) for a in shiny["holds"]], shiny
-
-
-class _Up:
-    """A running `robo-os up` and its output file, for the failure messages."""
-
-    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.process, self.log = process, log
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-
-@contextlib.contextmanager
-def _robo_os_up(site: Path, config: Path, state: Path) -> Iterator[httpx.Client]:
-    """`robo-os up` as its own process group (its embedded redis-server and Ray come
-    with it) on a free port, with `site` on its path; a client with its token once
-    /healthz says ok. Stopped with SIGINT on the way out, and what is left of the group
-    killed after it has stopped or a minute has passed."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROBO_OS_", "RAY_ADDRESS"))}
-    env |= {"PYTHONPATH": str(site), "ROBO_OS_STATE_DIR": str(state),
-            "RAY_USAGE_STATS_ENABLED": "0"}  # fmt: skip
-    log = state.parent / "up.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("robo-os")), "up", "-c", str(config),
-             "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    up = _Up(process, log)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(up, url)
-        token = (state / "api-token").read_text().strip()
-        with httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=WAIT_S + 30
-        ) as client:
-            yield client
-    finally:
-        _stop(up)
-
-
-def _wait_healthy(up: _Up, url: str) -> None:
-    deadline = time.monotonic() + UP_S
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if up.process.poll() is not None:
-            raise AssertionError(f"robo-os up exited {up.process.returncode}:\n{up.output()}")
-        try:
-            answer = httpx.get(f"{url}/healthz", timeout=5)
-            if answer.status_code == 200:
-                return
-            last = answer.text
-        except httpx.TransportError as e:
-            last = repr(e)
-        try:  # the poll's pause: returns at once if the process exits
-            up.process.wait(timeout=0.5)
-        except subprocess.TimeoutExpired:
-            pass
-    raise AssertionError(f"robo-os up not healthy in {UP_S:.0f} s ({last}):\n{up.output()}")
-
-
-def _stop(up: _Up) -> None:
-    if up.process.poll() is None:  # `up` itself: it stops its Redis and Ray in turn
-        up.process.send_signal(signal.SIGINT)
-        try:
-            up.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
-    with contextlib.suppress(ProcessLookupError):  # whatever of the group is left
-        os.killpg(up.process.pid, signal.SIGKILL)
-    up.process.wait(timeout=30)
