@@ -133,6 +133,19 @@ def test_a_caller_names_the_slot_and_an_occupied_one_is_refused(make_world: Make
     assert world.robot_info("r2").place == "north"
 
 
+def one_gap_wall() -> FleetConfig:
+    """`crossing()` with a wall of tables across it, leaving one gap at x = 0."""
+    fleet = crossing()
+    places = [
+        *fleet.scene.places,
+        _table("wall_w", -2.4, 0.9) | {"size": [3.4, 0.4, 0.75]},
+        _table("wall_e", 2.4, 0.9) | {"size": [3.4, 0.4, 0.75]},
+    ]
+    return FleetConfig.model_validate(
+        {**fleet.model_dump(), "scene": {**fleet.scene.model_dump(), "places": places}}
+    )
+
+
 def crossing() -> FleetConfig:
     """r1 drives west to east along y = 0; r2 goes from the north table to the south
     one, straight across r1's way unless it passes behind r1."""
@@ -198,17 +211,7 @@ def test_a_new_route_keeps_out_of_the_route_another_robot_drives(make_world: Mak
 def test_with_no_way_around_a_route_crosses_it_and_waits(make_world: MakeWorld) -> None:
     """A wall of tables leaves one gap, and r1 drives through it: r2 cannot keep out of
     r1's way, so it plans across it and the traffic rule makes it wait, with no contact."""
-    fleet = crossing()
-    places = [
-        *fleet.scene.places,
-        _table("wall_w", -2.4, 0.9) | {"size": [3.4, 0.4, 0.75]},
-        _table("wall_e", 2.4, 0.9) | {"size": [3.4, 0.4, 0.75]},
-    ]
-    world = make_world(
-        FleetConfig.model_validate(
-            {**fleet.model_dump(), "scene": {**fleet.scene.model_dump(), "places": places}}
-        )
-    )
+    world = make_world(one_gap_wall())
     first = world.start("r2", Navigate(target="south"))  # through the gap at x = 0
     world.step(30)
     second = world.start("r1", Navigate(target="north"))

@@ -17,7 +17,7 @@ from robo_os.sim.geometry import Frame2
 from robo_os.sim.navigation import TrafficNavigate
 from robo_os.skill.parts import MotionOutcome
 
-from .test_sim_traffic import _table, crossing, lane, park_in_the_way, touching
+from .test_sim_traffic import _table, lane, one_gap_wall, park_in_the_way, touching
 
 MakeWorld = Callable[..., SimWorld]
 
@@ -140,17 +140,7 @@ def test_through_one_gap_from_both_sides_at_once_both_arrive(make_world: MakeWor
     One waits for the other; where they meet head-on, the lower name (r1) waits and r2
     gives up at once ("coming the other way"); its next drive (as its skill would start
     it) goes round: both arrive, never touching."""
-    fleet = crossing()
-    places = [
-        *fleet.scene.places,
-        _table("wall_w", -2.4, 0.9) | {"size": [3.4, 0.4, 0.75]},
-        _table("wall_e", 2.4, 0.9) | {"size": [3.4, 0.4, 0.75]},
-    ]
-    world = make_world(
-        FleetConfig.model_validate(
-            {**fleet.model_dump(), "scene": {**fleet.scene.model_dump(), "places": places}}
-        )
-    )
+    world = make_world(one_gap_wall())
     to_open_floor(world, "r1", -1.5, -1.6)
     to_open_floor(world, "r2", -1.5, 1.9)
     first = world.start("r1", Navigate(pose=Pose(x=1.5, y=1.9)))
