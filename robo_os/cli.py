@@ -594,6 +594,29 @@ def eval_suite(
         raise typer.Exit(1)
 
 
+@app.command()
+def agent(
+    address: Annotated[
+        str, typer.Option("--address", help="The Ray head's GCS address, HEAD:PORT.")
+    ],
+    robot: Annotated[
+        list[str],
+        typer.Option("--robot", help="A robot this node serves (repeat for more)."),
+    ],
+    num_cpus: Annotated[
+        int | None, typer.Option("--num-cpus", help="CPUs this node offers Ray.")
+    ] = None,
+    block: Annotated[
+        bool, typer.Option("--block/--no-block", help="Stay in the foreground (default).")
+    ] = True,
+) -> None:
+    """Start a robot's Ray node: join the cluster at ADDRESS offering `robot:<id>` for
+    each --robot, so those robots' agents (on_robot_node: true) run here."""
+    from .agent_node import start_agent_node
+
+    raise typer.Exit(start_agent_node(address, robot, num_cpus=num_cpus, block=block))
+
+
 def _add_optional_subapps() -> None:
     from .skill.cli import skills_app
 
