@@ -2,6 +2,9 @@
 
 `AgentHandle` is implemented by the plain `CerebellumAgent` (in-process) and reached
 through Ray by the actor wrapper; the brain talks to every agent through a `Dispatcher`.
+A robot's agent runs in its own Ray actor (`agent_actor_name(robot)`) or in a shared
+agent host (`agent_host_name(i)`, robo_os/cerebellum/host.py), reached through a
+`HostedAgent` used exactly like the robot's own actor handle.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ from .contracts import ErrorCode, SkillCall, SkillResult
 
 __all__ = [
     "AGENT_ACTOR_PREFIX",
+    "AGENT_HOST_PREFIX",
     "AgentHandle",
     "Dispatcher",
+    "HostedAgent",
     "WireCall",
     "WireResult",
     "agent_actor_name",
+    "agent_host_name",
     "call_from_wire",
     "result_from_wire",
 ]
@@ -50,6 +56,45 @@ AGENT_ACTOR_PREFIX = "agent:"
 def agent_actor_name(robot_id: str) -> str:
     """The Ray actor name of a robot's agent (in the configured Ray namespace)."""
     return f"{AGENT_ACTOR_PREFIX}{robot_id}"
+
+
+AGENT_HOST_PREFIX = "agent-host:"
+
+
+def agent_host_name(index: int) -> str:
+    """The Ray actor name of the `index`-th agent host (many robots' agents, one process)."""
+    return f"{AGENT_HOST_PREFIX}{index}"
+
+
+class HostedAgent:
+    """One robot's agent inside an agent host actor, used like the robot's own actor
+    handle: `ref.run.remote(call)` is `host.run.remote(robot, call)`, and
+    `ref.start.options(...).remote()` is `host.start.options(...).remote(robot)`. Every
+    host method takes the robot id first. Ray pickles it with the host handle inside."""
+
+    def __init__(self, host: Any, robot: str) -> None:
+        self.host = host
+        self.robot = robot
+
+    def __getattr__(self, name: str) -> _HostedMethod:
+        if name.startswith("_") or name in ("host", "robot"):
+            raise AttributeError(name)
+        return _HostedMethod(getattr(self.host, name), self.robot)
+
+    def __repr__(self) -> str:
+        return f"HostedAgent({self.robot!r} in {self.host!r})"
+
+
+class _HostedMethod:
+    def __init__(self, method: Any, robot: str) -> None:
+        self._method = method
+        self._robot = robot
+
+    def options(self, **options: Any) -> _HostedMethod:
+        return _HostedMethod(self._method.options(**options), self._robot)
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        return self._method.remote(self._robot, *args, **kwargs)
 
 
 class AgentHandle(Protocol):

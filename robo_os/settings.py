@@ -146,6 +146,10 @@ class FaultSettings(_Section):
 
 
 class SimSettings(_Section):
+    engine: Literal["physics", "kinematic"] = "physics"
+    """`physics`: the pybullet world (small fleets); `kinematic`: no physics, motions
+    interpolated at the robots' speeds and grasps as state changes (robo_os/sim/kinematic.py),
+    for fleets of hundreds of robots."""
     timestep_s: float = Field(default=1.0 / 240.0, gt=0)
     seed: int = 0
     real_time: bool = False
@@ -178,6 +182,13 @@ class AgentSettings(_Section):
     agents")."""
     start_timeout_s: float = Field(default=120.0, gt=0)
     """How long an agent (re)start may take before it counts as failed."""
+    hosting: Literal["process", "shared"] = "process"
+    """Where robots' agents run: each in its own Ray actor process (`process`), or up to
+    `robots_per_host` of them in one agent host process (`shared`: ~100 MB and a process
+    start saved per robot; a host that dies takes its robots with it, and Ray restarts
+    it). A robot with `on_robot_node` always gets its own process on its node."""
+    robots_per_host: int = Field(default=25, ge=1)
+    """How many robots' agents one agent host process runs (`hosting: shared`)."""
 
 
 class TracingSettings(_Section):

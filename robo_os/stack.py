@@ -59,6 +59,10 @@ class Stack:
         """`robo_os.supervisor.AgentSupervisor`: brings a dead agent back, restarts one on request."""
         self._agent_configs: dict[str, Any] = {}
         self._spawn_options: dict[str, dict[str, Any]] = {}
+        self._hosts: list[Any] = []
+        """Agent host actors (`agent.hosting: shared`); their robots are in `agents`."""
+        self.agent_problems: dict[str, str] = {}
+        """Robot -> why its agent did not start (left offline)."""
         self.app: FastAPI | None = None
         self._own_ray = False
         self._stops = contextlib.AsyncExitStack()
@@ -188,29 +192,91 @@ class Stack:
             await adopt_world(self.memory, RayWorldClient(self.world))
 
     async def _start_agents(self) -> None:
-        from .cerebellum.actor import AgentConfig, start_agent
+        """Every robot's agent, started at once, each within `agent.start_timeout_s`: in its
+        own actor process (`agent.hosting: process`, and always for an `on_robot_node`
+        robot) or `agent.robots_per_host` to an agent host process (`shared`). A robot
+        whose agent does not start in time is reported (`agent_problems`, marked offline
+        in memory) and left out; the stack goes on with the others, unless none started."""
+        from .cerebellum.actor import AgentConfig
         from .sim import RayWorldClient
 
         options = {"world": RayWorldClient(self.world)} if self.world is not None else {}
-
-        async def one(rc: Any) -> tuple[str, Any]:
-            config = AgentConfig.from_settings(
+        agent = self.settings.agent
+        configs = {
+            rc.id: AgentConfig.from_settings(
                 self.settings, rc, factory_options=options if rc.driver == "sim" else {}, supervised=True
             )
-            # Ray restarts a dead agent's process; the supervisor then starts its agent
-            spawn = {"on_robot_node": rc.on_robot_node, "max_restarts": self.settings.agent.max_restarts}
-            self._agent_configs[rc.id], self._spawn_options[rc.id] = config, spawn
+            for rc in self.fleet.robots
+        }
+        self._agent_configs.update(configs)
+        own = [rc for rc in self.fleet.robots if agent.hosting == "process" or rc.on_robot_node]
+        shared = [rc.id for rc in self.fleet.robots if rc not in own]
+        per = agent.robots_per_host
+        groups = [shared[i : i + per] for i in range(0, len(shared), per)]
+        self._stops.push_async_callback(self._stop_agents)  # also those started before a failure
+        t0 = time.monotonic()
+        outs = await asyncio.gather(
+            *(self._start_own_agent(configs[rc.id], rc.on_robot_node) for rc in own),
+            *(self._start_host(i, [configs[r] for r in group]) for i, group in enumerate(groups)),
+            return_exceptions=True,
+        )
+        problems: dict[str, str] = {}
+        for robots, out in zip([[rc.id] for rc in own] + groups, outs, strict=True):
+            if isinstance(out, BaseException):
+                problems.update((r, f"{type(out).__name__}: {out}" if str(out) else type(out).__name__) for r in robots)
+            else:
+                problems.update(out)
+        self.agent_problems = problems
+        for robot, why in problems.items():
+            log.error("robot=%s: its agent did not start, left offline: %s", robot, why)
+            self.agents.pop(robot, None)
+            await self._mark_offline(robot)
+        if self.fleet.robots and not self.agents:
+            raise ConfigError(f"no robot's agent started: {problems}")
+        log.info(
+            "%d agents started in %.1f s (%s%s)", len(self.agents), time.monotonic() - t0,
+            f"{len(own)} own processes" if own else "", f", {len(groups)} agent hosts" if groups else "",
+        )
+
+    async def _start_own_agent(self, config: Any, on_robot_node: bool) -> dict[str, str]:
+        from .cerebellum.actor import start_agent
+
+        robot = config.robot.id
+        # Ray restarts a dead agent's process; the supervisor then starts its agent
+        spawn = {"on_robot_node": on_robot_node, "max_restarts": self.settings.agent.max_restarts}
+        self._spawn_options[robot] = spawn
+        try:
             handle = await start_agent(
                 config, namespace=self.settings.ray.namespace, timeout_s=self.settings.agent.start_timeout_s, **spawn
             )
-            return rc.id, handle
+        except TimeoutError:
+            return {robot: f"no agent after {self.settings.agent.start_timeout_s:.0f} s"}
+        self.agents[robot] = handle
+        return {}
 
-        self._stops.push_async_callback(self._stop_agents)  # also those started before a failure
-        started = await asyncio.gather(*(one(rc) for rc in self.fleet.robots), return_exceptions=True)
-        for robot, result in zip(self.fleet.robots, started, strict=True):
-            if isinstance(result, BaseException):
-                raise ConfigError(f"robot {robot.id!r} did not start: {result}") from result
-            self.agents[result[0]] = result[1]
+    async def _start_host(self, index: int, configs: list[Any]) -> dict[str, str]:
+        from .agent_protocol import HostedAgent
+        from .cerebellum.host import start_host
+
+        host, problems = await start_host(
+            configs, index=index, namespace=self.settings.ray.namespace,
+            timeout_s=self.settings.agent.start_timeout_s, max_restarts=self.settings.agent.max_restarts,
+        )
+        self._hosts.append(host)
+        for config in configs:
+            self.agents[config.robot.id] = HostedAgent(host, config.robot.id)
+        return problems
+
+    async def _mark_offline(self, robot: str) -> None:
+        from robo_os_memory.models import RobotStatusValue
+
+        if self.memory is None:
+            return
+        try:
+            if await self.memory.get_robot(robot) is not None:
+                await self.memory.update_robot(robot, status=RobotStatusValue.offline)
+        except Exception as e:  # reported already; memory keeps what it had
+            log.warning("robot=%s: not marked offline: %s", robot, e)
 
     def _world_observers(self) -> Any:
         from .recovery import WorldObservers
@@ -261,16 +327,18 @@ class Stack:
     async def _stop_agents(self) -> None:
         import ray
 
-        if not self.agents:
-            return
-        stops = [h.stop.remote() for h in self.agents.values()]
-        done = await asyncio.gather(*(asyncio.wait_for(asyncio.wrap_future(s.future()), 10) for s in stops), return_exceptions=True)
-        for name, out in zip(self.agents, done, strict=True):
-            if isinstance(out, BaseException):
-                log.warning("agent %s did not stop cleanly: %s", name, out)
-        for h in self.agents.values():
+        from .agent_protocol import HostedAgent
+
+        if self.agents:
+            stops = [h.stop.remote() for h in self.agents.values()]
+            done = await asyncio.gather(*(asyncio.wait_for(asyncio.wrap_future(s.future()), 10) for s in stops), return_exceptions=True)
+            for name, out in zip(self.agents, done, strict=True):
+                if isinstance(out, BaseException):
+                    log.warning("agent %s did not stop cleanly: %s", name, out)
+        for h in [h for h in self.agents.values() if not isinstance(h, HostedAgent)] + self._hosts:
             ray.kill(h, no_restart=True)
         self.agents.clear()
+        self._hosts.clear()
 
     async def _stop_world(self) -> None:
         import ray

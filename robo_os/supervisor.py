@@ -156,7 +156,15 @@ class AgentSupervisor:
                 f"robot {robot!r} is running {running}; restart with force to stop it"
                 " (the brain retries or reassigns the subtask)"
             )
-        if running:
+        from .agent_protocol import HostedAgent
+
+        if isinstance(handle, HostedAgent):
+            # one robot of a shared host: its agent restarts in the host's process (a
+            # running skill ends cancelled; the host's other robots go on)
+            async with self._lock(robot):
+                state: RobotState = await _ray_call(handle.restart.remote(), self.start_timeout_s)
+                self.restarts[robot] = self.restarts.get(robot, 0) + 1
+        elif running:
             state = await self._crash(robot, handle)
         else:
             async with self._lock(robot):

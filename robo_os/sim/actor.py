@@ -34,6 +34,7 @@ from ..settings import SimSettings
 from ..skill.observation import Observation, ObservedObject
 from ..skill.parts import CameraImage, DockSlot, MotionResult
 from .client import LocalWorldClient
+from .engines import build_world
 from .models import MotionRequest, ObjectInfo, RobotInfo, WorldInfo
 from .restore import WorldMemory
 from .world import SimWorld
@@ -119,7 +120,7 @@ class WorldActor:
         # the first start builds at once (its caller seeds or adopts memory after); a
         # restart waits for its first call, which awaits the rebuild from memory
         rebuild = self._restarted and source is not None
-        self._built: SimWorld | None = None if rebuild else SimWorld(fleet, settings, memory=memory)
+        self._built: SimWorld | None = None if rebuild else build_world(fleet, settings, memory=memory)
 
     async def _world_now(self) -> SimWorld:
         if self._built is not None:
@@ -153,7 +154,7 @@ class WorldActor:
     async def _rebuild_from(self, memory: Memory, t0: float) -> SimWorld:
         assert self._source is not None
         remembered = await self._source.remember(memory)
-        world = SimWorld(self._fleet, self._settings, memory=remembered)
+        world: SimWorld = build_world(self._fleet, self._settings, memory=remembered)
         try:
             # a robot whose agent is dead holds still until its supervisor resumes it
             halted = tuple(

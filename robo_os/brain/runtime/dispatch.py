@@ -14,11 +14,18 @@ DeadlineExceeded after asking the agent to cancel the call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ...agent_protocol import AgentHandle, agent_actor_name, result_from_wire
+from ...agent_protocol import (
+    AGENT_HOST_PREFIX,
+    AgentHandle,
+    HostedAgent,
+    agent_actor_name,
+    result_from_wire,
+)
 from ...contracts import ErrorCode, SkillCall, SkillResult
 from ...errors import DeadlineExceeded, RobotUnavailableError, ServiceUnavailableError
 
@@ -144,7 +151,9 @@ def _result_of(job: asyncio.Future[SkillResult], call: SkillCall) -> SkillResult
 
 
 class RayDispatcher:
-    """Runs calls on the agents' Ray actors (`agent_actor_name(robot)` in `namespace`)."""
+    """Runs calls on the agents' Ray actors (`agent_actor_name(robot)` in `namespace`),
+    or, for a robot without its own actor, on the agent host that runs it (the named
+    actors `agent-host:<i>`, asked which robots they run; robo_os/cerebellum/host.py)."""
 
     def __init__(
         self, namespace: str, *, lookup_timeout_s: float = 10.0, cancel_timeout_s: float = 5.0
@@ -193,15 +202,52 @@ class RayDispatcher:
                 self.lookup_timeout_s,
             )
         except ValueError as e:
-            raise RobotUnavailableError(
-                f"no agent actor {name!r} in Ray namespace {self.namespace!r}"
-            ) from e
+            hosted = await self._hosted(robot)
+            if hosted is None:
+                raise RobotUnavailableError(
+                    f"no agent actor {name!r} (nor an agent host running {robot!r})"
+                    f" in Ray namespace {self.namespace!r}"
+                ) from e
+            return hosted
         except TimeoutError as e:
             raise RobotUnavailableError(
                 f"looking up agent actor {name!r} took over {self.lookup_timeout_s}s"
             ) from e
         self._handles[robot] = handle
         return handle
+
+    async def _hosted(self, robot: str) -> HostedAgent | None:
+        """The robot in one of the namespace's agent hosts (each asked for its robots;
+        every hosted robot found is remembered), or None."""
+        import ray
+
+        def hosts() -> list[Any]:
+            out = []
+            for n in ray.util.list_named_actors(all_namespaces=True):
+                if n["namespace"] != self.namespace or not n["name"].startswith(AGENT_HOST_PREFIX):
+                    continue
+                with contextlib.suppress(ValueError):  # gone since it was listed
+                    out.append(ray.get_actor(n["name"], namespace=self.namespace))
+            return out
+
+        try:
+            async with asyncio.timeout(self.lookup_timeout_s):
+                found = await asyncio.to_thread(hosts)
+                robots = await asyncio.gather(
+                    *(asyncio.wrap_future(h.robots.remote().future()) for h in found),
+                    return_exceptions=True,
+                )
+        except TimeoutError as e:
+            raise RobotUnavailableError(
+                f"looking up the agent hosts took over {self.lookup_timeout_s}s"
+            ) from e
+        for host, names in zip(found, robots, strict=True):
+            if isinstance(names, BaseException):  # a dead host: its robots are unavailable
+                continue
+            for name in names:
+                self._handles.setdefault(name, HostedAgent(host, name))
+        hosted: HostedAgent | None = self._handles.get(robot)
+        return hosted
 
     async def run(self, call: SkillCall, *, timeout_s: float) -> SkillResult:
         from ray.exceptions import RayActorError, RayError, RayTaskError
