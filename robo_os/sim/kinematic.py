@@ -143,6 +143,9 @@ class _Motion:
     finish: _Finish | None
     path: tuple[Frame2, Frame2] | None = None
     """A drive's start and goal."""
+    span: float | None = None
+    """How long the whole drive from start to goal takes, when the motion ends before it
+    (a blocked path): positions follow this pace, not the shortened end."""
     result: MotionResult | None = None
     stuck: bool = False
     done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -906,7 +909,7 @@ def _along(motion: _Motion, t: float) -> Frame2:
     """Where a drive is at time t: straight from start to goal, heading along the way."""
     assert motion.path is not None
     start, goal = motion.path
-    span = motion.end - motion.t0
+    span = motion.span if motion.span is not None else motion.end - motion.t0
     k = 1.0 if span <= 0 else min(1.0, max(0.0, (t - motion.t0) / span))
     if k >= 1.0:
         return goal
@@ -985,6 +988,7 @@ class _Faults:
                 world._drop(robot)
             if block < s.blocked_path and m.end - m.t0 > after:
                 self.injected["blocked_path"] += 1
+                m.span = m.end - m.t0
                 m.end = m.t0 + after
 
                 def blocked() -> MotionResult:

@@ -64,3 +64,26 @@ def test_a_thousand_robots_build() -> None:
     assert len(poses) == 1000
     docked = [r for r in world.robots.values() if r.slot is not None]
     assert 0 < len(docked) <= len(world.places["dining_table"].slots)
+
+
+def test_a_blocked_drive_stops_part_way_where_its_pace_took_it() -> None:
+    from robo_os.settings import FaultSettings
+
+    settings = SimSettings(engine="kinematic", faults=FaultSettings(blocked_path=1.0))
+    world = build_world(load_fleet(None), settings)
+    assert isinstance(world, KinematicWorld)
+    start = world.robot_pose("mm1")
+    d = 4.0
+    goal = Pose(
+        x=start.x + d * math.cos(start.yaw), y=start.y + d * math.sin(start.yaw), yaw=start.yaw
+    )
+    mid = world.start("mm1", Navigate(pose=goal))
+    speed = world.robots["mm1"].body.speed
+    world.advance(d / speed)
+    result = world.result(mid)
+    assert result is not None and result.outcome == MotionOutcome.collision
+    stopped = world.robot_pose("mm1")
+    travelled = stopped.distance_to(start)
+    # stopped after 0.3-1.5 s of a 4 s drive: part of the way, on the line to the goal
+    assert 0.2 * speed <= travelled <= 1.6 * speed, travelled
+    assert stopped.distance_to(goal) > d / 2
