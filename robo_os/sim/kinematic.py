@@ -388,6 +388,7 @@ class KinematicWorld:
             objects=tuple(self.object_info(n) for n in self.objects),
             robots=tuple(self.robot_info(r) for r in self.robots),
             sim_time=self.sim_time,
+            engine="kinematic",
         )
 
     def observed_object(self, obj: str) -> ObservedObject:

@@ -120,3 +120,5 @@ class WorldInfo(_Frozen):
     objects: tuple[ObjectInfo, ...]
     robots: tuple[RobotInfo, ...]
     sim_time: float
+    engine: str = "physics"
+    """`physics` (pybullet) or `kinematic` (settings.sim.engine)."""
