@@ -1,0 +1,50 @@
+"""A shared agent host (`agent.hosting: shared`) whose process dies takes all its robots
+with it: each is recovered like a dead agent, Ray restarts the host, the supervisor starts
+every robot's agent again in the new process, and the fleet takes work again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from typing import Any
+
+import pytest
+from robo_os_memory.models import RobotStatusValue
+
+from .test_agent_supervision import WAIT_S, pid_of
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
+
+ROBOTS = ("arm1", "carrier1", "mm1")
+
+
+async def test_a_killed_host_brings_all_its_robots_back_in_a_new_process(make_stack: Any) -> None:
+    st, client = await make_stack(sim={"engine": "kinematic"}, agent={"hosting": "shared"})
+    assert st.supervisor is not None and st.recovery is not None
+    await asyncio.wait_for(st.recovery.ready.wait(), 10)
+    before = {r: await pid_of(st, r) for r in ROBOTS}
+    assert len(set(before.values())) == 1  # one process serves the three robots
+    os.kill(before["mm1"], signal.SIGKILL)
+    async with asyncio.timeout(WAIT_S):
+        # each robot recovered as a dead agent (halted, reconciled, freed), then started
+        # again by the supervisor in the host's new process
+        while not set(ROBOTS) <= {x.robot for x in st.recovery.recovered} or not all(
+            st.supervisor.restarts.get(r, 0) >= 1 for r in ROBOTS
+        ):
+            st.recovery.done.clear()
+            await st.recovery.done.wait()
+    after = {r: await pid_of(st, r) for r in ROBOTS}
+    assert len(set(after.values())) == 1 and after["mm1"] != before["mm1"], (before, after)
+    for robot in ROBOTS:
+        record = await st.memory.get_robot(robot)
+        assert record is not None and record.status == RobotStatusValue.idle, record
+    r = await client.post("/v1/tasks", json={"instruction": "bring the apple to the dining table"})
+    assert r.status_code == 202, r.text
+    task = (
+        await client.get(f"/v1/tasks/{r.json()['id']}/wait", params={"timeout": 120}, timeout=140)
+    ).json()
+    assert task["status"] == "succeeded", json.dumps(task, indent=1)
+    diff = (await client.get("/v1/world/diff")).json()
+    assert diff["disagreements"] == [], diff
