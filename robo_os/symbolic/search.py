@@ -508,16 +508,22 @@ def search(
 
 
 def relevant_places(
-    cat: Domain, initial: SymbolicState, objects: Iterable[str], goal_atoms: Iterable[Atom]
+    cat: Domain,
+    initial: SymbolicState,
+    objects: Iterable[str],
+    goal_atoms: Iterable[Atom],
+    *,
+    robots: bool = True,
 ) -> list[str]:
-    """Places a plan for these objects could need: where the objects and robots are,
-    what the goal names, and what fixed robots reach."""
+    """Places a plan for these objects could need: where the objects and the domain's
+    robots are (`robots`: False leaves out where robots are), what the goal names, and
+    what fixed robots reach."""
     keep: set[str] = set()
     objs = set(objects)
     for a in initial.atoms:
         if a[0] == "on" and a[1] in objs and a[2] in cat.places:
             keep.add(a[2])
-        if a[0] == "at" and a[2] in cat.places:
+        if robots and a[0] == "at" and a[2] in cat.places and a[1] in cat.robots:
             keep.add(a[2])
     for a in goal_atoms:
         keep.update(x for x in a[1:] if x in cat.places)

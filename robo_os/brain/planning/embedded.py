@@ -33,6 +33,14 @@ from ...symbolic.search import (
 )
 from ...symbolic.state import SymbolicState
 from .allocation import AllocationStats, Timeline, allocate_group, interferes
+from .candidates import (
+    FALLBACK_ALL_MAX,
+    GROUND_ALL_MAX,
+    PER_KIND,
+    WIDER_PER_KIND,
+    candidate_robots,
+    restricted,
+)
 from .catalogue import Catalogue
 from .instructions import Goal
 from .interface import FailedCall
@@ -139,12 +147,12 @@ class EmbeddedPlanner:
         The goal's constraints bound the search: only robots it allows act (`use`,
         `avoid`), and no action moves an object it keeps. When no plan keeps them but
         one exists that moves kept objects, the problem names those objects."""
-        out = self._plan(cat, state, goal, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
+        out = self._narrowed(cat, state, goal, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
         if out.plan is not None or not goal.keep:
             return out
         # would it work if the kept objects could move? then say which ones it needs
         free = dataclasses.replace(goal, keep=frozenset())
-        trial = self._plan(cat, state, free, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
+        trial = self._narrowed(cat, state, free, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
         if trial.plan is None:
             return out
         moved = sorted(
@@ -163,6 +171,67 @@ class EmbeddedPlanner:
             )
         ]
         return out
+
+    def _narrowed(
+        self,
+        cat: Catalogue,
+        state: SymbolicState,
+        goal: Goal,
+        *,
+        used_ids: Iterable[str] = (),
+        avoid: Sequence[FailedCall] = (),
+        ready_at: Mapping[str, float] | None = None,
+    ) -> EmbeddedResult:
+        """`_plan` over the robots that can matter (robo_os.brain.planning.candidates),
+        widening the choice when they find no plan; small fleets are planned whole."""
+        fleet = len(cat.available_robots)
+        if fleet <= GROUND_ALL_MAX:
+            return self._plan(cat, state, goal, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
+        objects, places = self._scope(cat, state, goal)
+        out: EmbeddedResult | None = None
+        tried: set[str] = set()
+        for per_kind in (PER_KIND, WIDER_PER_KIND, None):
+            if per_kind is None:
+                if fleet > FALLBACK_ALL_MAX:
+                    break
+                chosen = set(cat.available_robots)
+            else:
+                chosen = candidate_robots(
+                    cat,
+                    objects,
+                    places,
+                    timing=self.timing,
+                    per_kind=per_kind,
+                    ready_at=ready_at,
+                    named=goal.use,
+                )
+            if chosen == tried:
+                continue
+            tried = chosen
+            view = cat if len(chosen) >= fleet else restricted(cat, chosen)
+            out = self._plan(view, state, goal, used_ids=used_ids, avoid=avoid, ready_at=ready_at)
+            if out.plan is not None:
+                if view is not cat:
+                    out.notes.append(
+                        f"planned with {len(chosen)} of the {fleet} available robots"
+                        " (those that can get to the goal's objects soonest)"
+                    )
+                return out
+        assert out is not None
+        return out
+
+    @staticmethod
+    def _scope(cat: Catalogue, state: SymbolicState, goal: Goal) -> tuple[set[str], list[str]]:
+        """The objects a goal's actions are about and the places they are on or go to."""
+        final = goal.final
+        objects = set(goal.objects)
+        declared = [a for gg in goal.groups for a in gg if a[0] in cat.facts]
+        objects |= {x for a in declared for x in a[1:] if x in cat.objects}
+        held = {a[2] for a in state.atoms if a[0] == "holding"}
+        held |= {a[2] for a in final if a[0] == "on" and a[2] in cat.objects}
+        objects |= held
+        places = [p for p in relevant_places(cat, state, objects, final, robots=False)]
+        return objects, places
 
     def _plan(
         self,
