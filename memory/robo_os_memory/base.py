@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis.asyncio as aioredis
 
 from .keys import Keys
@@ -44,6 +46,9 @@ class MemoryBase:
         self.writer = writer
         self.heartbeat_interval_s = heartbeat_interval_s
         self.heartbeat_ttl_s = heartbeat_ttl_s
+        self._skills_decoded: dict[str, Any] = {}
+        """Published skill JSON -> its decoded value (robots publishing the same specs
+        share one; `robot_skills` decodes only what changed)."""
 
     @property
     def command_timeout_s(self) -> float | None:

@@ -169,12 +169,25 @@ class RecordsAPI(MemoryBase):
 
     @map_redis_errors
     async def robot_skills(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Every registered robot's skill specs: {robot_id: {skill_name: spec_json}}."""
+        """Every registered robot's skill specs: {robot_id: {skill_name: spec_json}}.
+        The specs are shared with later answers (unchanged ones are not decoded again):
+        read them, do not change them."""
         ids = sorted(await self._r.smembers(self._keys.index(EntityKind.robot)))
         if not ids:
             return {}
         values = await self._r.mget([self._keys.skills(i) for i in ids])
-        return {i: json.loads(v) for i, v in zip(ids, values, strict=True) if v is not None}
+        seen = self._skills_decoded
+        if len(seen) > 4 * len(ids) + 64:  # specs nobody publishes any more
+            seen.clear()
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for i, v in zip(ids, values, strict=True):
+            if v is None:
+                continue
+            decoded = seen.get(v)
+            if decoded is None:
+                decoded = seen[v] = json.loads(v)
+            out[i] = dict(decoded)
+        return out
 
     # -- objects and places ------------------------------------------------------
     @map_redis_errors

@@ -151,6 +151,26 @@ async def test_skill_catalogue(memory: Memory) -> None:
         await memory.set_robot_skills("ghost", specs)
 
 
+async def test_published_skills_are_decoded_once_and_follow_republishing(memory: Memory) -> None:
+    specs = {"pick": {"name": "pick", "timeout_s": 5}, "look": {"name": "look"}}
+    for rid in ("r1", "r2", "r3"):
+        await memory.register_robot(RobotState(id=rid, embodiment="arm"))
+        await memory.set_robot_skills(rid, specs)
+    first = await memory.robot_skills()
+    assert first == {rid: specs for rid in ("r1", "r2", "r3")}
+    # robots publishing the same specs share them, and an unchanged answer is not decoded again
+    assert first["r1"]["pick"] is first["r2"]["pick"]
+    again = await memory.robot_skills()
+    assert again["r3"]["look"] is first["r3"]["look"]
+    first["r1"].pop("look")  # each answer's per-robot mapping is its own
+    assert "look" in (await memory.robot_skills())["r1"]
+    # a republished spec is read anew (and only that robot's)
+    await memory.set_robot_skills("r2", {"pick": {"name": "pick", "timeout_s": 9}})
+    now = await memory.robot_skills()
+    assert now["r2"] == {"pick": {"name": "pick", "timeout_s": 9}}
+    assert now["r1"] == specs and now["r1"]["pick"] is first["r1"]["pick"]
+
+
 async def test_snapshot_and_bounded_summary(memory: Memory) -> None:
     await memory.upsert_place(PlaceState(name="table", pose=Pose(x=0, y=0)))
     await memory.register_robot(

@@ -104,6 +104,26 @@ def _model_of(spec: SkillSpec) -> SkillModel:
         return SkillModel(spec, defect=str(e))
 
 
+_MODELS: dict[tuple[str, int], tuple[object, SkillModel]] = {}
+"""(skill name, id of the published spec) -> (that spec, its model). Memory answers the
+same spec objects while they are unchanged (`Memory.robot_skills`), so a catalogue
+rebuilt per request parses each spec once; the entry keeps the spec alive, so its id
+cannot be reused by another."""
+_MODELS_MAX = 20_000
+
+
+def _model_for(name: str, raw: SkillSpec | Mapping[str, Any]) -> SkillModel:
+    key = (name, id(raw))
+    hit = _MODELS.get(key)
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    model = _model_of(_as_spec(name, raw))
+    if len(_MODELS) >= _MODELS_MAX:
+        _MODELS.clear()
+    _MODELS[key] = (raw, model)
+    return model
+
+
 def _as_spec(name: str, raw: SkillSpec | Mapping[str, Any]) -> SkillSpec:
     if isinstance(raw, SkillSpec):
         return raw
@@ -152,13 +172,12 @@ class Catalogue:
             models: dict[str, SkillModel] = {}
             for sname, raw in sorted(skills[rid].items()):
                 try:
-                    spec = _as_spec(sname, raw)
+                    model = _model_for(sname, raw)
                 except ValueError as e:
                     warnings.append(
                         f"robot {rid}: skill {sname!r} has an invalid spec and is ignored: {e}"
                     )
                     continue
-                model = _model_of(spec)
                 if model.defect:
                     warnings.append(f"skill {sname!r} of {rid}: {model.defect}")
                 models[sname] = model

@@ -116,6 +116,7 @@ class BrainPlanner:
         rebalance_model_plans: bool = True,
     ) -> None:
         self.memory = memory
+        self._world_cache: tuple[str, Catalogue, SymbolicState] | None = None
         self.timing = timing or Timing()
         self.rebalance_model_plans = rebalance_model_plans
         self.settings = llm or (pool.settings if pool is not None else LLMSettings())
@@ -488,13 +489,25 @@ class BrainPlanner:
 
     # -- internals ---------------------------------------------------------------------------
     async def _world(self) -> tuple[Catalogue, SymbolicState]:
+        """The catalogue and symbolic state as memory holds them now. Every memory
+        write appends to its change feed, so while the feed's newest cursor is the one
+        the last catalogue was built at, that catalogue is still true and is reused
+        (one round trip instead of a snapshot and a rebuild per decision)."""
         try:
+            latest = getattr(self.memory, "latest_cursor", None)
+            cursor = await latest() if latest is not None else None
+            cached = self._world_cache
+            if cursor is not None and cached is not None and cached[0] == cursor:
+                return cached[1], cached[2].copy()
             cat = await Catalogue.from_memory(self.memory)
         except (ConnectionError, OSError, TimeoutError) as e:
             raise ServiceUnavailableError(
                 f"cannot read the fleet and world from memory: {e}"
             ) from e
-        return cat, symbolic_state(cat, cat.vocabulary)
+        state = symbolic_state(cat, cat.vocabulary)
+        if cursor is not None:
+            self._world_cache = (cursor, cat, state.copy())
+        return cat, state
 
     def _timed(
         self,
