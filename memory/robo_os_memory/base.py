@@ -46,6 +46,8 @@ class MemoryBase:
         self.writer = writer
         self.heartbeat_interval_s = heartbeat_interval_s
         self.heartbeat_ttl_s = heartbeat_ttl_s
+        self._shared_pools = False
+        """True for a client made by `as_writer`: its pools are another's to close."""
         self._skills_decoded: dict[str, Any] = {}
         """Published skill JSON -> its decoded value (robots publishing the same specs
         share one; `robot_skills` decodes only what changed)."""

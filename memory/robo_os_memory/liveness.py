@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 
 from redis import exceptions as rexc
 
@@ -33,6 +34,17 @@ async def heartbeat(scripts: Scripts, robot_id: str, ttl_s: float, *, by: str) -
     if status == "idle":
         log.debug("heartbeat robot=%s status=%s", robot_id, status)
     return None if status is None else str(status)
+
+
+async def heartbeats(
+    scripts: Scripts, robot_ids: Sequence[str], ttl_s: float, *, by: str
+) -> dict[str, str | None]:
+    if ttl_s <= 0:
+        raise InvalidUpdateError(f"heartbeat ttl must be > 0, not {ttl_s}")
+    if not robot_ids:
+        return {}
+    got = await scripts.run("heartbeats", by, [max(1, round(ttl_s * 1000)), *robot_ids])
+    return {r: (str(s) if s is not None else None) for r, s in zip(robot_ids, got, strict=True)}
 
 
 async def sweep(scripts: Scripts, *, by: str) -> tuple[int, int, int]:

@@ -41,6 +41,7 @@ _NAMES = (
     "delete",
     "lease",
     "heartbeat",
+    "heartbeats",
     "sweep",
     "snapshot",
     "skills",

@@ -13,6 +13,7 @@ instead of silently overwriting (ConflictError, VersionConflictError, LeaseLostE
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -173,7 +174,18 @@ class Memory(RecordsAPI, MovesAPI, CorrectionsAPI):
             heartbeat_ttl_s=ttl,
         )
 
+    def as_writer(self, writer: str) -> Memory:
+        """A client for another writer (`updated_by`) on this one's connection pools:
+        many robots' agents in one process share a pool instead of opening one each.
+        Closing it does nothing; closing this one closes the pools."""
+        view = copy.copy(self)
+        view.writer = writer
+        view._shared_pools = True
+        return view
+
     async def close(self) -> None:
+        if self._shared_pools:
+            return
         await self._r.aclose()
         await self._blocking.aclose()
 
@@ -275,6 +287,17 @@ class Memory(RecordsAPI, MovesAPI, CorrectionsAPI):
         `ttl_s` overrides how long this heartbeat keeps the robot alive."""
         await _liveness.heartbeat(
             self._scripts, robot_id, ttl_s or self.heartbeat_ttl_s, by=robot_id
+        )
+
+    @map_redis_errors
+    async def heartbeats(
+        self, robot_ids: Sequence[str], *, ttl_s: float | None = None
+    ) -> dict[str, str | None]:
+        """Heartbeat many robots in one round trip (what an agent host does for all its
+        robots), each as its own `heartbeat` would (written by that robot); robot ->
+        its status after it (None: no such robot, skipped)."""
+        return await _liveness.heartbeats(
+            self._scripts, list(robot_ids), ttl_s or self.heartbeat_ttl_s, by=self.writer
         )
 
     async def run_heartbeat(self, robot_id: str, *, interval_s: float | None = None) -> None:

@@ -35,6 +35,7 @@ from ..settings import AgentSettings, LLMSettings, Settings, TracingSettings
 from ..skill.registry import SkillRegistry, discover
 from ..skill.spec import SkillSpec
 from .agent import CerebellumAgent
+from .agent_state import HeartbeatBatch
 
 if TYPE_CHECKING:
     from ..mcp.skillset import McpSkillSet
@@ -128,13 +129,55 @@ class AgentDescription(BaseModel):
     """Skill plug-ins and MCP servers that could not be loaded."""
 
 
+class SharedParts:
+    """What the agents of one agent host share, opened on first use: one memory client
+    (its pools; each agent writes through `as_writer(robot id)`) and one heartbeat loop
+    for all their robots (robo_os/cerebellum/host.py)."""
+
+    def __init__(self, config: AgentConfig, robots: int) -> None:
+        self.config = config
+        self.robots = robots
+        self._lock = asyncio.Lock()
+        self._parts: tuple[Memory, HeartbeatBatch] | None = None
+
+    async def get(self) -> tuple[Memory, HeartbeatBatch]:
+        async with self._lock:
+            if self._parts is None:
+                cfg = self.config
+                options = {
+                    # each robot may hold a connection at once (a skill's write, its
+                    # status writer, a blocking read): the pools grow with the robots
+                    "max_connections": max(64, 2 * self.robots),
+                    "max_blocking_connections": max(256, self.robots + 16),
+                    **dict(cfg.redis_options),
+                }
+                memory = await Memory.connect(
+                    cfg.redis_url,
+                    prefix=cfg.key_prefix,
+                    writer="agent-host",
+                    heartbeat_interval_s=cfg.heartbeat_interval_s,
+                    **options,
+                )
+                self._parts = (memory, HeartbeatBatch(memory, cfg.heartbeat_interval_s))
+            return self._parts
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._parts is not None:
+                memory, beats = self._parts
+                self._parts = None
+                await beats.close()
+                await memory.close()
+
+
 class AgentActor:
     """The Ray actor class (wrap with `ray.remote`, or use `spawn_agent`). Every method
     is async; `start` is idempotent and `run` starts the agent if needed, so an actor
     Ray restarts after a crash serves calls (and its stored results) again."""
 
-    def __init__(self, config: AgentConfig) -> None:
+    def __init__(self, config: AgentConfig, shared: SharedParts | None = None) -> None:
         self.config = config
+        self._shared = shared
         if config.tracing is not None:
             from ..tracing import configure_tracing
 
@@ -162,13 +205,18 @@ class AgentActor:
         import ray
 
         cfg = self.config
-        self._memory = await Memory.connect(
-            cfg.redis_url,
-            prefix=cfg.key_prefix,
-            writer=cfg.robot.id,
-            heartbeat_interval_s=cfg.heartbeat_interval_s,
-            **dict(cfg.redis_options),
-        )
+        heartbeats = None
+        if self._shared is not None:  # in an agent host: its pools and heartbeat loop
+            host_memory, heartbeats = await self._shared.get()
+            self._memory = host_memory.as_writer(cfg.robot.id)
+        else:
+            self._memory = await Memory.connect(
+                cfg.redis_url,
+                prefix=cfg.key_prefix,
+                writer=cfg.robot.id,
+                heartbeat_interval_s=cfg.heartbeat_interval_s,
+                **dict(cfg.redis_options),
+            )
         factory = (
             import_object(cfg.robot_factory)
             if isinstance(cfg.robot_factory, str)
@@ -199,6 +247,7 @@ class AgentActor:
             reach=(cfg.robot.at, *cfg.robot.reach) if cfg.robot.reach else (),
             extra_capabilities=extra_caps,
             llm=self._llm,
+            heartbeats=heartbeats,
         )
         state = await self.agent.start()
         if ray.get_runtime_context().was_current_actor_reconstructed:

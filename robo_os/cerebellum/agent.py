@@ -40,6 +40,7 @@ from ..skill.spec import SkillSpec
 from .agent_state import (
     CallResults,
     CallRun,
+    HeartbeatBatch,
     StatusWriter,
     Tombstones,
     acquire_within,
@@ -96,12 +97,14 @@ class CerebellumAgent:
         extra_capabilities: Iterable[str] = (),
         llm: RobotLLM | None = None,
         result_ttl_s: float = DEFAULT_RESULT_TTL_S,
+        heartbeats: HeartbeatBatch | None = None,
     ) -> None:
         self.robot = robot
         self.memory = memory
         self.registry = registry
         self.settings = settings or AgentSettings()
         self.heartbeat_interval_s = heartbeat_interval_s or memory.heartbeat_interval_s
+        self._heartbeats = heartbeats
         self.node = node
         self._place = place
         self._reach = tuple(reach)
@@ -167,10 +170,13 @@ class CerebellumAgent:
             self.id, {n: s.model_dump(mode="json") for n, s in specs.items()}
         )
         self._writer.start()
-        self._heartbeat = asyncio.create_task(
-            heartbeat_until(self.memory, self.id, self.heartbeat_interval_s, self._halt),
-            name=f"heartbeat:{self.id}",
-        )
+        if self._heartbeats is not None:  # the host's one loop beats for all its robots
+            await self._heartbeats.add(self.id)
+        else:
+            self._heartbeat = asyncio.create_task(
+                heartbeat_until(self.memory, self.id, self.heartbeat_interval_s, self._halt),
+                name=f"heartbeat:{self.id}",
+            )
         self._started = True
         if self.reconciler is not None and self.settings.reconcile_interval_s is not None:
             self._periodic = asyncio.create_task(
@@ -199,6 +205,8 @@ class CerebellumAgent:
         if pending:
             await asyncio.wait(pending, timeout=self.settings.cancel_grace_s * 2)
         self._halt.set()
+        if self._heartbeats is not None:
+            self._heartbeats.discard(self.id)
         if self._periodic is not None:
             self._periodic.cancel()
             await asyncio.wait({self._periodic}, timeout=RECONCILE_TIMEOUT_S)

@@ -37,6 +37,7 @@ from ..skill.robot import Robot
 __all__ = [
     "CallResults",
     "CallRun",
+    "HeartbeatBatch",
     "StatusWriter",
     "Tombstones",
     "acquire_within",
@@ -321,3 +322,59 @@ async def heartbeat_until(
         next_at += interval_s
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(halt.wait(), max(0.0, next_at - loop.time()))
+
+
+class HeartbeatBatch:
+    """One heartbeat loop for many robots' agents in one process (an agent host): every
+    `interval_s`, one round trip beats for every robot added (`Memory.heartbeats`), as
+    each agent's own loop would. An agent adds its robot once started and discards it
+    when it stops; a Redis error skips one beat for all of them."""
+
+    def __init__(self, memory: Memory, interval_s: float) -> None:
+        self.memory = memory
+        self.interval_s = interval_s
+        self._robots: set[str] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._halt = asyncio.Event()
+
+    @property
+    def robots(self) -> frozenset[str]:
+        return frozenset(self._robots)
+
+    async def add(self, robot_id: str) -> None:
+        """Beat for this robot from now on (the first beat at once)."""
+        self._robots.add(robot_id)
+        if self._task is None or self._task.done():
+            self._halt.clear()
+            self._task = asyncio.create_task(self._run(), name="heartbeats")
+        try:
+            await self.memory.heartbeats([robot_id])
+        except Exception as e:  # the loop's next beat tries again
+            log.warning("agent %s: heartbeat failed: %s", robot_id, e)
+
+    def discard(self, robot_id: str) -> None:
+        self._robots.discard(robot_id)
+
+    async def close(self) -> None:
+        self._halt.set()
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), self.interval_s * 2)
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time() + self.interval_s
+        while not self._halt.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), max(0.0, next_at - loop.time()))
+            if self._halt.is_set():
+                return
+            next_at += self.interval_s
+            robots = sorted(self._robots)
+            if not robots:
+                continue
+            try:
+                await self.memory.heartbeats(robots)
+            except Exception as e:  # Redis away for a moment: the next beat tries again
+                log.warning("heartbeats of %d robots failed: %s", len(robots), e)

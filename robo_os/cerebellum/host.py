@@ -2,9 +2,10 @@
 
 A process per robot costs 80-140 MB and a process start each; an agent host runs up to
 `agent.robots_per_host` robots' agents side by side on one event loop. Each robot keeps
-its own `CerebellumAgent` (one call at a time, heartbeat, cancel, idempotency per robot)
-and its own `Memory` client: the client's `writer` is the robot's id (recorded on every
-write it makes), so it cannot be shared; its pools open connections only when used.
+its own `CerebellumAgent` (one call at a time, cancel and idempotency per robot) and its
+own `Memory` client whose `writer` is the robot's id (recorded on every write it makes);
+the clients share the host's connection pools (`Memory.as_writer`), and one heartbeat
+loop beats for all the host's robots in one round trip (`HeartbeatBatch`).
 
     host = spawn_host([config_a, config_b], index=0, namespace="robo-os")
     problems = await host.start_all.remote(timeout_s=120)   # robot -> why it did not start
@@ -29,7 +30,7 @@ from robo_os_memory.models import RobotState
 from ..agent_protocol import WireCall, WireResult, agent_host_name
 from ..contracts import ErrorCode, SkillCall, SkillResult
 from ..errors import UnknownNameError
-from .actor import AgentActor, AgentConfig, AgentDescription
+from .actor import AgentActor, AgentConfig, AgentDescription, SharedParts
 
 __all__ = ["AgentHostActor", "spawn_host", "start_host"]
 
@@ -45,7 +46,10 @@ class AgentHostActor:
     `robot_offline` while a supervised restart waits for the supervisor)."""
 
     def __init__(self, configs: Sequence[AgentConfig]) -> None:
-        self._agents = {c.robot.id: AgentActor(c) for c in configs}
+        # one memory client and one heartbeat loop for all (when they use one memory)
+        same = len({(c.redis_url, c.key_prefix, c.heartbeat_interval_s) for c in configs}) == 1
+        self._shared = SharedParts(configs[0], len(configs)) if configs and same else None
+        self._agents = {c.robot.id: AgentActor(c, self._shared) for c in configs}
 
     def _agent(self, robot: str) -> AgentActor:
         agent = self._agents.get(robot)
@@ -101,6 +105,12 @@ class AgentHostActor:
 
         return str(ray.get_runtime_context().get_node_id())
 
+    async def heartbeat_robots(self) -> list[str]:
+        """The robots the host's one heartbeat loop beats for (its started agents')."""
+        if self._shared is None or self._shared._parts is None:
+            return []
+        return sorted(self._shared._parts[1].robots)
+
     async def process_id(self, robot: str | None = None) -> int:
         """The host's process id (fault tests kill it: every robot of it dies)."""
         return os.getpid()
@@ -116,6 +126,8 @@ class AgentHostActor:
         """Stop one robot's agent, or every one of them (None)."""
         agents = [self._agent(robot)] if robot is not None else list(self._agents.values())
         await asyncio.gather(*(a.stop() for a in agents))
+        if robot is None and self._shared is not None:
+            await self._shared.close()
 
 
 def spawn_host(

@@ -62,3 +62,43 @@ async def test_one_host_serves_several_robots_concurrently_and_cancels_one(
         ray.kill(host, no_restart=True)
     state = await memory.get_robot(a)
     assert state is not None and state.status == RobotStatusValue.stopped
+
+
+async def test_a_hosts_robots_share_one_pool_and_one_heartbeat_loop(
+    ray_runtime: Any, redis_url: str, key_prefix: str, memory: Memory
+) -> None:
+    import ray
+
+    namespace = ray.get_runtime_context().namespace
+    configs = [agent_config(redis_url, key_prefix) for _ in range(3)]
+    a, b, c = (cfg.robot.id for cfg in configs)
+    host, problems = await start_host(
+        configs, index=1, namespace=namespace, timeout_s=WAIT_S, runtime_env=RUNTIME_ENV
+    )
+    try:
+        assert problems == {}
+        assert await host.heartbeat_robots.remote() == sorted([a, b, c])
+        await host.stop.remote(b)  # a stopped agent is no longer beaten for
+        assert await host.heartbeat_robots.remote() == sorted([a, c])
+        state = await memory.get_robot(b)
+        assert state is not None and state.status == RobotStatusValue.stopped
+        await host.restart.remote(b)
+        assert await host.heartbeat_robots.remote() == sorted([a, b, c])
+        # the loop really beats: a robot marked offline comes back online on its own
+        async with memory.subscribe(kinds=[EntityKind.robot], names=[a]) as sub:
+            await memory.update_robot(a, status=RobotStatusValue.offline)
+            while True:
+                change = await asyncio.wait_for(sub.__anext__(), WAIT_S)
+                if change.op == "online":
+                    break
+        assert change.by == a
+        # each robot's writes carry its own id, through the shared pool
+        result = await host.run.remote(
+            c, SkillCall(call_id=f"w-{uuid.uuid4().hex[:6]}", robot=c, skill="wave", args={})
+        )
+        assert result.ok
+        record = await memory.get_robot(c)
+        assert record is not None and record.updated_by == c
+    finally:
+        await asyncio.wait_for(asyncio.wrap_future(host.stop.remote().future()), WAIT_S)
+        ray.kill(host, no_restart=True)

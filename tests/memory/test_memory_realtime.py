@@ -149,6 +149,45 @@ async def test_lease_expiry_is_an_event(memory: Memory) -> None:
         assert newer.token > lease.token
 
 
+async def test_batched_heartbeats_keep_each_robot_alive_as_its_own_would(memory: Memory) -> None:
+    for rid in ("a", "b", "c"):
+        await memory.register_robot(RobotState(id=rid, embodiment="mobile"))
+    host = memory.as_writer("agent-host")
+    async with memory.subscribe(kinds=[EntityKind.robot]) as sub, _running(memory.watch_liveness()):
+        # "c" is not beaten for: it alone goes offline, however often the others beat
+        async def beat() -> None:
+            while True:
+                assert await host.heartbeats(["a", "b", "ghost"]) == {
+                    "a": "idle",
+                    "b": "idle",
+                    "ghost": None,
+                }
+                await asyncio.sleep(memory.heartbeat_interval_s / 4)  # the beat's cadence
+
+        async with _running(beat()):
+            off = await _next(sub, lambda c: c.op == "offline")
+            assert off.name == "c"
+            assert await memory.sweep_liveness() == 0
+            for rid in ("a", "b"):
+                r = await memory.get_robot(rid)
+                assert r is not None and r.status == RobotStatusValue.idle
+        # one batched beat brings an offline robot back, written by that robot
+        got = await host.heartbeats(["c"])
+        assert got == {"c": "idle"}
+        back = await _next(sub, lambda c: c.name == "c" and c.op == "online")
+        assert back.by == "c"
+
+
+async def test_a_writer_view_shares_the_pools_and_leaves_them_open(memory: Memory) -> None:
+    view = memory.as_writer("r9")
+    await view.register_robot(RobotState(id="r9", embodiment="mobile"))
+    r = await memory.get_robot("r9")
+    assert r is not None and r.updated_by == "r9" and view._r is memory._r
+    await view.close()  # the pools are the original's
+    await memory.update_robot("r9", activity="still connected")
+    assert (await view.get_robot("r9")).activity == "still connected"  # type: ignore[union-attr]
+
+
 async def test_heartbeat_of_unknown_robot(memory: Memory) -> None:
     with pytest.raises(NotFoundError, match="ghost"):
         await memory.heartbeat("ghost")
