@@ -146,7 +146,7 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
         redis={"url": None, "key_prefix": f"scale-{uuid.uuid4().hex[:6]}"},
         ray={"namespace": f"scale-{uuid.uuid4().hex[:6]}"},
         api={"host": "127.0.0.1", "token": TOKEN},
-        sim={"engine": "kinematic"},
+        sim={"engine": "kinematic", "real_time": True},  # drives take their time: poses stream
         agent={"hosting": "shared", "robots_per_host": max(25, -(-n // 4))},
         state_dir=Path(os.environ.get("TMPDIR", "/tmp")) / f"scale-{uuid.uuid4().hex[:6]}",
     )
@@ -180,12 +180,19 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
             # idle: CPU and Redis commands over a quiet window
             r = probe._r  # the probe's own client: INFO is read-only
             calls0 = int((await r.info("stats"))["total_commands_processed"])
+            cmd0 = await r.info("commandstats")
             cpu0, w0 = tree_cpu_s(), time.perf_counter()
             await asyncio.sleep(5.0)  # a measurement window, not a wait for something
             window = time.perf_counter() - w0
             out["idle_cpu_pct"] = 100 * (tree_cpu_s() - cpu0) / window
             calls1 = int((await r.info("stats"))["total_commands_processed"])
             out["idle_redis_per_s"] = (calls1 - calls0 - 2) / window
+            cmd1 = await r.info("commandstats")
+            busiest = sorted(
+                ((v["calls"] - cmd0.get(k, {}).get("calls", 0), k) for k, v in cmd1.items()),
+                reverse=True,
+            )[:4]
+            out["idle_redis_top"] = {k.removeprefix("cmdstat_"): round(c / window) for c, k in busiest}
             out["cores"] = before_cpu
 
             # per-task overhead: sequential 2 x 2 tasks over HTTP
@@ -250,6 +257,8 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
                     ]
                 }
                 got = await client.post("/v1/tasks", json={"plan": plan})
+                if got.status_code != 202:
+                    return f"refused {got.status_code}"
                 done = await client.get(
                     f"/v1/tasks/{got.json()['id']}/wait", params={"timeout": 240}
                 )

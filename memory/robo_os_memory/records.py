@@ -7,7 +7,7 @@ history, contents set and spatial index in one atomic step.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from . import spatial as _spatial
@@ -29,6 +29,7 @@ _OBJECT_FIXED = {"name": "it names the record", "held_by": "use pick/place/trans
 _PLACE_FIXED = {"name": "it names the record"}
 
 R = TypeVar("R", RobotState, ObjectState, PlaceState)
+_DECODED_MAX = 20_000
 
 
 class RecordsAPI(MemoryBase):
@@ -168,16 +169,22 @@ class RecordsAPI(MemoryBase):
         )
 
     @map_redis_errors
-    async def robot_skills(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Every registered robot's skill specs: {robot_id: {skill_name: spec_json}}.
-        The specs are shared with later answers (unchanged ones are not decoded again):
-        read them, do not change them."""
-        ids = sorted(await self._r.smembers(self._keys.index(EntityKind.robot)))
+    async def robot_skills(
+        self, robot_ids: Iterable[str] | None = None
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every registered robot's skill specs (or these robots'): {robot_id:
+        {skill_name: spec_json}}. The specs are shared with later answers (unchanged
+        ones are not decoded again): read them, do not change them."""
+        ids = sorted(
+            set(robot_ids)
+            if robot_ids is not None
+            else await self._r.smembers(self._keys.index(EntityKind.robot))
+        )
         if not ids:
             return {}
         values = await self._r.mget([self._keys.skills(i) for i in ids])
         seen = self._skills_decoded
-        if len(seen) > 4 * len(ids) + 64:  # specs nobody publishes any more
+        if len(seen) > _DECODED_MAX:  # mostly specs nobody publishes any more
             seen.clear()
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for i, v in zip(ids, values, strict=True):

@@ -44,6 +44,7 @@ from .goal_resolution import keeps_constraints, resolve_goal
 from .goals import constraint_problems
 from .instructions import Goal, parse_instruction
 from .interface import FailedCall, FleetWork, PlanningOutcome
+from .live import LiveCatalogue
 from .llm import LLMMetrics, LLMPool
 from .model_planning import GOAL_MODE, ImageSource, ModelPlanner
 from .prompts import planning_messages, replan_text, system_prompt
@@ -116,7 +117,8 @@ class BrainPlanner:
         rebalance_model_plans: bool = True,
     ) -> None:
         self.memory = memory
-        self._world_cache: tuple[str, Catalogue, SymbolicState] | None = None
+        self.live = LiveCatalogue(memory)
+        self._world_cache: tuple[Catalogue, SymbolicState] | None = None
         self.timing = timing or Timing()
         self.rebalance_model_plans = rebalance_model_plans
         self.settings = llm or (pool.settings if pool is not None else LLMSettings())
@@ -489,24 +491,20 @@ class BrainPlanner:
 
     # -- internals ---------------------------------------------------------------------------
     async def _world(self) -> tuple[Catalogue, SymbolicState]:
-        """The catalogue and symbolic state as memory holds them now. Every memory
-        write appends to its change feed, so while the feed's newest cursor is the one
-        the last catalogue was built at, that catalogue is still true and is reused
-        (one round trip instead of a snapshot and a rebuild per decision)."""
+        """The catalogue and symbolic state as memory holds them now, kept current from
+        memory's change feed (robo_os.brain.planning.live): unchanged memory costs one
+        round trip, a change re-reads only the records it names."""
         try:
-            latest = getattr(self.memory, "latest_cursor", None)
-            cursor = await latest() if latest is not None else None
-            cached = self._world_cache
-            if cursor is not None and cached is not None and cached[0] == cursor:
-                return cached[1], cached[2].copy()
-            cat = await Catalogue.from_memory(self.memory)
+            cat = await self.live.get()
         except (ConnectionError, OSError, TimeoutError) as e:
             raise ServiceUnavailableError(
                 f"cannot read the fleet and world from memory: {e}"
             ) from e
+        cached = self._world_cache
+        if cached is not None and cached[0] is cat:
+            return cat, cached[1].copy()
         state = symbolic_state(cat, cat.vocabulary)
-        if cursor is not None:
-            self._world_cache = (cursor, cat, state.copy())
+        self._world_cache = (cat, state.copy())
         return cat, state
 
     def _timed(
