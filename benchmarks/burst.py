@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import time
 import uuid
 from collections import Counter
@@ -35,7 +34,7 @@ from robo_os_memory import Memory
 from robo_os.brain.app import create_app
 from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.contracts import SkillCall, SkillResult
-from robo_os.services import EmbeddedRedis
+from robo_os.services import EmbeddedRedis, bind_listener
 from robo_os.settings import Settings
 from robo_os.skill.registry import discover
 from robo_os.testing import ScriptedAgent
@@ -55,7 +54,7 @@ def bare_app() -> FastAPI:
 
 
 async def serve(app: Any) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = bind_listener("127.0.0.1", 0, backlog=128)
     port = sock.getsockname()[1]
     # keep-alive longer than the burst: a client must not reuse a connection the server
     # closed meanwhile (uvicorn closes idle ones after 5 s)

@@ -34,7 +34,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -138,6 +137,7 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
     import psutil
     import uvicorn
 
+    from robo_os.services import bind_listener
     from robo_os.settings import Settings
     from robo_os.stack import Stack
 
@@ -157,7 +157,7 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
     app = await st.start()
     start_s = time.perf_counter() - t0
     out: dict[str, Any] = {"n": n, "start_s": start_s, "problems": len(st.agent_problems)}
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = bind_listener("127.0.0.1", 0, backlog=128)
     port = sock.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=300)
@@ -203,12 +203,28 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
                 t = time.perf_counter()
                 got = await client.post("/v1/tasks", json=two_by_two(pair))
                 assert got.status_code == 202, got.text
+                posted = time.perf_counter() - t
                 done = await client.get(
                     f"/v1/tasks/{got.json()['id']}/wait", params={"timeout": 60}
                 )
                 assert done.json()["status"] == "succeeded", done.json()
                 if k >= 5:
                     lat.append(time.perf_counter() - t)
+                if k == 10 and os.environ.get("SCALE_BENCH_DEBUG"):
+                    for path in ("/healthz", f"/v1/tasks/{got.json()['id']}", "/v1/robots"):
+                        h = time.perf_counter()
+                        await client.get(path)
+                        print(path[:12], f"{1e3 * (time.perf_counter() - h):.1f}", file=sys.stderr)
+                    task = done.json()
+                    t0 = task["created_at"]
+                    for sub in task["subtasks"]:
+                        print(sub["id"], f"{1e3 * (sub['started_at'] - t0):.1f}",
+                              f"{1e3 * (sub['finished_at'] - t0):.1f}",
+                              f"{1e3 * (sub['result']['started_at'] - t0):.1f}",
+                              f"{1e3 * (sub['result']['finished_at'] - t0):.1f}", file=sys.stderr)
+                    print("end", f"{1e3 * (task['updated_at'] - t0):.1f}",
+                          f"total {1e3 * (time.perf_counter() - t):.1f}", f"post {1e3 * posted:.1f}",
+                          file=sys.stderr)
             out["task_p50_ms"] = 1e3 * statistics.median(lat)
 
             # throughput: many 2 x 2 tasks at once, each on its own pair where there are enough
@@ -271,6 +287,15 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
             drive_s = time.perf_counter() - t
             changes, _ = await probe.changes_since(cursor, count=10**7)
             poses = [c for c in changes if c.kind == "robot" and "pose" in c.fields]
+            by_robot: dict[str, list[float]] = {}
+            for c in poses:
+                by_robot.setdefault(c.name, []).append(c.ts)
+            rates = [
+                (len(ts) - 1) / (ts[-1] - ts[0])
+                for ts in by_robot.values()
+                if len(ts) > 2 and ts[-1] > ts[0]
+            ]
+            out["pose_hz_median"] = statistics.median(rates) if rates else 0.0
             out["drivers"] = len(movers)
             out["drives_ok"] = drives.count("succeeded")
             out["pose_writes_per_robot_s"] = len(poses) / max(len(movers), 1) / drive_s
@@ -335,7 +360,7 @@ def main() -> None:
         return
     print(
         f"{'N':>5} {'start s':>7} {'RSS MB':>7} {'MB/robot':>8} {'idle CPU':>8} {'redis/s':>7}"
-        f" {'2x2 p50':>8} {'subtasks/s':>10} {'drivers':>7} {'poses/robot/s':>13} {'failed':>6}"
+        f" {'2x2 p50':>8} {'subtasks/s':>10} {'drivers':>7} {'pose Hz':>7} {'failed':>6}"
     )
     for n in args.sizes:
         cmd = [
@@ -358,7 +383,7 @@ def main() -> None:
             f"{n:>5} {r['start_s']:>7.1f} {r['rss_mb']:>7.0f} {r['per_robot_mb']:>8.2f}"
             f" {r['idle_cpu_pct']:>7.0f}% {r['idle_redis_per_s']:>7.0f}"
             f" {r['task_p50_ms']:>6.1f}ms {r['subtasks_per_s']:>10.0f}"
-            f" {r['drives_ok']:>3}/{r['drivers']:<3} {r['pose_writes_per_robot_s']:>13.1f}"
+            f" {r['drives_ok']:>3}/{r['drivers']:<3} {r['pose_hz_median']:>7.1f}"
             f" {r['tasks_failed'] + r['problems']:>6}"
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -15,7 +14,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
-from robo_os.services import EmbeddedRedis, free_port
+from robo_os.services import EmbeddedRedis, bind_listener, free_port
 from robo_os.settings import Settings
 from robo_os.stack import Stack
 
@@ -60,7 +59,7 @@ async def make_stack(
             exits.push_async_callback(st.stop)
             # A socket that listens before uvicorn runs: requests wait in its backlog until
             # the lifespan has started, so nothing polls for readiness.
-            sock = socket.create_server(("127.0.0.1", settings.api.port))
+            sock = bind_listener("127.0.0.1", settings.api.port, backlog=128)
             exits.callback(sock.close)
             server = uvicorn.Server(uvicorn.Config(app, log_config=None, lifespan="on"))
             serving = asyncio.create_task(server.serve(sockets=[sock]))

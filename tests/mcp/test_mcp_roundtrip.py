@@ -5,7 +5,6 @@ results."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.errors import ServiceUnavailableError
 from robo_os.mcp import McpServerConfig, McpSkill, McpSkillSource, RobotMcpServer
+from robo_os.services import bind_listener
 from robo_os.skill import SkillContext, SkillRegistry, check_registry, skill
 
 from .mcp_helpers import HERE, skill_context
@@ -95,10 +95,7 @@ async def test_fleet_overrides_apply_on_top_of_a_robo_os_servers_spec() -> None:
 
 async def test_round_trip_over_streamable_http() -> None:
     agent = ScriptedAgent()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
+    sock = bind_listener("127.0.0.1", 0, backlog=16)
     port = sock.getsockname()[1]
     serving = asyncio.create_task(
         RobotMcpServer(ROBOT, agent, agent.skills).serve_http(port=port, sock=sock)
@@ -153,9 +150,7 @@ async def test_http_headers_reach_the_server() -> None:
             return
         await app(scope, receive, send)
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
+    sock = bind_listener("127.0.0.1", 0, backlog=16)
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(guarded, log_config=None, lifespan="on"))
     serving = asyncio.create_task(server.serve(sockets=[sock]))

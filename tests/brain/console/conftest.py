@@ -4,7 +4,6 @@ a private Redis) with one in-test robot, reached in process or over real HTTP.""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,6 +14,7 @@ from robo_os_memory.models import Pose, RobotState
 
 from robo_os.brain.app import create_app
 from robo_os.brain.runtime.dispatch import LocalDispatcher
+from robo_os.services import bind_listener
 from robo_os.settings import Settings
 
 from .console_support import TOKEN, Brain, GatedAgent, one_plan_planner
@@ -63,7 +63,7 @@ async def brain(
 async def served(brain: Brain) -> AsyncIterator[str]:
     """The same app served by uvicorn on a free local port; yields its base URL."""
     # Listening before uvicorn runs: connections wait in the backlog, nothing polls.
-    sock = socket.create_server(("127.0.0.1", 0))
+    sock = bind_listener("127.0.0.1", 0, backlog=128)
     port = sock.getsockname()[1]
     # a browser's long-poll of the change feed would hold a graceful shutdown for 25 s
     config = uvicorn.Config(brain.app, log_config=None, lifespan="off", timeout_graceful_shutdown=1)

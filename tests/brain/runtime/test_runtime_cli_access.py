@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +16,7 @@ from robo_os.brain.app import create_app
 from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.cli import app as cli_app
 from robo_os.errors import UserError
+from robo_os.services import bind_listener
 
 from .runtime_fakes import WAIT_S, ScriptedPlanner, plan
 from .runtime_support import TOKEN, Fleet, brain_settings
@@ -34,9 +34,7 @@ async def served(
         planner=ScriptedPlanner(plans={"gated": plan(("a", "r1", "cut"))}),
         watch_liveness=False,
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)  # connections queue here until uvicorn accepts: no need to wait for it
+    sock = bind_listener("127.0.0.1", 0, backlog=16)  # connections queue here until uvicorn accepts: no need to wait for it
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
     job = asyncio.create_task(server.serve(sockets=[sock]))

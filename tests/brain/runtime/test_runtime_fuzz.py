@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +22,7 @@ from robo_os_memory import Memory
 from robo_os.brain.app import create_app
 from robo_os.brain.runtime.dispatch import LocalDispatcher
 from robo_os.contracts import SkillResult
+from robo_os.services import bind_listener
 
 from .runtime_fakes import WAIT_S, ScriptedPlanner
 from .runtime_support import TOKEN, brain_settings
@@ -45,9 +45,7 @@ async def base_url(fleet, memory: Memory, redis_url: str, key_prefix: str) -> As
         planner=ScriptedPlanner(robots={"r1", "r2"}),
         watch_liveness=False,
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
+    sock = bind_listener("127.0.0.1", 0, backlog=64)
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
     job = asyncio.create_task(server.serve(sockets=[sock]))
     try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,6 +14,7 @@ from robo_os_memory import Memory
 
 from robo_os.brain.app import create_app
 from robo_os.brain.runtime.dispatch import LocalDispatcher
+from robo_os.services import bind_listener
 
 from .runtime_fakes import WAIT_S, ScriptedPlanner
 from .runtime_support import TOKEN, brain_settings
@@ -34,9 +34,7 @@ async def served(
         planner=ScriptedPlanner(),
         watch_liveness=False,
     )
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)  # connections queue here until uvicorn accepts: no need to wait for it
+    sock = bind_listener("127.0.0.1", 0, backlog=16)  # connections queue here until uvicorn accepts: no need to wait for it
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
     job = asyncio.create_task(server.serve(sockets=[sock]))
