@@ -198,6 +198,12 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
             # per-task overhead: sequential 2 x 2 tasks over HTTP
             cams = [x for x in live if int(x[1:]) % 2 == 0]  # mobile manipulators have cameras
             lat: list[float] = []
+            seq_prof = None
+            if os.environ.get("SCALE_BENCH_PROFILE") == "seq":
+                import cProfile
+
+                seq_prof = cProfile.Profile()
+                seq_prof.enable()
             for k in range(25):
                 pair = [cams[(2 * k) % len(cams)], cams[(2 * k + 1) % len(cams)]]
                 t = time.perf_counter()
@@ -226,6 +232,11 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
                           f"total {1e3 * (time.perf_counter() - t):.1f}", f"post {1e3 * posted:.1f}",
                           file=sys.stderr)
             out["task_p50_ms"] = 1e3 * statistics.median(lat)
+            if seq_prof is not None:
+                import pstats
+
+                seq_prof.disable()
+                pstats.Stats(seq_prof, stream=sys.stderr).sort_stats("tottime").print_stats(30)
 
             # throughput: many 2 x 2 tasks at once, each on its own pair where there are enough
             async def one(k: int) -> str:
@@ -239,7 +250,7 @@ async def measure(n: int, tasks: int, drivers: int) -> dict[str, Any]:
                 return str(done.json()["status"])
 
             prof = None
-            if os.environ.get("SCALE_BENCH_PROFILE"):
+            if os.environ.get("SCALE_BENCH_PROFILE") == "throughput":
                 import cProfile
 
                 prof = cProfile.Profile()

@@ -21,8 +21,8 @@ from ._support import changed, failure_of, pose_json
 
 __all__ = ["DETOUR_BACKOFF_S", "MAX_DETOURS", "POSE_INTERVAL_S", "navigate_to", "navigate_to_pose"]
 
-POSE_INTERVAL_S = 0.15
-"""How often the robot's pose is written to memory while it drives (about 7 Hz); an
+POSE_INTERVAL_S = 0.1
+"""How often the robot's pose is written to memory while it drives (10 Hz); an
 agent may set another in the context's extras under `pose_interval_s`."""
 
 MAX_DETOURS = 5

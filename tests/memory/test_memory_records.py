@@ -171,6 +171,17 @@ async def test_published_skills_are_decoded_once_and_follow_republishing(memory:
     assert now["r1"] == specs and now["r1"]["pick"] is first["r1"]["pick"]
 
 
+async def test_names_read_the_index_without_the_records(memory: Memory) -> None:
+    for rid in ("r2", "r1"):
+        await memory.register_robot(RobotState(id=rid, embodiment="arm"))
+    await memory.upsert_object(ObjectState(name="cup", type="cup"))
+    assert await memory.names(EntityKind.robot) == ["r1", "r2"]
+    assert await memory.names(EntityKind.object) == ["cup"]
+    assert await memory.names(EntityKind.place) == []
+    await memory.delete(EntityKind.robot, "r1")
+    assert await memory.names(EntityKind.robot) == ["r2"]
+
+
 async def test_snapshot_and_bounded_summary(memory: Memory) -> None:
     await memory.upsert_place(PlaceState(name="table", pose=Pose(x=0, y=0)))
     await memory.register_robot(

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from robo_os_memory.models import EntityKind
+
 from ...contracts import (
     ErrorCode,
     ObjectEnd,
@@ -96,7 +98,7 @@ class Aftermath:
         if memory is None:
             return None
         records = {o.name: o for o in await memory.list_objects()}
-        robots = {r.id for r in await memory.list_robots()}
+        robots = set(await memory.names(EntityKind.robot))
         touched = touched_objects(self.state.task.subtasks, set(records))
         outcomes: dict[str, _Outcome] = {}
         mode = self.state.d.settings.held_on_end

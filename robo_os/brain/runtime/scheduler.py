@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from robo_os_memory.models import RobotStatusValue
+from robo_os_memory.models import EntityKind, RobotStatusValue
 
 from ... import tracing
 from ...contracts import (
@@ -483,7 +483,7 @@ class Scheduler:
         """UnknownNameError for the first robot the memory does not know."""
         if not robots:
             return
-        known = sorted(r.id for r in await self.memory.list_robots())
+        known = await self.memory.names(EntityKind.robot)
         for robot in robots:
             if robot not in known:
                 raise UnknownNameError("robot", robot, known)
