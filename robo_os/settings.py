@@ -230,6 +230,10 @@ class SchedulerSettings(_Section):
     max_identical_failures: int = Field(default=3, ge=1)
     """The same call (skill and arguments) failing with the same error this many times,
     on any robots, fails the task naming it (replans avoid each failed call anyway)."""
+    offline_wait_s: float = Field(default=60.0, ge=0)
+    """When a replan finds no plan while robots of the fleet are offline (an agent host
+    or a robot's computer restarting), wait this long for one to come back online,
+    replanning each time one does, before the task fails (0: fail at once)."""
     held_on_end: Literal["put_back", "put_down", "keep"] = "put_back"
     """What a failed or cancelled task does with objects its robots still hold: put each
     back where it was picked up (else on the nearest place that works), put it down on

@@ -48,3 +48,59 @@ async def test_a_killed_host_brings_all_its_robots_back_in_a_new_process(make_st
     assert task["status"] == "succeeded", json.dumps(task, indent=1)
     diff = (await client.get("/v1/world/diff")).json()
     assert diff["disagreements"] == [], diff
+
+
+async def test_a_task_waits_for_the_robots_of_a_host_killed_mid_task(make_stack: Any) -> None:
+    """Every robot of the fleet is in the killed host: nobody can take the work over, so
+    the task waits for them to come back (`scheduler.offline_wait_s`) and then finishes."""
+    st, client = await make_stack(
+        sim={"engine": "kinematic", "real_time": True}, agent={"hosting": "shared"}
+    )
+    assert st.recovery is not None
+    await asyncio.wait_for(st.recovery.ready.wait(), 10)
+    host_pid = await pid_of(st, "mm1")
+    async with st.memory.subscribe(names=["mm1", "carrier1"]) as sub:
+        r = await client.post(
+            "/v1/tasks", json={"instruction": "bring the apple to the dining table"}
+        )
+        assert r.status_code == 202, r.text
+        async with asyncio.timeout(WAIT_S):  # kill it while a robot is working
+            async for change in sub:
+                if change.fields.get("status") == "busy":
+                    break
+    os.kill(host_pid, signal.SIGKILL)
+    task = (
+        await client.get(f"/v1/tasks/{r.json()['id']}/wait", params={"timeout": 200}, timeout=220)
+    ).json()
+    assert task["status"] == "succeeded", json.dumps(task, indent=1)
+    assert task["replans"] >= 1, task  # the work was planned again once they were back
+    apple = (await client.get("/v1/memory/objects/apple")).json()
+    assert apple["on"] == "dining_table" and apple["held_by"] is None, apple
+    diff = (await client.get("/v1/world/diff")).json()
+    assert diff["disagreements"] == [], diff
+
+
+async def test_with_no_offline_wait_the_task_fails_at_once_naming_why(make_stack: Any) -> None:
+    st, client = await make_stack(
+        sim={"engine": "kinematic", "real_time": True},
+        agent={"hosting": "shared"},
+        scheduler={"offline_wait_s": 0},
+    )
+    assert st.recovery is not None
+    await asyncio.wait_for(st.recovery.ready.wait(), 10)
+    host_pid = await pid_of(st, "mm1")
+    async with st.memory.subscribe(names=["mm1", "carrier1"]) as sub:
+        r = await client.post(
+            "/v1/tasks", json={"instruction": "bring the apple to the dining table"}
+        )
+        assert r.status_code == 202, r.text
+        async with asyncio.timeout(WAIT_S):
+            async for change in sub:
+                if change.fields.get("status") == "busy":
+                    break
+    os.kill(host_pid, signal.SIGKILL)
+    task = (
+        await client.get(f"/v1/tasks/{r.json()['id']}/wait", params={"timeout": 200}, timeout=220)
+    ).json()
+    assert task["status"] == "failed", json.dumps(task, indent=1)
+    assert "no available robot" in task["error"]["message"], task["error"]

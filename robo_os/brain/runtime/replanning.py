@@ -3,10 +3,13 @@ it returns, through the task's state and its versioned writes."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from robo_os_memory.models import EntityKind, RobotStatusValue
 
 from ... import tracing
 from ...contracts import (
@@ -32,6 +35,11 @@ if TYPE_CHECKING:
 __all__ = ["APP", "Replanner", "goal_text"]
 
 log = logging.getLogger(__name__)
+
+BACK_STATUSES = frozenset(
+    {RobotStatusValue.idle.value, RobotStatusValue.busy.value}
+)
+"""A robot written with one of these statuses is back (an offline one became usable)."""
 
 APP = "app"
 """`TaskMeta.goal_source` of a goal the app gave."""
@@ -119,6 +127,26 @@ class Replanner:
             )
         )
         t0 = time.monotonic()
+        deadline = t0 + st.d.settings.offline_wait_s
+        while True:
+            outcome = await self._replan_once(failure)
+            if outcome is None:
+                return False  # finished (cancelled, or the planner raised)
+            if outcome.plan is not None and not outcome.plan.error:
+                break
+            # no plan: if robots are only away for a while (a host restarting), wait
+            back = await self._wait_for_offline_robots(deadline)
+            if back is None:
+                await st.finish(TaskStatus.cancelled, st.cancel_reason or "cancelled")
+                return False
+            if not back:
+                break
+        return await self._adopt(outcome, time.monotonic() - t0, failure=failure, count=count)
+
+    async def _replan_once(self, failure: str) -> PlanningOutcome | None:
+        """One planning round for the rest of the task; None when the task finished
+        meanwhile (cancelled, or the planner raised: the task failed)."""
+        st = self.state
         goal = self._app_goal()
         try:
             if goal is not None:
@@ -147,11 +175,60 @@ class Replanner:
             await st.finish(
                 TaskStatus.failed, f"{failure}; replanning failed: {type(e).__name__}: {e}"
             )
-            return False
+            return None
         if outcome is None:
             await st.finish(TaskStatus.cancelled, st.cancel_reason or "cancelled")
+            return None
+        return outcome
+
+    async def _wait_for_offline_robots(self, deadline: float) -> bool | None:
+        """With robots of the fleet offline, wait until one comes back online (True: plan
+        again) or the deadline (False); None when the task is cancelled meanwhile. False
+        at once when no robot is offline: waiting would not change the answer."""
+        st = self.state
+        memory = st.d.memory
+        if memory is None or time.monotonic() >= deadline:
             return False
-        return await self._adopt(outcome, time.monotonic() - t0, failure=failure, count=count)
+        if not (st.task.instruction or st.meta.goal or self._app_goal()):
+            return False  # an explicit plan: a replan has no goal to plan towards
+        async with memory.subscribe(kinds=[EntityKind.robot]) as changes:
+            offline = sorted(
+                r.id for r in await memory.list_robots() if r.status == RobotStatusValue.offline
+            )
+            if not offline:
+                log.info("task %s: no plan and no robot offline: not waiting", st.task.id)
+                return False
+            log.info("task %s: no plan; waiting for %s to come back", st.task.id, offline)
+            await st.update(
+                lambda t, m: (
+                    t,
+                    [
+                        st.event(
+                            TaskEventKind.planning,
+                            "no plan with the robots online; waiting up to"
+                            f" {max(0.0, deadline - time.monotonic()):.0f} s for"
+                            f" {', '.join(offline)} to come back",
+                        )
+                    ],
+                )
+            )
+
+            async def online() -> bool:
+                # back: a heartbeat's `online`, or its agent registering it again
+                async for change in changes:
+                    status = change.fields.get("status")
+                    if change.name in offline and (
+                        change.op == "online" or status in BACK_STATUSES
+                    ):
+                        return True
+                return False
+
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    came = await st.until_cancelled(online())
+            except TimeoutError:
+                return False
+            return came
 
     async def _adopt(
         self, outcome: PlanningOutcome, took: float, *, failure: str | None, count: bool = True
