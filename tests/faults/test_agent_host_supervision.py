@@ -50,11 +50,11 @@ async def test_a_killed_host_brings_all_its_robots_back_in_a_new_process(make_st
     assert diff["disagreements"] == [], diff
 
 
-async def test_a_task_waits_for_the_robots_of_a_host_killed_mid_task(make_stack: Any) -> None:
-    """Every robot of the fleet is in the killed host: nobody can take the work over, so
-    the task waits for them to come back (`scheduler.offline_wait_s`) and then finishes."""
+async def kill_host_mid_task(make_stack: Any, **overrides: Any) -> tuple[dict[str, Any], Any]:
+    """The household fleet on the kinematic world, all in one agent host: submit a task,
+    SIGKILL the host once a robot works on it; the task as it ended, and the client."""
     st, client = await make_stack(
-        sim={"engine": "kinematic", "real_time": True}, agent={"hosting": "shared"}
+        sim={"engine": "kinematic", "real_time": True}, agent={"hosting": "shared"}, **overrides
     )
     assert st.recovery is not None
     await asyncio.wait_for(st.recovery.ready.wait(), 10)
@@ -69,9 +69,14 @@ async def test_a_task_waits_for_the_robots_of_a_host_killed_mid_task(make_stack:
                 if change.fields.get("status") == "busy":
                     break
     os.kill(host_pid, signal.SIGKILL)
-    task = (
-        await client.get(f"/v1/tasks/{r.json()['id']}/wait", params={"timeout": 200}, timeout=220)
-    ).json()
+    got = await client.get(f"/v1/tasks/{r.json()['id']}/wait", params={"timeout": 200}, timeout=220)
+    return got.json(), client
+
+
+async def test_a_task_waits_for_the_robots_of_a_host_killed_mid_task(make_stack: Any) -> None:
+    """Every robot of the fleet is in the killed host: nobody can take the work over, so
+    the task waits for them to come back (`scheduler.offline_wait_s`) and then finishes."""
+    task, client = await kill_host_mid_task(make_stack)
     assert task["status"] == "succeeded", json.dumps(task, indent=1)
     assert task["replans"] >= 1, task  # the work was planned again once they were back
     apple = (await client.get("/v1/memory/objects/apple")).json()
@@ -81,26 +86,6 @@ async def test_a_task_waits_for_the_robots_of_a_host_killed_mid_task(make_stack:
 
 
 async def test_with_no_offline_wait_the_task_fails_at_once_naming_why(make_stack: Any) -> None:
-    st, client = await make_stack(
-        sim={"engine": "kinematic", "real_time": True},
-        agent={"hosting": "shared"},
-        scheduler={"offline_wait_s": 0},
-    )
-    assert st.recovery is not None
-    await asyncio.wait_for(st.recovery.ready.wait(), 10)
-    host_pid = await pid_of(st, "mm1")
-    async with st.memory.subscribe(names=["mm1", "carrier1"]) as sub:
-        r = await client.post(
-            "/v1/tasks", json={"instruction": "bring the apple to the dining table"}
-        )
-        assert r.status_code == 202, r.text
-        async with asyncio.timeout(WAIT_S):
-            async for change in sub:
-                if change.fields.get("status") == "busy":
-                    break
-    os.kill(host_pid, signal.SIGKILL)
-    task = (
-        await client.get(f"/v1/tasks/{r.json()['id']}/wait", params={"timeout": 200}, timeout=220)
-    ).json()
+    task, _ = await kill_host_mid_task(make_stack, scheduler={"offline_wait_s": 0})
     assert task["status"] == "failed", json.dumps(task, indent=1)
     assert "no available robot" in task["error"]["message"], task["error"]

@@ -3,13 +3,9 @@ newest cursor is the same) and rebuilt as soon as anyone writes anything."""
 
 from __future__ import annotations
 
-import asyncio
-
 from robo_os_memory import Memory
 
-from robo_os.brain.planning.catalogue import Catalogue
 from robo_os.brain.planning.planner import BrainPlanner
-from robo_os.symbolic.state import symbolic_state
 
 from .planning_world import offered_skills
 from .test_planning_memory import seed
@@ -38,33 +34,5 @@ async def test_unchanged_memory_reuses_the_catalogue_and_any_write_rebuilds_it(
         del skills["pick"]
         await agent.set_robot_skills("mm1", skills)
         assert "pick" not in (await planner._world())[0].offered["mm1"]
-    finally:
-        await agent.close()
-
-
-async def test_catalogue_is_never_stale_after_concurrent_writes(
-    memory: Memory, redis_url: str, key_prefix: str
-) -> None:
-    await seed(memory)
-    planner = BrainPlanner(memory)
-    agent = await Memory.connect(redis_url, prefix=key_prefix, writer="agent")
-    try:
-
-        async def writes() -> None:
-            for k in range(30):
-                await agent.update_robot("mm1", activity=f"step {k}")
-                await agent.update_object("book", attrs={"k": k})
-
-        async def reads() -> None:
-            for _ in range(30):
-                await planner._world()
-
-        await asyncio.gather(writes(), reads(), reads())
-        await agent.update_object("book", attrs={"k": "last"})
-        cat, state = await planner._world()
-        fresh = await Catalogue.from_memory(memory)
-        assert cat.objects["book"].attrs["k"] == "last"
-        assert cat.robots["mm1"].activity == "step 29"
-        assert state.atoms == symbolic_state(fresh, fresh.vocabulary).atoms
     finally:
         await agent.close()
