@@ -161,6 +161,11 @@ class SharedParts:
                 self._parts = (memory, HeartbeatBatch(memory, cfg.heartbeat_interval_s))
             return self._parts
 
+    @property
+    def heartbeat_robots(self) -> frozenset[str]:
+        """The robots the heartbeat loop beats for (none before the first agent started)."""
+        return self._parts[1].robots if self._parts is not None else frozenset()
+
     async def close(self) -> None:
         async with self._lock:
             if self._parts is not None:

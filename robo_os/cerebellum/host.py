@@ -107,9 +107,7 @@ class AgentHostActor:
 
     async def heartbeat_robots(self) -> list[str]:
         """The robots the host's one heartbeat loop beats for (its started agents')."""
-        if self._shared is None or self._shared._parts is None:
-            return []
-        return sorted(self._shared._parts[1].robots)
+        return sorted(self._shared.heartbeat_robots) if self._shared is not None else []
 
     async def process_id(self, robot: str | None = None) -> int:
         """The host's process id (fault tests kill it: every robot of it dies)."""

@@ -223,15 +223,8 @@ class EmbeddedPlanner:
     @staticmethod
     def _scope(cat: Catalogue, state: SymbolicState, goal: Goal) -> tuple[set[str], list[str]]:
         """The objects a goal's actions are about and the places they are on or go to."""
-        final = goal.final
-        objects = set(goal.objects)
-        declared = [a for gg in goal.groups for a in gg if a[0] in cat.facts]
-        objects |= {x for a in declared for x in a[1:] if x in cat.objects}
-        held = {a[2] for a in state.atoms if a[0] == "holding"}
-        held |= {a[2] for a in final if a[0] == "on" and a[2] in cat.objects}
-        objects |= held
-        places = [p for p in relevant_places(cat, state, objects, final, robots=False)]
-        return objects, places
+        objects, _ = _goal_objects(cat, state, goal)
+        return objects, relevant_places(cat, state, objects, goal.final, robots=False)
 
     def _plan(
         self,
@@ -244,15 +237,7 @@ class EmbeddedPlanner:
         ready_at: Mapping[str, float] | None = None,
     ) -> EmbeddedResult:
         final = goal.final
-        objects = goal.objects
-        # the objects a plug-in's declared fact names (scanned(cup)) are the goal's too
-        declared = [a for gg in goal.groups for a in gg if a[0] in cat.facts]
-        objects |= {x for a in declared for x in a[1:] if x in cat.objects}
-        # an object a robot holds may have to be put down to free the hand
-        held = {a[2] for a in state.atoms if a[0] == "holding"}
-        # a receptacle the goal puts things in is an argument of those actions (put_in)
-        held |= {a[2] for a in final if a[0] == "on" and a[2] in cat.objects}
-        objects |= held
+        objects, held = _goal_objects(cat, state, goal)
         places = relevant_places(cat, state, objects, final)
         # the allocation plans each object on its own: its actions are enough (an
         # object that cannot be planned alone sends the goal to the joint search)
@@ -435,6 +420,22 @@ class EmbeddedPlanner:
             code="infeasible",
             message=f"the embedded planner found no plan for {_fmt(group)}: search {reason}",
         )
+
+
+def _goal_objects(
+    cat: Catalogue, state: SymbolicState, goal: Goal
+) -> tuple[set[str], set[str]]:
+    """(the objects a plan for the goal acts on, those of them that are shared by every
+    object's actions: held ones and receptacles the goal fills)."""
+    objects = goal.objects
+    # the objects a plug-in's declared fact names (scanned(cup)) are the goal's too
+    declared = [a for gg in goal.groups for a in gg if a[0] in cat.facts]
+    objects |= {x for a in declared for x in a[1:] if x in cat.objects}
+    # an object a robot holds may have to be put down to free the hand
+    held = {a[2] for a in state.atoms if a[0] == "holding"}
+    # a receptacle the goal puts things in is an argument of those actions (put_in)
+    held |= {a[2] for a in goal.final if a[0] == "on" and a[2] in cat.objects}
+    return objects | held, held
 
 
 def _moves(g: Grounding, action: GroundAction, keep: frozenset[str]) -> bool:
