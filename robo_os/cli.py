@@ -77,6 +77,14 @@ def up(
     real_time: Annotated[
         bool, typer.Option("--real-time", help="Pace the simulation to the wall clock.")
     ] = False,
+    with_brain: Annotated[
+        bool,
+        typer.Option(
+            "--brain/--no-brain",
+            help="--no-brain: the deployment only (Redis, Ray, world, agents); brains of"
+            " their own (`robo-os brain`) serve the API and may come and go.",
+        ),
+    ] = True,
 ) -> None:
     """Start Redis (embedded unless ROBO_OS_REDIS__URL), Ray, the simulated fleet and the brain API."""
     settings = _settings(config)
@@ -94,7 +102,50 @@ def up(
 
     configure_tracing(settings.tracing)
 
+    if not with_brain:
+        from .stack import run_deployment
+
+        run_deployment(settings, data_dir=data_dir)
+        return
     run_stack(settings, data_dir=data_dir)
+
+
+@app.command()
+def brain(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="The deployment's fleet and scene YAML file."),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="API bind address (ROBO_OS_API__HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="API port (ROBO_OS_API__PORT).")] = None,
+    brain_id: Annotated[
+        str | None, typer.Option("--id", help="This brain's name (ROBO_OS_HA__BRAIN_ID).")
+    ] = None,
+    only: Annotated[
+        bool,
+        typer.Option(
+            "--only",
+            help="The only brain: lead without a campaign (default: one of several, ha.enabled).",
+        ),
+    ] = False,
+) -> None:
+    """Start a brain (API and scheduler) for a running deployment: its Redis
+    (ROBO_OS_REDIS__URL) and Ray cluster (ROBO_OS_RAY__ADDRESS). Several brains on one
+    deployment elect a leader; the others forward to it and take over when it dies."""
+    settings = _settings(config)
+    api = settings.api.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    )
+    ha = settings.ha.model_copy(
+        update={"enabled": not only, **({"brain_id": brain_id} if brain_id else {})}
+    )
+    settings = settings.model_copy(update={"api": api, "ha": ha})
+    _configure_logging(settings.log_level, settings.log_format)
+    from .stack import run_brain
+    from .tracing import configure_tracing
+
+    configure_tracing(settings.tracing)
+    run_brain(settings)
 
 
 def _print_task(task: dict[str, Any]) -> None:

@@ -28,7 +28,8 @@ def _checked(prefix: str) -> None:
 
 @dataclass(frozen=True)
 class TaskKeys:
-    """The brain's task records. Owner: the brain's `TaskStore` (one brain per prefix)."""
+    """The brain's task records. Owner: the brain's `TaskStore` (one brain per prefix, or
+    the leading one of several: `leader`)."""
 
     prefix: str
 
@@ -64,6 +65,20 @@ class TaskKeys:
         is bounded by the trim, and ids of expired tasks are dropped when a listing meets
         them."""
         return f"{self.prefix}:brain:tasks:recent"
+
+    @property
+    def leader(self) -> str:
+        """String `epoch|brain id|URL` of the brain that leads (runs every task) while
+        several brains share the prefix (`ha.enabled`), `PX ha.lease_ttl_s`, renewed by
+        its holder (brain/runtime/leadership.py). Every task write checks it (fencing):
+        a brain whose lease lapsed cannot write a task again."""
+        return f"{self.prefix}:brain:leader"
+
+    @property
+    def leader_epoch(self) -> str:
+        """Integer, incremented by each brain that takes the lead: the fencing token's
+        epoch. Forever."""
+        return f"{self.prefix}:brain:leader:epoch"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ __all__ = [
     "APISettings",
     "AgentSettings",
     "FaultSettings",
+    "HASettings",
     "LLMEndpointSettings",
     "LLMSettings",
     "MemorySettings",
@@ -199,6 +200,23 @@ class TracingSettings(_Section):
     service_name: str = "robo-os"
 
 
+class HASettings(_Section):
+    """Several brains on one Redis and one Ray cluster (docs/deployment.md, "Several
+    brains"): one leads and runs every task, the others serve the same API by
+    forwarding to it and take over when its lease lapses."""
+
+    enabled: bool = False
+    """Campaign for the lead instead of assuming it (off: this is the only brain)."""
+    lease_ttl_s: float = Field(default=3.0, gt=0.2, le=600.0)
+    """How long the leader's lease lives unrenewed: a dead leader's tasks are taken over
+    within about this (renewed every third of it)."""
+    brain_id: str | None = None
+    """This brain's name in the lease and in the logs (default: host name and pid)."""
+    advertise_url: str | None = None
+    """Where the other brains reach this one's API (default `http://api.host:api.port`,
+    with 127.0.0.1 for a wildcard host)."""
+
+
 class SchedulerSettings(_Section):
     max_attempts: int = Field(default=3, ge=1)
     """Tries of one subtask (first run + retries + reassignments) before replanning."""
@@ -271,6 +289,7 @@ class Settings(BaseSettings):
     sim: SimSettings = Field(default_factory=SimSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    ha: HASettings = Field(default_factory=HASettings)
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     fleet_file: Path | None = None
     """YAML file with the fleet and scene; None: the embedded household demo."""

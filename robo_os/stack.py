@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from .brain.planning.interface import Planner
 
-__all__ = ["Stack", "run_stack"]
+__all__ = ["Stack", "run_brain", "run_deployment", "run_stack"]
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +71,7 @@ class Stack:
     async def start(self) -> FastAPI:
         """Start everything but the HTTP server; return the brain app to serve."""
         t0 = time.monotonic()
-        try:
-            await self._start_redis()
-            self.settings = ensure_token(self.settings)
-            self._start_ray()  # in the main thread, so Ray can install its signal handlers
-            await self._start_memory()
-            await self._release_previous_leases()
-            await self._start_world()
-            await self._start_agents()
-            await self._start_recovery()
-        except BaseException:
-            await self.stop()
-            raise
+        await self.start_deployment()
         from .brain.app import create_app
 
         self.app = create_app(self.settings, memory=self.memory, planner_factory=self._planner_factory)
@@ -96,6 +85,22 @@ class Stack:
             self._redacted_redis_url(), self.settings.ray.namespace,
         )
         return self.app
+
+    async def start_deployment(self) -> None:
+        """Start everything but the brain (the deployment that brains of their own,
+        `robo-os brain`, serve: Redis, Ray, the world, the agents, their recovery)."""
+        try:
+            await self._start_redis()
+            self.settings = ensure_token(self.settings)
+            self._start_ray()  # in the main thread, so Ray can install its signal handlers
+            await self._start_memory()
+            await self._release_previous_leases()
+            await self._start_world()
+            await self._start_agents()
+            await self._start_recovery()
+        except BaseException:
+            await self.stop()
+            raise
 
     def _redacted_redis_url(self) -> str:
         url = self.settings.redis.url or ""
@@ -392,6 +397,104 @@ def _server(config: Any) -> Any:
                     signal.signal(sig, handler)
 
     return StackServer(config)
+
+
+def run_deployment(settings: Settings, *, data_dir: Path | None = None) -> None:
+    """Run Redis, Ray, the world and the agents, no brain, until SIGINT/SIGTERM (what
+    `robo-os up --no-brain` does): brains of their own (`robo-os brain`) serve the API,
+    and come and go while the robots keep their agents."""
+
+    async def main() -> None:
+        stack = Stack(settings, data_dir=data_dir)
+        await stack.start_deployment()
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in _STOP_SIGNALS:
+            loop.add_signal_handler(sig, stopping.set)
+        try:
+            log.info(
+                "robo-os deployment is up: Redis %s, Ray namespace %s; brains join with"
+                " ROBO_OS_REDIS__URL and ROBO_OS_RAY__ADDRESS set (`robo-os brain`)",
+                stack._redacted_redis_url(), stack.settings.ray.namespace,
+            )
+            await stopping.wait()
+        finally:
+            for sig in _STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+            await stack.stop()
+            log.info("robo-os deployment stopped")
+
+    asyncio.run(main())
+
+
+def run_brain(settings: Settings) -> None:
+    """Run one brain (API and scheduler) against a deployment another process runs
+    (`robo-os up --no-brain`, or a cluster's): its Redis (`redis.url`) and Ray cluster
+    (`ray.address`), where it finds the agents and the world by name. With `ha.enabled`
+    it is one of several brains (brain/runtime/leadership.py)."""
+    import ray
+    import uvicorn
+
+    if settings.redis.url is None:
+        raise ConfigError("robo-os brain needs the deployment's Redis: set ROBO_OS_REDIS__URL")
+    if settings.ray.address is None:
+        raise ConfigError(
+            "robo-os brain needs the deployment's Ray cluster: set ROBO_OS_RAY__ADDRESS"
+            " (host:port of its head, or `auto` on one of its nodes)"
+        )
+    settings = ensure_token(settings)
+    listener = bind_listener(settings.api.host, settings.api.port)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        # here, in the main thread (Ray installs signal handlers); the app's dispatcher
+        # then uses this connection
+        ray.init(
+            address=settings.ray.address,
+            namespace=settings.ray.namespace,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+    except Exception as e:
+        listener.close()
+        raise ConfigError(f"cannot join the Ray cluster at {settings.ray.address}: {e}") from e
+
+    async def main() -> None:
+        from .brain.app import create_app
+
+        app = create_app(settings)
+        observers = _world_observers(settings)
+        if observers is not None:  # what `GET /v1/world/diff` compares memory with
+            app.state.world_observers = observers
+        server = _server(uvicorn.Config(app, log_config=None, lifespan="on"))
+        log.info("robo-os brain is up: http://%s:%d", settings.api.host, settings.api.port)
+        await server.serve(sockets=[listener])
+        log.info("robo-os brain stopped")
+
+    try:
+        asyncio.run(main())
+    finally:
+        listener.close()
+        ray.shutdown()
+
+
+def _world_observers(settings: Settings) -> Any:
+    """The simulated robots' observers, through the deployment's world actor (None when
+    it runs none)."""
+    import ray
+
+    from .recovery import WorldObservers
+    from .sim import RayWorldClient, SimRobot
+    from .sim.actor import WORLD_ACTOR_NAME
+
+    try:
+        world = ray.get_actor(WORLD_ACTOR_NAME, namespace=settings.ray.namespace)
+    except ValueError:
+        return None
+    fleet = load_fleet(settings.fleet_file)
+    client = RayWorldClient(world)
+    observers = {rc.id: SimRobot(rc, client) for rc in fleet.robots if rc.driver == "sim"}
+    return WorldObservers(observers, ask_all=True) if observers else None
 
 
 def run_stack(settings: Settings, *, data_dir: Path | None = None) -> None:

@@ -23,6 +23,7 @@ from ..errors import ConfigError
 from .api.audit import AuditLog, AuditMiddleware
 from .api.auth import require_read
 from .api.deps import BrainRuntime
+from .api.forward import LeaderForward
 from .api.handlers import API_ERRORS, BODY_ERRORS, install_error_handlers
 from .api.limits import BodySizeLimit
 from .api.principals import TokenStore
@@ -132,6 +133,8 @@ def create_app(
     install_error_handlers(app)
     # inside the error handlers' catch-all: it sees the status every request was answered with
     app.add_middleware(AuditMiddleware)
+    # outside the audit: a follower's forwarded request is audited by the leader that serves it
+    app.add_middleware(LeaderForward)
     # outermost: a body over the limit is refused before any route or handler sees it
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     # every /v1 route needs a valid token (scope read at least); routes that change
@@ -210,32 +213,82 @@ async def _open(
         closer = getattr(planner, "aclose", None) or getattr(planner, "close", None)
         if closer is not None:
             stack.push_async_callback(_call_maybe_async, closer)
-    scheduler = Scheduler(
-        store,
-        memory,
-        dispatcher,
-        planner,
-        settings.scheduler,
-        cancel_grace_s=settings.agent.cancel_grace_s,
-        suspect_s=max(5.0, 3 * settings.memory.heartbeat_interval_s),
-        watch_liveness=watch_liveness,
-    )
-    resumed = await scheduler.start(resume=resume)
-    stack.push_async_callback(scheduler.close)
-    log.info(
-        "brain started: %d active task(s) resumed, auth %s",
-        len(resumed),
-        "on" if settings.api.auth else "OFF",
-    )
-    return BrainRuntime(
+
+    def new_scheduler() -> Scheduler:
+        return Scheduler(
+            store,
+            memory,
+            dispatcher,
+            planner,
+            settings.scheduler,
+            cancel_grace_s=settings.agent.cancel_grace_s,
+            suspect_s=max(5.0, 3 * settings.memory.heartbeat_interval_s),
+            watch_liveness=watch_liveness,
+        )
+
+    runtime = BrainRuntime(
         settings=settings,
         memory=memory,
         store=store,
         dispatcher=dispatcher,
         planner=planner,
-        scheduler=scheduler,
+        scheduler=new_scheduler(),
         tokens=TokenStore(store.redis, settings.redis.key_prefix),
         audit=AuditLog(store.redis, settings.redis.key_prefix, maxlen=settings.api.audit_maxlen),
+    )
+    if settings.ha.enabled:
+        await _campaign(settings, stack, runtime, new_scheduler)
+        return runtime
+    resumed = await runtime.scheduler.start(resume=resume)
+    stack.push_async_callback(runtime.scheduler.close)
+    log.info(
+        "brain started: %d active task(s) resumed, auth %s",
+        len(resumed),
+        "on" if settings.api.auth else "OFF",
+    )
+    return runtime
+
+
+async def _campaign(
+    settings: Settings,
+    stack: AsyncExitStack,
+    runtime: BrainRuntime,
+    new_scheduler: Callable[[], Scheduler],
+) -> None:
+    """One of several brains: campaign for the lead (brain/runtime/leadership.py) and
+    forward requests to the leader while another brain leads (api/forward.py)."""
+    from .api.forward import forwarding_client
+    from .runtime.leadership import LeaderLease, Leadership, advertised_url, brain_id
+
+    store = runtime.store
+    lease = LeaderLease(
+        store.redis, store.keys, brain_id(settings), advertised_url(settings), settings.ha.lease_ttl_s
+    )
+    unused = [runtime.scheduler]
+
+    def scheduler_for_term() -> Scheduler:
+        # the first term's is the idle one the runtime was built with
+        return unused.pop() if unused else new_scheduler()
+
+    def serve_with(scheduler: Scheduler) -> None:
+        runtime.scheduler = scheduler
+
+    runtime.forwarder = forwarding_client()
+    stack.push_async_callback(runtime.forwarder.aclose)
+    leadership = Leadership(
+        lease, store, scheduler_for_term, serve_with, ttl_s=settings.ha.lease_ttl_s
+    )
+    runtime.leadership = leadership
+    await leadership.start()
+    stack.push_async_callback(leadership.close)
+    log.info(
+        "brain %s started (one of several, at %s): %s; auth %s",
+        lease.brain,
+        lease.url,
+        "taking the lead" if leadership.holds_lease else (
+            f"following {leadership.leader.brain_id}" if leadership.leader else "following"
+        ),
+        "on" if settings.api.auth else "OFF",
     )
 
 

@@ -230,3 +230,6 @@ class Health(BaseModel):
     dispatcher: dict[str, Any]
     planner: dict[str, Any]
     scheduler: dict[str, Any]
+    brain: dict[str, Any] | None = None
+    """With several brains (`ha.enabled`): this brain's id, its `role` (leader, taking
+    over, follower) and who leads (`leader`: brain, epoch, URL)."""

@@ -67,7 +67,7 @@ from .outage import is_store_outage, wait_for_store
 from .plan_ops import ready_subtasks, remaining_plan
 from .policy import Fail, Failure, Reassign, Replan, Retry, Stop, decide, settle
 from .replanning import Replanner
-from .store import TaskMeta
+from .store import FencedOff, TaskMeta
 from .task_state import RunnerDeps, TaskState
 
 __all__ = ["RunnerDeps", "TaskRunner", "call_id_for"]
@@ -270,6 +270,11 @@ class TaskRunner(TaskState):
                 try:
                     await self._run()
                     break
+                except FencedOff as e:
+                    # another brain leads now and resumes the task from its record
+                    log.warning("task %s: left to the leading brain: %s", self.task.id, e)
+                    self._drop_flights()
+                    return
                 except Exception as e:
                     if not is_store_outage(e):
                         raise

@@ -32,7 +32,7 @@ from ...errors import NotFoundError, ServiceUnavailableError
 from ...keys import TaskKeys
 from .outage import wait_for_store
 
-__all__ = ["TERMINAL_EVENT_KINDS", "TaskConflict", "TaskMeta", "TaskStore"]
+__all__ = ["TERMINAL_EVENT_KINDS", "FencedOff", "TaskConflict", "TaskMeta", "TaskStore"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,11 @@ RECENT_KEEP = 10_000
 
 class TaskConflict(Exception):
     """Another writer changed the task since it was read."""
+
+
+class FencedOff(ServiceUnavailableError):
+    """This brain no longer leads (its lease lapsed or another brain took over): it may
+    not write a task (503; the leading brain serves the request)."""
 
 
 @dataclass
@@ -88,18 +93,24 @@ class TaskMeta:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-# KEYS: task hash, events stream, active set, recent zset
+# KEYS: task hash, events stream, active set, recent zset, leader lease
 # ARGV: expected version ('' = must not exist), new version, task json, status,
 #       terminal (0/1), ttl ms, events maxlen, meta json ('' = keep), task id,
-#       created_at, recent keep, then one JSON event per remaining argument
+#       created_at, recent keep, fence ('' = none: the only brain; else the lease this
+#       brain holds, which must still be the leader's), then one JSON event per
+#       remaining argument
 _SAVE = """
+if ARGV[12] ~= '' then
+  local lead = redis.call('GET', KEYS[5])
+  if lead ~= ARGV[12] then return {-1, lead or ''} end
+end
 local v = redis.call('HGET', KEYS[1], 'version')
 if not v then v = '' end
 if v ~= ARGV[1] then return {0, v} end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3], 'status', ARGV[4])
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'meta', ARGV[8]) end
 local out = {1}
-for i = 12, #ARGV do
+for i = 13, #ARGV do
   out[#out + 1] = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[7], '*', 'e', ARGV[i])
 end
 if ARGV[1] == '' then
@@ -147,6 +158,11 @@ class TaskStore:
         self.events_maxlen = events_maxlen
         self._owns = owns_client
         self._save = redis.register_script(_SAVE)
+        self.fence = ""
+        """'' while this is the only brain; with several (`ha.enabled`), the leader lease
+        this brain holds (brain/runtime/leadership.py), or `NOT_LEADING`: every write
+        checks it against the lease in Redis, atomically, and fails with FencedOff
+        when they differ."""
         # redis-py answers a read that takes longer than the socket timeout (5 s by
         # default) with TimeoutError, so one blocking read never blocks longer than this.
         sock = self._b.connection_pool.connection_kwargs.get("socket_timeout")
@@ -283,6 +299,7 @@ class TaskStore:
             task.id,
             repr(task.created_at),
             str(RECENT_KEEP),
+            self.fence,
         ]
         args += [e.model_dump_json(exclude={"cursor"}) for e in events]
         keys = [
@@ -290,11 +307,17 @@ class TaskStore:
             self.keys.events(task.id),
             self.keys.active,
             self.keys.recent,
+            self.keys.leader,
         ]
         try:
             out = await self._save(keys=keys, args=args)
         except (RedisError, OSError) as e:
             raise ServiceUnavailableError(f"cannot store task {task.id}: {e}") from e
+        if int(out[0]) == -1:
+            leader = str(out[1]).split("|")[1] if str(out[1]).count("|") >= 2 else "none"
+            raise FencedOff(
+                f"task {task.id}: not written, this brain no longer leads (leader: {leader})"
+            )
         if int(out[0]) != 1:
             raise TaskConflict(
                 f"task {task.id}: expected version {expected or 'none'}, found {out[1] or 'none'}"

@@ -57,7 +57,11 @@ async def healthz(request: Request) -> JSONResponse:
         dispatcher=await _probe(runtime.dispatcher),
         planner=await _probe(runtime.planner),
         scheduler=await _probe(runtime.scheduler),
+        brain=None if runtime.leadership is None else runtime.leadership.describe(),
     )
+    if runtime.leadership is not None and not runtime.leadership.leading:
+        # a follower's idle scheduler owns no task by design: it is healthy
+        body.scheduler.update(ok=True, unowned=[])
     ok = all(part.get("ok") for part in (body.redis, body.dispatcher, body.planner, body.scheduler))
     body = body.model_copy(update={"status": "ok" if ok else "degraded"})
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
