@@ -213,8 +213,8 @@ class HASettings(_Section):
     brain_id: str | None = None
     """This brain's name in the lease and in the logs (default: host name and pid)."""
     advertise_url: str | None = None
-    """Where the other brains reach this one's API (default `http://api.host:api.port`,
-    with 127.0.0.1 for a wildcard host)."""
+    """Where the other brains reach this one's API (default `http://api.host:api.port`;
+    for a wildcard host, the address the host's name resolves to)."""
 
 
 class SchedulerSettings(_Section):

@@ -41,6 +41,17 @@ def cli_commands() -> set[str]:
     return names
 
 
+def command_options(name: str) -> set[str]:
+    """Every option spelling of one `robo-os` command (`--no-brain` included)."""
+    import typer.main
+
+    from robo_os import cli
+
+    group = typer.main.get_command(cli.app)
+    command = group.commands[name]  # type: ignore[attr-defined]
+    return {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+
+
 def setting_exists(env: str) -> bool:
     parts = env.removeprefix("ROBO_OS_").lower().split("__")
     model: Any = Settings
@@ -96,6 +107,11 @@ def problems(docs: dict[str, list[Any]], dockerfile: str) -> list[str]:
             argv = argv[1:]
         if argv and argv[0] not in commands and argv[0] != "start":
             out.append(f"{where}: `robo-os {argv[0]}` is not a command")
+        elif argv and argv[0] in commands:
+            known = command_options(argv[0])
+            for flag in (a.split("=", 1)[0] for a in argv[1:] if a.startswith("--")):
+                if flag not in known:
+                    out.append(f"{where}: `robo-os {argv[0]}` has no option {flag}")
     # settings named by environment variables
     text = yaml.safe_dump(docs) + dockerfile
     for env in sorted(set(ENV_NAME.findall(text))):
@@ -193,6 +209,12 @@ def test_the_fleet_configmap_is_the_example_fleet(
         (
             lambda d, f: d["compose.yaml"][0]["services"]["brain"].update(command=["serve"]),
             "is not a command",
+        ),
+        (
+            lambda d, f: d["compose.yaml"][0]["services"]["fleet"].update(
+                command=["up", "--without-brain"]
+            ),
+            "has no option --without-brain",
         ),
         (
             lambda d, f: d["compose.yaml"][0]["services"]["brain"]["environment"].update(

@@ -112,7 +112,12 @@ def advertised_url(settings: Settings) -> str:
         return settings.ha.advertise_url.rstrip("/")
     host = settings.api.host
     if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
+        # every interface: the address this host's name resolves to (a container's own
+        # address on its network), else the loopback
+        try:
+            host = socket.gethostbyname(socket.gethostname())
+        except OSError:
+            host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{settings.api.port}"
