@@ -412,10 +412,16 @@ def run_deployment(settings: Settings, *, data_dir: Path | None = None) -> None:
         for sig in _STOP_SIGNALS:
             loop.add_signal_handler(sig, stopping.set)
         try:
+            import ray
+
+            # a local Ray checks a token (~/.ray/auth_token; RAY_AUTH_TOKEN elsewhere)
+            # unless told not to: a brain must then ask for token auth too
+            auth = "" if os.environ.get("RAY_AUTH_MODE") == "disabled" else "RAY_AUTH_MODE=token "
             log.info(
-                "robo-os deployment is up: Redis %s, Ray namespace %s; brains join with"
-                " ROBO_OS_REDIS__URL and ROBO_OS_RAY__ADDRESS set (`robo-os brain`)",
-                stack._redacted_redis_url(), stack.settings.ray.namespace,
+                "robo-os deployment is up (no brain). Start brains with: %sROBO_OS_REDIS__URL=%s"
+                " ROBO_OS_RAY__ADDRESS=%s ROBO_OS_RAY__NAMESPACE=%s robo-os brain --port PORT",
+                auth, stack._redacted_redis_url(), ray.get_runtime_context().gcs_address,
+                stack.settings.ray.namespace,
             )
             await stopping.wait()
         finally:
