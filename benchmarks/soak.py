@@ -158,7 +158,18 @@ class Soak:
                 canceller.cancel()
             status = task["status"]
             if status not in TERMINAL:
-                self.report.stuck.append(f"{task_id} ({text}): {status}")
+                # what it was doing when its time ran out: the open subtasks, what it waits for
+                doing = [
+                    f"{s['id']} {s['skill']} on {s['robot']} {s['status']}"
+                    f" (attempt {s.get('attempts', 0)})"
+                    for s in task["subtasks"]
+                    if s["status"] not in ("succeeded", "skipped")
+                ][:3]
+                waits = task.get("waiting_for") or []
+                self.report.stuck.append(
+                    f"{task_id} ({text}): {status}; {', '.join(doing) or 'no open subtask'}"
+                    + (f"; waiting for {waits}" if waits else "")
+                )
                 await self.c.post(f"/v1/tasks/{task_id}/cancel")
                 return
             self.report.status[status] += 1

@@ -87,7 +87,10 @@ class Kinematics:
         self._client = p.connect(p.DIRECT)
         p.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=self._client)
         self._body = p.loadURDF(model.urdf, useFixedBase=True, physicsClientId=self._client)
+        self._gripper: list[tuple[tuple[float, ...], tuple[float, ...]]] | None = None
         self._others: list[tuple[str, int]] = []
+        self._boxes: list[tuple[tuple[float, float, float], int]] = []
+        """Box stand-ins for places in collision checks (`touches_boxes`)."""
         """(urdf, body) stand-ins for other arms in collision checks (`touches`)."""
         self._dofs = [
             j
@@ -144,6 +147,73 @@ class Kinematics:
             if p.getClosestPoints(self._body, body, margin, physicsClientId=self._client):
                 return i
         return None
+
+    def gripper_boxes(self) -> list[tuple[tuple[float, ...], tuple[float, ...]]]:
+        """The open gripper (hand and fingers) as boxes (centre, half extents) in the
+        gripper's frame: origin at the point between the finger pads, x along the
+        gripper's yaw, y the axis the fingers close along, z up. Measured once on this
+        solver's copy of the arm, pointing down."""
+        if self._gripper is None:
+            m = self.model
+            sol = self.solve(Frame2(0.0, 0.0, 0.0), 0.0, (0.45, 0.0, 0.25), 0.0)
+            self._set(sol.joints)
+            for j in m.finger_joints:
+                p.resetJointState(self._body, j, m.finger_open, physicsClientId=self._client)
+            tcp = p.getLinkState(
+                self._body, m.ee_link, computeForwardKinematics=True, physicsClientId=self._client
+            )[4]
+            boxes: list[tuple[tuple[float, ...], tuple[float, ...]]] = []
+            for link in (m.hand_link, *m.finger_joints):
+                lo, hi = p.getAABB(self._body, link, physicsClientId=self._client)
+                centre = tuple((a + b) / 2 - t for a, b, t in zip(lo, hi, tcp, strict=True))
+                half = tuple((b - a) / 2 for a, b in zip(lo, hi, strict=True))
+                boxes.append((centre, half))
+            self._set(m.stow)
+            self._gripper = boxes
+        assert self._gripper is not None
+        return self._gripper
+
+    def touches_boxes(
+        self,
+        joints: tuple[float, ...],
+        base: Frame2,
+        base_z: float,
+        boxes: list[tuple[tuple[float, float, float], tuple[float, float, float], float]],
+        margin: float,
+        links: frozenset[int],
+    ) -> int | None:
+        """Which of `boxes` (index; world centre, half extents, yaw) the arm's `links`,
+        at `joints` with its base at world `base`/`base_z`, come within `margin` of;
+        None when clear of all."""
+        self._set(joints)
+        for i, (centre, half, yaw) in enumerate(boxes):
+            body = self._box(i, half)
+            lx, ly = base.to_local(centre[0], centre[1])
+            p.resetBasePositionAndOrientation(
+                body,
+                (lx, ly, centre[2] - base_z),
+                p.getQuaternionFromEuler((0.0, 0.0, yaw - base.yaw)),
+                physicsClientId=self._client,
+            )
+            near = p.getClosestPoints(self._body, body, margin, physicsClientId=self._client)
+            if any(c[3] in links for c in near):
+                return i
+        return None
+
+    def _box(self, i: int, half: tuple[float, float, float]) -> int:
+        """The i-th box stand-in in this client, with these half extents (reused)."""
+        while len(self._boxes) <= i or self._boxes[i][0] != half:
+            if len(self._boxes) > i:
+                p.removeBody(self._boxes[i][1], physicsClientId=self._client)
+                self._boxes.pop(i)
+            shape = p.createCollisionShape(
+                p.GEOM_BOX, halfExtents=list(half), physicsClientId=self._client
+            )
+            body = p.createMultiBody(
+                0.0, shape, basePosition=(0.0, 0.0, -10.0), physicsClientId=self._client
+            )
+            self._boxes.insert(i, (half, body))
+        return self._boxes[i][1]
 
     def _copy(self, i: int, urdf: str) -> int:
         """The i-th stand-in for another arm in this client (loaded once, reused)."""

@@ -5,6 +5,7 @@ phases by a `PhaseController`."""
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -46,6 +47,9 @@ HOVER = 0.12
 """Height above a grasp or release point that the gripper approaches from (m)."""
 DROP = 0.012
 """Gap between a released object's bottom and the surface (m)."""
+RIM_CLEARANCE = 0.05
+"""How far above a place's top a load comes in before it is lowered (m): into a basin,
+over its rim."""
 
 
 class Workspace(Scene, Protocol):
@@ -138,7 +142,7 @@ def reaches(world: Workspace, rig: RobotRig, target: str) -> bool:
             _support_reachable(world, rig, support) or _floor_reachable(rig, support)
         ):
             return False
-        return _grasp_plan(world, rig, target) is not None
+        return isinstance(_grasp_plan(world, rig, target), tuple)
     if target in world.places or target in world.robots:
         if not _support_reachable(world, rig, target):
             return False
@@ -162,8 +166,9 @@ def _floor_grasp_z(world: Workspace, obj: str, grasp_height: float) -> float:
 
 def _grasp_plan(
     world: Workspace, rig: RobotRig, obj: str
-) -> tuple[float, list[tuple[float, ...]]] | None:
-    """(gripper yaw, joints for pre-grasp, grasp, lift) or None when out of reach."""
+) -> tuple[float, list[tuple[float, ...]]] | str | None:
+    """(gripper yaw, joints for pre-grasp, grasp, lift); None when out of reach; the
+    place whose walls every grasp the arm reaches would run into (a corner of a sink)."""
     ob = world.objects[obj]
     pose = world.object_pose(obj)
     shape = ob.shape
@@ -176,16 +181,95 @@ def _grasp_plan(
     if world.support_of(obj) is None:
         gz = _floor_grasp_z(world, obj, shape.grasp_height)
     if shape.symmetric:
+        # round: any yaw grasps it. Across the reach first; then square to the place it
+        # rests on (along its walls, where a basin's or a shelf's panel leaves room only
+        # for the hand lying parallel to it); then turned every eighth
         yaws = [reach_dir]
+        support = world.support_of(obj)
+        if support is not None and support in world.places:
+            square_to = world.places[support].frame.yaw
+            yaws += [square_to + k * math.pi / 2 for k in range(4)]
+        yaws += [reach_dir + k * math.pi / 4 for k in (2, 1, -1, 4, -2, 3, -3)]
     else:
         base = pose.yaw + shape.grasp_yaw
-        yaws = sorted([base, base + math.pi], key=lambda y: abs(wrap_angle(y - reach_dir)))
+        turns = (0, 2, 1, 3) if shape.square else (0, 2)
+        yaws = sorted(
+            [base + k * math.pi / 2 for k in turns],
+            # facing the reach first; a stable sort keeps the order of `turns` otherwise
+            key=lambda y: abs(wrap_angle(y - reach_dir)) > math.pi / 2,
+        )
+    nudging: tuple[float, list[tuple[float, ...]]] | None = None
+    walled: str | None = None
     for yaw in yaws:
         joints = _chain(
             world, rig, [(gx, gy, gz + HOVER), (gx, gy, gz), (gx, gy, gz + 0.15)], wrap_angle(yaw)
         )
-        if joints is not None:
+        if joints is None:
+            continue
+        touched = _gripper_touches(world, rig, obj, (gx, gy, gz), wrap_angle(yaw))
+        if touched is None:
             return wrap_angle(yaw), joints
+        if touched in world.places:
+            walled = walled or touched
+        elif nudging is None:
+            nudging = (wrap_angle(yaw), joints)
+    if nudging is not None:
+        # every grasp the arm reaches brushes another object: the first (the fingers
+        # nudge a light object aside, as a real gripper does)
+        return nudging
+    if walled is not None:
+        return walled
+    return None
+
+
+GRASP_TOUCH = 0.003
+"""How deep the open gripper may graze something at a grasp (m): the pads skim the
+surface a low object rests on."""
+_PROBES: weakref.WeakKeyDictionary[object, dict[tuple[float, ...], int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _probe(world: Workspace, half: tuple[float, ...]) -> int:
+    """A box collision shape (not a body) to query the scene with, made once per world
+    (a client id is reused by the next world)."""
+    shapes = _PROBES.setdefault(world, {})
+    key = tuple(round(h, 4) for h in half)
+    shape = shapes.get(key)
+    if shape is None:
+        shape = p.createCollisionShape(
+            p.GEOM_BOX, halfExtents=list(half), physicsClientId=world.client
+        )
+        shapes[key] = shape
+    return shape
+
+
+def _gripper_touches(
+    world: Workspace, rig: RobotRig, obj: str, point: Point, yaw: float
+) -> str | None:
+    """What the open gripper at a grasp of `obj` (between its pads at `point`, turned to
+    `yaw`) would meet besides `obj` (a place: a sink's wall, a shelf's back panel; or
+    an object standing next to it), None when clear."""
+    assert rig.arm is not None
+    c = world.client
+    others = [(name, pl.body) for name, pl in world.places.items()]
+    others += [(o, world.object_body(o)) for o in world.objects if o != obj]
+    cos, sin = math.cos(yaw), math.sin(yaw)
+    orientation = p.getQuaternionFromEuler((0.0, 0.0, yaw))
+    for (cx, cy, cz), half in world.kinematics(rig.arm.model).gripper_boxes():
+        at = (point[0] + cx * cos - cy * sin, point[1] + cx * sin + cy * cos, point[2] + cz)
+        shape = _probe(world, half)
+        for name, body in others:
+            if p.getClosestPoints(
+                bodyA=-1,
+                bodyB=body,
+                distance=-GRASP_TOUCH,
+                collisionShapeA=shape,
+                collisionShapePositionA=at,
+                collisionShapeOrientationA=orientation,
+                physicsClientId=c,
+            ):
+                return name
     return None
 
 
@@ -213,6 +297,12 @@ def start_pick(
     plan = _grasp_plan(world, rig, obj)
     if plan is None:
         return _fail(MotionOutcome.unreachable, f"{obj} is outside {rig.id}'s workspace")
+    if isinstance(plan, str):
+        return _fail(
+            MotionOutcome.unreachable,
+            f"{obj} cannot be grasped where it lies: {rig.id}'s gripper would meet {plan}"
+            " from every side it can reach",
+        )
     yaw, (pre, grasp, lift) = plan
     # another arm over the object, or in the way there and back: tried low and from the
     # side, else refused before moving (arms share places: a fixed arm's counter, a
@@ -452,6 +542,38 @@ def _blocking_arm(
     return None
 
 
+def _blocking_place(
+    world: Workspace, rig: RobotRig, postures: list[tuple[float, ...]]
+) -> str | None:
+    """The place a planned move would run the arm into (its links up to the wrist: the
+    hand and fingers are the grasp's and release's to keep clear); None when clear. A
+    straight joint-space move can dip the elbow into a basin's wall or a shelf's edge."""
+    assert rig.arm is not None
+    frame, z = _arm_frame(world, rig)
+    m = rig.arm.model
+    reach = m.reach_m + 0.2
+    names: list[str] = []
+    boxes: list[tuple[tuple[float, float, float], tuple[float, float, float], float]] = []
+    for name, place in world.places.items():
+        if math.hypot(place.frame.x - frame.x, place.frame.y - frame.y) > reach + max(
+            place.depth, place.width
+        ):
+            continue
+        for (px, py, pz), half in place.parts:
+            cx, cy = place.frame.to_world(px, py)
+            names.append(name)
+            boxes.append(((cx, cy, pz), half, place.frame.yaw))
+    if not boxes:
+        return None
+    kin = world.kinematics(m)
+    links = frozenset(m.arm_joints)
+    for joints in postures:
+        i = kin.touches_boxes(joints, frame, z, boxes, 0.0, links)
+        if i is not None:
+            return names[i]
+    return None
+
+
 def _path(start: tuple[float, ...], end: tuple[float, ...], n: int = 4) -> list[tuple[float, ...]]:
     """Postures along a joint-space move (MoveJoints interpolates joints linearly)."""
     return [
@@ -543,8 +665,10 @@ def start_place(
     else:
         return _fail(MotionOutcome.not_found, f"no place, robot or receptacle named {target!r}")
     ox, oy, oz = rig.arm.grip_offset
+    rim = world.places[target].height if target in world.places else 0.0
     others = _other_arms(world, rig)
     blocked_by: str | None = None
+    walled_by: str | None = None
     tried = 0
     for x, y, surface in spots:
         if tried >= 16:
@@ -563,9 +687,14 @@ def start_place(
             c, s = math.cos(yaw), math.sin(yaw)
             ex, ey = x - (c * ox - s * oy), y - (s * ox + c * oy)
             ez = surface + shape.height / 2 + DROP - oz
-            joints = _chain(
-                world, rig, [(ex, ey, ez + HOVER), (ex, ey, ez), (ex, ey, ez + HOVER)], yaw
-            )
+            if _gripper_touches(world, rig, obj, (ex, ey, ez), yaw) is not None:
+                # the opening fingers would meet a wall or a neighbour here, and so
+                # would the gripper picking it up again: another spot
+                continue
+            # above the spot, the load clears the place's rim (a sink's basin is deeper
+            # than the usual hover)
+            above = ez + max(HOVER, rim + RIM_CLEARANCE - surface - DROP)
+            joints = _chain(world, rig, [(ex, ey, above), (ex, ey, ez), (ex, ey, above)], yaw)
             if joints is None:
                 continue
             tried += 1
@@ -581,6 +710,19 @@ def start_place(
             route = _clear_route(world, rig, pre, down, up, loads, others)
             if isinstance(route, str):
                 blocked_by = blocked_by or route
+                continue
+            here, stow = tuple(rig.arm.commanded), tuple(rig.arm.stow)
+            wall = _blocking_place(
+                world,
+                rig,
+                [
+                    *(q for a, b in pairwise([here, *route[0], pre]) for q in _path(a, b)),
+                    down,
+                    *(q for a, b in pairwise([up, *route[1], stow]) for q in _path(a, b)),
+                ],
+            )
+            if wall is not None:  # the elbow would meet a wall on the way: another spot
+                walled_by = walled_by or wall
                 continue
             m = rig.arm.model
             phases: list[Phase] = [
@@ -599,6 +741,12 @@ def start_place(
         return _fail(
             MotionOutcome.unreachable,
             f"every free spot on {target} within {rig.id}'s reach is blocked by {blocked_by}'s arm",
+        )
+    if walled_by is not None:
+        return _fail(
+            MotionOutcome.unreachable,
+            f"{rig.id}'s arm would run into {walled_by} on the way to every free spot on"
+            f" {target} within its reach",
         )
     return _fail(MotionOutcome.unreachable, f"no free spot on {target} within {rig.id}'s reach")
 

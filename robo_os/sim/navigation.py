@@ -33,6 +33,7 @@ import math
 from typing import Protocol
 
 import pybullet as p
+from robo_os_memory.models import Pose
 
 from ..skill.parts import DockSlot, MotionOutcome, MotionResult
 from .geometry import Frame2
@@ -303,7 +304,9 @@ def dock_slots(world: FloorPlan, rig: RobotRig, place: PlaceBody) -> list[DockSl
             and math.hypot((d := other.dock_pose(rig.base.half_length)).x - mine.x, d.y - mine.y)
             < room
         )
-        out.append(DockSlot(index=slot.index, blocks=blocks))
+        out.append(
+            DockSlot(index=slot.index, blocks=blocks, pose=Pose(x=mine.x, y=mine.y, yaw=mine.yaw))
+        )
     return out
 
 

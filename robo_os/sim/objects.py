@@ -67,6 +67,9 @@ class ObjectShape:
     rolling_friction: float = 0.0
     symmetric: bool = False
     """Round about its vertical axis: any gripper yaw grasps it."""
+    square: bool = False
+    """Both its sides fit between the open fingers: a grasp turned a quarter works too
+    (tried when the straight one would touch a wall or a neighbour)."""
     floor: float | None = None
     """Height above its bottom at which things put into it rest (a receptacle); None:
     on its top (a solid one)."""
@@ -220,6 +223,11 @@ def _bowl(radius: float, height: float, walls: int = 8) -> ShapeBuilder:
     return build
 
 
+SQUARE_MAX = 0.07
+"""Widest side (m) a box may have and still be grasped across either side: inside the
+open fingers' span (8 cm) with room to spare."""
+
+
 def builtin_object_shapes() -> dict[str, ObjectShape]:
     """The object types the household scene uses; unknown types fall back to `cube`."""
     return {
@@ -258,7 +266,7 @@ def builtin_object_shapes() -> dict[str, ObjectShape]:
             floor=0.012,
         ),
         "sponge": ObjectShape(_box((0.045, 0.03, 0.02)), 0.04, 0.055, mass=0.05),
-        "cube": ObjectShape(_box((0.025, 0.025, 0.025)), 0.05, 0.04, mass=0.1),
+        "cube": ObjectShape(_box((0.025, 0.025, 0.025)), 0.05, 0.04, mass=0.1, square=True),
     }
 
 
@@ -337,6 +345,7 @@ def shape_from_config(client: int, name: str, cfg: ObjectTypeConfig) -> ObjectSh
             mass=cfg.mass,
             receptacle=cfg.receptacle,
             colour=cfg.colour,
+            square=max(size[0], size[1]) <= SQUARE_MAX,
         )
     if cfg.shape == "cylinder":
         return ObjectShape(

@@ -78,6 +78,9 @@ class PlaceBody:
     slots: list[Slot] = field(default_factory=list)
     sides: tuple[str, ...] = SIDES
     """The sides robots may dock at."""
+    parts: tuple[tuple[tuple[float, float, float], tuple[float, float, float]], ...] = ()
+    """Its boxes (centre in the front frame with z, half extents): what an arm's links
+    are kept clear of on the way to a spot."""
 
     @property
     def name(self) -> str:
@@ -318,6 +321,7 @@ def build_place(client: int, cfg: PlaceConfig, kinds: dict[str, PlaceKind]) -> P
         region,
         drawer,
         sides=sides,
+        parts=tuple((q.pos, q.half) for q in parts),
     )
     place.slots = _slots(place, kind.slots)
     return place

@@ -155,6 +155,10 @@ class DockSlot(_Frozen):
     blocks: tuple[int, ...] = ()
     """The place's other slots left without room for a robot while this one is used:
     whoever reserves this slot reserves those too."""
+    pose: Pose | None = None
+    """Where this robot's centre stands docked there, when the driver knows: lets a
+    skill choose the slot nearest what it must reach (the pick skill moves to another
+    slot of the same place when the object is out of its arm's reach)."""
 
 
 @runtime_checkable

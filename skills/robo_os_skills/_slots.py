@@ -144,12 +144,18 @@ async def _try_slots(
 
 @contextlib.asynccontextmanager
 async def reserve_slot(
-    ctx: SkillContext, base: DockingBase, place: str
+    ctx: SkillContext,
+    base: DockingBase,
+    place: str,
+    *,
+    among: list[DockSlot] | None = None,
+    wait: bool = True,
 ) -> AsyncIterator[Reservation]:
-    """Hold the lease of one slot of `place` (the best free one for this robot) for the
-    block, waiting until one is free; `timeout` if none frees up before the deadline,
-    `unreachable` if none fits the robot at all."""
-    slots = await base.slots(place)
+    """Hold the lease of one slot of `place` (the best free one for this robot, or the
+    first free one of `among`) for the block, waiting until one is free; `timeout` if
+    none frees up before the deadline (at once with `wait=False`), `unreachable` if none
+    fits the robot at all."""
+    slots = among if among is not None else await base.slots(place)
     every = sorted({i for s in slots for i in (s.index, *s.blocks)})
     if not slots:
         raise SkillAborted(ErrorCode.unreachable, f"{ctx.robot_id} fits no docking slot of {place}")
@@ -166,19 +172,19 @@ async def reserve_slot(
                 break
             who = ", ".join(f"slot {i}: {h}" for i, h in sorted(got.taken.items()))
             left = ctx.remaining() - GIVE_UP_S
-            if left <= 0:
+            if left <= 0 or not wait:
                 raise SkillAborted(
                     ErrorCode.timeout,
-                    f"every slot of {place} that fits {ctx.robot_id} stayed taken until the"
-                    f" deadline ({who})",
+                    f"every slot of {place} that fits {ctx.robot_id} stayed taken"
+                    + (" until the deadline" if wait else "") + f" ({who})",
                 )
             if waited_since is None:
                 waited_since = time.monotonic()
                 log.info("%s waits for a slot at %s (taken: %s)", ctx.robot_id, place, who)
                 await ctx.report_progress(0.0, f"waiting for a slot at {place} ({who})")
             # a lease whose holder died ends at its expiry even with no watcher to say so
-            wait = left if got.earliest is None else min(left, got.earliest - time.time() + 0.05)
-            await next_change(ctx, sub, wait, relevant=_LEAVES)
+            pause = left if got.earliest is None else min(left, got.earliest - time.time() + 0.05)
+            await next_change(ctx, sub, pause, relevant=_LEAVES)
     waited = 0.0 if waited_since is None else time.monotonic() - waited_since
     if waited_since is not None:
         log.info("%s got slot %d of %s after %.2f s", ctx.robot_id, index, place, waited)

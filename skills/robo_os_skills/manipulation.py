@@ -11,10 +11,11 @@ from robo_os_memory import ConflictError, Lease
 from robo_os.contracts import ErrorCode, SkillResult
 from robo_os.skill.context import SkillAborted, SkillContext
 from robo_os.skill.decorator import skill
-from robo_os.skill.parts import Arm, Gripper, MotionResult
+from robo_os.skill.parts import Arm, Base, Gripper, MotionOutcome, MotionResult, Tray
 from robo_os.skill.refs import ObjectName, PlaceOrRobotName
 
 from ._support import changed, failure_of, lease, pose_json
+from .navigation import redock_near
 
 __all__ = ["pick", "place", "put_in"]
 
@@ -33,8 +34,17 @@ async def _hand_free(ctx: SkillContext, gripper: Gripper) -> None:
     preconditions=["hand_empty(robot)", "on(object, ?from)", "reaches(robot, ?from)"],
     effects=["not on(object, ?from)", "not hand_empty(robot)", "holding(robot, object)"],
 )
-async def pick(ctx: SkillContext, object: ObjectName, arm: Arm, gripper: Gripper) -> SkillResult:
-    """Grasp an object the robot can reach without driving and lift it.
+async def pick(
+    ctx: SkillContext,
+    object: ObjectName,
+    arm: Arm,
+    gripper: Gripper,
+    base: Base | None = None,
+    tray: Tray | None = None,
+) -> SkillResult:
+    """Grasp an object the robot can reach without driving and lift it. A mobile robot
+    docked at the object's place whose arm cannot reach it from its slot moves to a
+    free slot of that place nearer the object first.
 
     Args:
         object: The object to pick up.
@@ -48,6 +58,10 @@ async def pick(ctx: SkillContext, object: ObjectName, arm: Arm, gripper: Gripper
     await _hand_free(ctx, gripper)
     async with lease(ctx, object) as held:
         result = await arm.pick(object, cancel=ctx.cancel, deadline=ctx.deadline)
+        if result.outcome == MotionOutcome.unreachable and record.pose is not None:
+            moved = await redock_near(ctx, base, tray, record.pose)
+            if moved is not None and moved.ok:
+                result = await arm.pick(object, cancel=ctx.cancel, deadline=ctx.deadline)
         if result.ok or await gripper.holding() == object:
             try:
                 await ctx.memory.pick(robot, object, pose=result.pose, lease=held)

@@ -11,15 +11,23 @@ import time
 from robo_os_memory import EntityKind, Lease, LeaseLostError, Pose
 
 from robo_os.contracts import ErrorCode, SkillResult
-from robo_os.skill.context import SkillContext
+from robo_os.skill.context import SkillAborted, SkillContext
 from robo_os.skill.decorator import skill
-from robo_os.skill.parts import Base, DockingBase, MotionOutcome, MotionResult, Tray
+from robo_os.skill.parts import Base, DockingBase, DockSlot, MotionOutcome, MotionResult, Tray
 from robo_os.skill.refs import PlaceName
 
 from ._slots import next_change, reserve_slot
 from ._support import changed, failure_of, pose_json
 
-__all__ = ["DETOUR_BACKOFF_S", "MAX_DETOURS", "POSE_INTERVAL_S", "navigate_to", "navigate_to_pose"]
+__all__ = [
+    "DETOUR_BACKOFF_S",
+    "MAX_DETOURS",
+    "POSE_INTERVAL_S",
+    "REDOCK_GAIN_M",
+    "navigate_to",
+    "navigate_to_pose",
+    "redock_near",
+]
 
 POSE_INTERVAL_S = 0.1
 """How often the robot's pose is written to memory while it drives (10 Hz); an
@@ -179,6 +187,50 @@ async def _drive(
         return failure_of(result, pose=final.model_dump(), place=docked, detours=detours)
     await ctx.report_progress(1.0, f"at {label}")
     return _arrived(ctx, label, final, docked, docked_slot, result, detours)
+
+
+REDOCK_GAIN_M = 0.1
+"""How much nearer what it must reach another slot must be for a robot to move there."""
+
+
+async def redock_near(
+    ctx: SkillContext, base: Base | None, tray: Tray | None, point: Pose
+) -> SkillResult | None:
+    """Move to the free slot of the place the robot is docked at that stands nearest
+    `point` (an object its arm cannot reach from here), reserving it as navigate_to
+    does; None when there is no nearer free slot (or the base has no slots). Keeps
+    the robot at the same place: only its slot changes."""
+    if not isinstance(base, DockingBase):
+        return None
+    place, here = await base.place(), await base.slot()
+    if place is None or here is None:
+        return None
+    record = await ctx.memory.get_place(place)
+    if record is None:
+        return None
+    slots = [s for s in await base.slots(place) if s.pose is not None]
+
+    def away(slot: DockSlot) -> float:
+        assert slot.pose is not None
+        return slot.pose.distance_to(point)
+
+    current = next((s for s in slots if s.index == here), None)
+    if current is None:
+        return None
+    nearer = sorted((s for s in slots if away(s) < away(current) - REDOCK_GAIN_M), key=away)
+    if not nearer:
+        return None
+    try:
+        async with reserve_slot(ctx, base, place, among=nearer, wait=False) as held:
+            ctx.logger.info(
+                "%s: moving to slot %d of %s, nearer what it must reach",
+                ctx.robot_id, held.index, place,
+            )
+            return await _drive(
+                ctx, base, tray, place, record.pose, place, slot=held.index, lease=held.lease
+            )
+    except SkillAborted:  # every nearer slot is taken right now: stay where it is
+        return None
 
 
 def _arrived(
