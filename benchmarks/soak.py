@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import statistics
 import sys
@@ -337,7 +338,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("-v", "--verbose", action="store_true", help="one line per task")
+    ap.add_argument("--log", default=None, help="write the stack's log (INFO) to this file")
     args = ap.parse_args(argv)
+    if args.log:
+        logging.basicConfig(
+            filename=args.log, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
+        )
     if args.robots < 1 or args.tasks < 1:
         ap.error("--tasks and --robots must be at least 1")
     args.concurrency = args.concurrency or args.robots
