@@ -12,6 +12,7 @@ from itertools import pairwise
 from typing import Protocol
 
 import pybullet as p
+from pydantic import JsonValue
 from robo_os_memory.models import Pose
 
 from ..skill.parts import MotionOutcome, MotionResult
@@ -58,8 +59,8 @@ class Workspace(Scene, Protocol):
     def kinematics(self, model: ArmModel) -> Kinematics: ...
 
 
-def _fail(outcome: MotionOutcome, message: str) -> MotionResult:
-    return MotionResult(outcome=outcome, message=message)
+def _fail(outcome: MotionOutcome, message: str, **data: JsonValue) -> MotionResult:
+    return MotionResult(outcome=outcome, message=message, data=data)
 
 
 def _arm_frame(world: Workspace, rig: RobotRig) -> tuple[Frame2, float]:
@@ -660,6 +661,12 @@ def start_place(
         if not _support_reachable(world, rig, target):
             return _fail(MotionOutcome.unreachable, f"{target} is out of {rig.id}'s reach")
         spots = _spots(world, rig, target, shape.radius, exclude=obj)
+        if not spots and target in world.places:
+            # nothing left of the surface for this object, from anywhere: true for every
+            # robot until something leaves it (`full`: a replan puts nothing else on it)
+            return _fail(
+                MotionOutcome.unreachable, f"{target} has no free spot left for {obj}", full=target
+            )
     elif target in world.robots:
         return _fail(MotionOutcome.precondition_failed, f"{target} has no tray to put {obj} on")
     else:

@@ -95,7 +95,8 @@ async def _put(
             ],
         )
     await _record_release(ctx, gripper, obj, result, held)
-    return failure_of(result, object=obj, on=result.on)
+    full = {"full": result.data["full"]} if "full" in result.data else {}
+    return failure_of(result, object=obj, on=result.on, **full)
 
 
 async def _record_release(

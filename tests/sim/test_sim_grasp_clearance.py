@@ -120,3 +120,22 @@ def test_whatever_is_put_into_the_basin_can_be_picked_up_again(make_world: MakeW
         result = _run(world, "mm1", Pick(object=n))
         assert result.outcome == MotionOutcome.done, (n, result)
         assert _run(world, "mm1", Place(object=n, target="basin")).outcome == MotionOutcome.done
+
+
+def test_a_place_with_no_room_left_says_it_is_full(make_world: MakeWorld) -> None:
+    """A stool-sized table with a bowl on it: the cube finds no free spot anywhere on it,
+    from any side (`data.full`: a replan puts nothing more on it), unlike a spot out of
+    one robot's reach."""
+    fleet = basin_scene([{"name": "cube", "type": "cube", "at": "bench"}])
+    scene = fleet.scene.model_dump()
+    scene["places"].append(
+        {"name": "stool", "kind": "table", "pose": {"x": 0.0, "y": 2.0}, "size": [0.3, 0.3, 0.75]}
+    )
+    scene["objects"].append({"name": "bowl", "type": "bowl", "at": "stool"})
+    world = make_world(FleetConfig.model_validate({**fleet.model_dump(), "scene": scene}))
+    assert _run(world, "mm1", Navigate(target="bench")).outcome == MotionOutcome.done
+    assert _run(world, "mm1", Pick(object="cube")).outcome == MotionOutcome.done
+    assert _run(world, "mm1", Navigate(target="stool")).outcome == MotionOutcome.done
+    result = _run(world, "mm1", Place(object="cube", target="stool"))
+    assert result.outcome == MotionOutcome.unreachable
+    assert "stool has no free spot left for cube" in result.message and result.data == {"full": "stool"}

@@ -242,11 +242,13 @@ class EmbeddedPlanner:
         # the allocation plans each object on its own: its actions are enough (an
         # object that cannot be planned alone sends the goal to the joint search)
         g = ground(cat, state, objects, places, per_object=self.allocate, shared=held)
+        full = frozenset(f.full for f in avoid if f.full)
         g.actions = [
             a
             for a in g.actions
             if goal.allows(a.robot)
             and not _moves(g, a, goal.keep)
+            and not _fills(g, a, full)
             and not any(f.matches(a.robot, a.skill, dict(a.args)) for f in avoid)
         ]
         robots = [r for r in cat.available_robots if goal.allows(r)]
@@ -436,6 +438,13 @@ def _goal_objects(
     # a receptacle the goal puts things in is an argument of those actions (put_in)
     held |= {a[2] for a in goal.final if a[0] == "on" and a[2] in cat.objects}
     return objects | held, held
+
+
+def _fills(g: Grounding, action: GroundAction, full: frozenset[str]) -> bool:
+    """Whether the action puts an object onto or into a place found to have no room."""
+    if not full:
+        return False
+    return any(g.atoms[f][0] in ("on", "in") and g.atoms[f][2] in full for f in action.add)
 
 
 def _moves(g: Grounding, action: GroundAction, keep: frozenset[str]) -> bool:

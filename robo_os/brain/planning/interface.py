@@ -34,6 +34,9 @@ class FailedCall:
     message: str = ""
     count: int = 1
     """How many times it failed so far (the same error each time)."""
+    full: str | None = None
+    """The place it found no room on: no robot is planned to put anything on it again
+    in this task (a relay would only bring the object back to it)."""
 
     def matches(self, robot: str, skill: str, args: Mapping[str, Any]) -> bool:
         """Whether a planned call is this one (arguments compared as text, as grounded)."""
@@ -43,6 +46,8 @@ class FailedCall:
 
     def describe(self) -> str:
         why = f"{self.error}: {self.message}" if self.message else self.error
+        if self.full:
+            why += f"; {self.full} has no room: put nothing on it"
         times = f", {self.count} times" if self.count > 1 else ""
         return f"{self.robot} {call_key(self.skill, self.args)} ({why}{times})"
 

@@ -143,10 +143,19 @@ class Corrector:
             return True
         return False
 
-    async def remember(self, sub: SubtaskState, robot: str, error: ErrorCode, message: str) -> None:
-        """Keep the failed call in the task's meta (`policy.remember`)."""
+    async def remember(
+        self,
+        sub: SubtaskState,
+        robot: str,
+        error: ErrorCode,
+        message: str,
+        *,
+        full: str | None = None,
+    ) -> None:
+        """Keep the failed call in the task's meta (`policy.remember`); `full`: the place
+        the failure found no room on (the skill's `data.full`)."""
         calls = remember(
-            self.state.failed_calls(), robot, sub.skill, dict(sub.args), error, message
+            self.state.failed_calls(), robot, sub.skill, dict(sub.args), error, message, full=full
         )
 
         def mutate(task: Task, meta: TaskMeta) -> tuple[Task, list[TaskEvent]] | None:

@@ -1012,7 +1012,11 @@ class TaskRunner(TaskState):
         action = decide(failure, view)
         if isinstance(action, Reassign | Replan | Fail) and not failure.infrastructure:
             # a call that failed for good: no replan plans it again; repeated, it ends the task
-            await self.correct.remember(sub, flight.robot, failure.error, result.message)
+            full = result.data.get("full")
+            await self.correct.remember(
+                sub, flight.robot, failure.error, result.message,
+                full=full if isinstance(full, str) else None,
+            )
             view = self.view()
             action = decide(failure, view)
         if isinstance(action, Reassign):

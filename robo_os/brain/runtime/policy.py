@@ -193,9 +193,12 @@ def remember(
     args: dict[str, Any],
     error: ErrorCode,
     message: str,
+    *,
+    full: str | None = None,
 ) -> list[FailedCall]:
     """`calls` with one more failure of this call (its count raised when the same robot,
-    call and error failed before); unchanged for failures in `NOT_REMEMBERED`."""
+    call and error failed before); unchanged for failures in `NOT_REMEMBERED`. `full`:
+    the place it found no room on (a replan then puts nothing on it, by any robot)."""
     if error in NOT_REMEMBERED:
         return list(calls)
     out, seen = [], False
@@ -204,7 +207,7 @@ def remember(
             c, seen = replace(c, count=c.count + 1, message=message), True
         out.append(c)
     if not seen:
-        out.append(FailedCall(robot, skill, dict(args), error.value, message))
+        out.append(FailedCall(robot, skill, dict(args), error.value, message, full=full))
     return out
 
 

@@ -49,6 +49,29 @@ async def test_replan_with_every_way_avoided_fails_naming_them() -> None:
     assert 'mm1 pick {"object":"apple"}' in out.message
 
 
+async def test_a_place_found_full_gets_nothing_more_from_any_robot() -> None:
+    """A put-down that found no room on the dining table: no replan brings the apple to
+    it by another robot or skill (a relay would only end in the same put-down); the
+    same failure on a robot-specific reason avoids only that call."""
+    p = BrainPlanner(StaticWorld.household())
+    first = await p.replan("t1", BRING, None, [], "a place failed")
+    place = next(c for c in calls(first.plan) if c[1] == "place")
+    full = FailedCall(
+        place[0], "place", place[2], "unreachable", "dining_table has no free spot left",
+        full="dining_table",
+    )  # fmt: skip
+    out = await p.replan("t1", BRING, None, [], "the place failed", [full])
+    assert out.plan is None, calls(out.plan)
+    assert "dining_table has no room" in out.message
+    # the other way: only that robot's call is avoided, another robot may still do it
+    mine = FailedCall(place[0], "place", place[2], "unreachable", "out of its reach")
+    again = await p.replan("t1", BRING, None, [], "the place failed", [mine])
+    assert again.plan is not None and not any(mine.matches(*c) for c in calls(again.plan))
+    # and a goal elsewhere is untouched by the full table
+    other = await p.replan("t1", "bring the apple to the shelf", None, [], "x", [full])
+    assert other.plan is not None
+
+
 def test_the_model_is_told_what_not_to_repeat_and_a_repeat_is_a_problem() -> None:
     bad = FailedCall("mm1", "pick", {"object": "mug"}, "unreachable", "out of reach", count=2)
     text = replan_text(BRING, [], "the pick failed", [bad])

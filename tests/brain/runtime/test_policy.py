@@ -179,6 +179,13 @@ def test_remember_counts_the_same_call_and_error_and_skips_what_says_nothing() -
         assert remember(calls, "r3", "pick", PICK, code, "x") == calls
 
 
+def test_a_place_found_full_is_remembered_with_the_call() -> None:
+    place = {"object": "cup", "target": "shelf"}
+    calls = remember([], "r1", "place", place, ErrorCode.unreachable, "no room", full="shelf")
+    assert calls == [FailedCall("r1", "place", place, "unreachable", "no room", full="shelf")]
+    assert avoided(calls) == calls and "shelf has no room" in calls[0].describe()
+
+
 def test_avoided_at_once_for_lasting_reasons_else_after_repeats() -> None:
     once = FailedCall("r1", "pick", PICK, "not_found")
     twice = replace(once, robot="r2", count=2)
