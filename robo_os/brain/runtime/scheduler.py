@@ -52,6 +52,7 @@ from .claims import ObjectClaims, claimed_robots, links, open_subtasks
 from .estop import EStop, EStopState
 from .executor import RunnerDeps, TaskRunner
 from .lanes import RobotLanes
+from .make_way import MakeWay
 from .monitor import RobotMonitor
 from .outage import is_store_outage, wait_for_store
 from .plan_ops import merge_problems, states_from_plan, structural_problems
@@ -133,6 +134,8 @@ class Scheduler:
             on_progress=self.robot_progress,
             watch_liveness=watch_liveness,
         )
+        self.make_way = MakeWay(memory, dispatcher, self.lanes)
+        """Sends idle robots parked in slots that others wait for elsewhere (make_way.py)."""
         self._runners: dict[str, tuple[TaskRunner, asyncio.Task[None]]] = {}
         self._started = False
         self._reconciler: asyncio.Task[None] | None = None
@@ -242,6 +245,7 @@ class Scheduler:
             await cancel_and_wait([self._reconciler])
             self._reconciler = None
         await self.monitor.close()
+        await self.make_way.close()
         await cancel_and_wait([job for _, job in self._runners.values()])
         self._runners.clear()
         self._started = False
@@ -536,6 +540,8 @@ class Scheduler:
         The agent's own start/end bookkeeping (`current_subtask` set or cleared in the
         same write, no progress value) is not progress."""
         value, activity = fields.get("progress"), fields.get("activity")
+        if isinstance(activity, str) and "waiting for a slot" in activity:
+            self.make_way.noticed(robot, activity)  # idle robots in those slots move
         if "current_subtask" in fields or not (isinstance(value, int | float) or activity):
             return
         call_id = self.lanes.holder(robot)
