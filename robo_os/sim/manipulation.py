@@ -774,12 +774,48 @@ def start_unload(
         return _fail(MotionOutcome.precondition_failed, f"{obj} is not on {rig.id}'s tray")
     if rig.place is None:
         return _fail(MotionOutcome.precondition_failed, f"{rig.id} is not docked at a place")
+    in_the_way = _landing_taken(world, rig, obj)
+    if in_the_way is not None:
+        # pushed off the tray it would land on (or against) that one: refused before the
+        # pusher moves, the load still on the tray for an arm to take
+        return _fail(
+            MotionOutcome.unreachable,
+            f"{in_the_way} lies where {obj} would land on {rig.place} in front of {rig.id}",
+        )
     phases: list[Phase] = [
         PusherTo(rig.tray.pusher_travel, f"pushing {obj} onto {rig.place}", load=obj),
         PusherTo(0.0, "retracting the pusher", speed=0.6),
         Settle(obj, rig.place),
     ]
     return PhaseController(rig, "tray", phases, obj=obj)
+
+
+UNLOAD_PAST_EDGE = 0.1
+"""How far past the tray's front edge the pusher carries a load (m): where it lands."""
+
+
+def _landing_taken(world: Workspace, rig: RobotRig, obj: str) -> str | None:
+    """The object resting (on the place the robot is docked at, or on something there)
+    where `obj` would land when pushed off the tray; None when the spot is clear."""
+    tray, place = rig.tray, rig.place
+    assert tray is not None and place is not None
+    frame = rig.pose(world.client)
+    here = world.object_pose(obj)
+    _, ly = frame.to_local(here.x, here.y)
+    radius = world.objects[obj].shape.radius
+    x, y = frame.to_world(tray.centre[0] + tray.length / 2 + UNLOAD_PAST_EDGE + radius, ly)
+    for other in world.objects:
+        if other == obj or world.holder_of(other) is not None:
+            continue
+        support, seen = world.support_of(other), 0
+        while support is not None and support in world.objects and seen < 8:  # in a bowl there
+            support, seen = world.support_of(support), seen + 1
+        if support != place:
+            continue
+        q = world.object_pose(other)
+        if math.hypot(q.x - x, q.y - y) < radius + world.objects[other].shape.radius + 0.02:
+            return other
+    return None
 
 
 # -- articulated places ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from robo_os.fleet import FleetConfig
-from robo_os.sim import Navigate, Pick, Place, SimWorld
+from robo_os.sim import Navigate, Pick, Place, SimWorld, Unload
 from robo_os.skill.parts import MotionOutcome
 
 MakeWorld = Callable[..., SimWorld]
@@ -139,3 +139,49 @@ def test_a_place_with_no_room_left_says_it_is_full(make_world: MakeWorld) -> Non
     result = _run(world, "mm1", Place(object="cube", target="stool"))
     assert result.outcome == MotionOutcome.unreachable
     assert "stool has no free spot left for cube" in result.message and result.data == {"full": "stool"}
+
+
+def test_an_unload_onto_another_object_is_refused_before_the_pusher_moves(
+    make_world: MakeWorld,
+) -> None:
+    """A carrier docked at a small table with a bowl in the middle: pushing the cup off
+    its tray would drop it on the bowl. Refused naming the bowl, the cup still on the
+    tray; at the same table without the bowl the same unload lands it there."""
+
+    def scene(with_bowl: bool) -> FleetConfig:
+        stool_objects = [{"name": "bowl", "type": "bowl", "at": "stool"}] if with_bowl else []
+        return FleetConfig.model_validate(
+            {
+                "scene": {
+                    "size": [6.0, 6.0],
+                    "places": [
+                        {"name": "counter", "kind": "counter", "pose": {"x": -1.5, "y": 0.0},
+                         "size": [0.6, 1.2, 0.75]},
+                        {"name": "stool", "kind": "table", "pose": {"x": 1.5, "y": 0.0},
+                         "size": [0.4, 0.4, 0.75]},
+                    ],
+                    "objects": [
+                        {"name": "cup", "type": "cup", "at": "counter", "offset": [0.15, 0.3]},
+                        *stool_objects,
+                    ],
+                },
+                "robots": [
+                    {"id": "arm1", "embodiment": "fixed_arm", "at": "counter"},
+                    {"id": "carrier1", "embodiment": "carrier", "at": "counter"},
+                ],
+            }
+        )  # fmt: skip
+
+    for with_bowl in (True, False):
+        world = make_world(scene(with_bowl))
+        assert _run(world, "arm1", Pick(object="cup")).outcome == MotionOutcome.done
+        assert _run(world, "arm1", Place(object="cup", target="carrier1")).outcome == MotionOutcome.done
+        assert _run(world, "carrier1", Navigate(target="stool")).outcome == MotionOutcome.done
+        result = _run(world, "carrier1", Unload(object="cup"))
+        if with_bowl:
+            assert result.outcome == MotionOutcome.unreachable, result
+            assert "bowl lies where cup would land on stool" in result.message
+            assert world.support_of("cup") == "carrier1"
+        else:
+            assert result.outcome == MotionOutcome.done, result
+            assert world.support_of("cup") == "stool"
