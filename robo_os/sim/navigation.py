@@ -119,7 +119,18 @@ def _grid(world: FloorPlan, rig: RobotRig) -> OccupancyGrid:
                 continue
             dock = slot.dock_pose(other.base.half_length)
             others.append((dock.x, dock.y, other.base.radius))
+    # what fell on the floor: driven around (a base that touches it stops, as at a wall)
+    others += [
+        (q.x, q.y, world.objects[o].shape.radius)
+        for o in loose_objects(world)
+        for q in [world.object_pose(o)]
+    ]
     return world.grids[radius].with_discs(others)
+
+
+def loose_objects(world: Scene) -> list[str]:
+    """The objects lying on the floor (fallen; nobody holds them)."""
+    return [o for o in world.objects if world.support_of(o) is None and world.holder_of(o) is None]
 
 
 def _static(world: FloorPlan, rig: RobotRig) -> OccupancyGrid:
@@ -136,10 +147,12 @@ ESCAPE_M = 0.15
 
 
 def contact_away(world: Scene, rig: RobotRig) -> tuple[float, float] | None:
-    """The unit direction on the floor away from the furniture and robots this robot
-    touches now (the sum of the contact normals), or None when it touches none of them."""
+    """The unit direction on the floor away from the furniture, robots and fallen objects
+    this robot touches now (the sum of the contact normals), or None when it touches
+    none of them."""
     others = {pb.body for pb in world.places.values()}
     others |= {b for r in world.robots.values() if r.id != rig.id for b in r.bodies}
+    others |= {world.object_body(o) for o in loose_objects(world)}
     sx = sy = 0.0
     for body in rig.bodies:
         for cp in p.getContactPoints(bodyA=body, physicsClientId=world.client):
