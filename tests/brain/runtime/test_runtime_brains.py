@@ -99,19 +99,35 @@ async def serve_brain(
         yield make
 
 
-async def crash(brain: Served) -> None:
-    """What a killed brain process leaves: no more renewals, no more writes, the lease
-    left to lapse (nothing is released or handed over)."""
+async def stall(brain: Served) -> None:
+    """The brain renews nothing from now on (a long pause, a partition); what it was
+    running runs on, believing it leads."""
     lead = brain.leadership
     assert lead._campaign is not None
     lead._campaign.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await lead._campaign
     lead._campaign = None
+
+
+async def crash(brain: Served) -> None:
+    """What a killed brain process leaves: no more renewals, no more writes, the lease
+    left to lapse (nothing is released or handed over)."""
+    await stall(brain)
+    lead = brain.leadership
     lead.store.fence = NOT_LEADING
     await lead.scheduler.close()
     lead._held = None
     lead.leading = False
+
+
+async def leader_and_follower(
+    serve_brain: Callable[..., Awaitable[Served]], planner: ScriptedPlanner, fleet: Any
+) -> tuple[Served, Served]:
+    """brain-a, leading, then brain-b, following it."""
+    a = await serve_brain("brain-a", planner, fleet)
+    await led_by(a)
+    return a, await serve_brain("brain-b", planner, fleet)
 
 
 async def led_by(brain: Served) -> None:
@@ -167,9 +183,7 @@ async def test_a_write_under_a_lapsed_lease_is_refused(redis_url: str, key_prefi
 async def test_a_follower_forwards_to_the_leader_over_http(fleet, serve_brain) -> None:
     f = await fleet("r1")
     planner = ScriptedPlanner(plans={"go": plan(("a", "r1", "pick"))})
-    a = await serve_brain("brain-a", planner, f)
-    await led_by(a)
-    b = await serve_brain("brain-b", planner, f)
+    a, b = await leader_and_follower(serve_brain, planner, f)
     health = (await b.client.get("/healthz")).json()
     assert health["brain"]["role"] == "follower" and health["brain"]["leader"]["brain"] == "brain-a"
 
@@ -195,9 +209,7 @@ async def test_a_dead_leaders_task_is_finished_by_another_brain_and_nothing_runs
     planner = ScriptedPlanner(
         plans={"go": plan(("a", "r1", "pick"), ("b", "r2", "place", ["a"]))}
     )
-    a = await serve_brain("brain-a", planner, f)
-    await led_by(a)
-    b = await serve_brain("brain-b", planner, f)
+    a, b = await leader_and_follower(serve_brain, planner, f)
     task_id = (await b.client.post("/v1/tasks", json={"instruction": "go"})).json()["id"]
     first = await f["r1"].next_call()
     f["r1"].finish(first.call_id)
@@ -227,18 +239,12 @@ async def test_a_dead_leaders_task_is_finished_by_another_brain_and_nothing_runs
 async def test_a_stalled_leader_is_fenced_off_and_steps_down(fleet, serve_brain) -> None:
     f = await fleet("r1")
     planner = ScriptedPlanner(plans={"go": plan(("a", "r1", "pick"))})
-    a = await serve_brain("brain-a", planner, f)
-    await led_by(a)
-    b = await serve_brain("brain-b", planner, f)
+    a, b = await leader_and_follower(serve_brain, planner, f)
     task_id = (await a.client.post("/v1/tasks", json={"instruction": "go"})).json()["id"]
     call = await f["r1"].next_call()
     # a stalls: it renews nothing, yet its scheduler runs on, believing it leads
     lead = a.leadership
-    assert lead._campaign is not None
-    lead._campaign.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await lead._campaign
-    lead._campaign = None
+    await stall(a)
     await led_by(b)
     assert (await f["r1"].next_run()).call_id == call.call_id  # b awaits the same call
     f["r1"].finish(call.call_id)  # both brains hear the result; only b may write it
@@ -282,9 +288,7 @@ async def test_while_nobody_answers_for_the_lead_reads_work_and_writes_get_503(
 async def test_a_leader_that_stops_hands_over_its_tasks(fleet, serve_brain) -> None:
     f = await fleet("r1")
     planner = ScriptedPlanner(plans={"go": plan(("a", "r1", "pick"))})
-    a = await serve_brain("brain-a", planner, f)
-    await led_by(a)
-    b = await serve_brain("brain-b", planner, f)
+    a, b = await leader_and_follower(serve_brain, planner, f)
     task_id = (await b.client.post("/v1/tasks", json={"instruction": "go"})).json()["id"]
     call = await f["r1"].next_call()
     await a.stop()  # SIGTERM: the lease is released, not left to lapse
