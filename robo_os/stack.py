@@ -296,7 +296,7 @@ class Stack:
         if self.memory is None:
             return
         from .recovery import DeadRobotRecovery
-        from .sim import RayWorldClient, SimRobot
+        from .sim import RayWorldClient
         from .supervisor import AgentSupervisor
 
         self.supervisor = AgentSupervisor(
@@ -309,7 +309,7 @@ class Stack:
             world=RayWorldClient(self.world) if self.world is not None else None,
         )
         client = RayWorldClient(self.world) if self.world is not None else None
-        observers = {rc.id: SimRobot(rc, client) for rc in self.fleet.robots if rc.driver == "sim" and client is not None}
+        observers = sim_observers(self.fleet, client) if client is not None else {}
         self.recovery = DeadRobotRecovery(self.memory, client, observers, after=self.supervisor.revive)
         self.recovery.start()
         self._stops.push_async_callback(self.recovery.close)
@@ -484,22 +484,28 @@ def run_brain(settings: Settings) -> None:
         ray.shutdown()
 
 
+def sim_observers(fleet: FleetConfig, client: Any) -> dict[str, Any]:
+    """robot -> its observer (`SimRobot`) for every simulated robot of the fleet, through
+    the world actor's client: what reconciliation and `GET /v1/world/diff` ask."""
+    from .sim import SimRobot
+
+    return {rc.id: SimRobot(rc, client) for rc in fleet.robots if rc.driver == "sim"}
+
+
 def _world_observers(settings: Settings) -> Any:
     """The simulated robots' observers, through the deployment's world actor (None when
     it runs none)."""
     import ray
 
     from .recovery import WorldObservers
-    from .sim import RayWorldClient, SimRobot
+    from .sim import RayWorldClient
     from .sim.actor import WORLD_ACTOR_NAME
 
     try:
         world = ray.get_actor(WORLD_ACTOR_NAME, namespace=settings.ray.namespace)
     except ValueError:
         return None
-    fleet = load_fleet(settings.fleet_file)
-    client = RayWorldClient(world)
-    observers = {rc.id: SimRobot(rc, client) for rc in fleet.robots if rc.driver == "sim"}
+    observers = sim_observers(load_fleet(settings.fleet_file), RayWorldClient(world))
     return WorldObservers(observers, ask_all=True) if observers else None
 
 

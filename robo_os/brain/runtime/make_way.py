@@ -18,9 +18,10 @@ import re
 import uuid
 from typing import TYPE_CHECKING
 
-from robo_os_memory.models import RobotStatusValue
+from robo_os_memory.models import RobotState, RobotStatusValue
 
 from ...contracts import SkillCall
+from .tasks_util import cancel_and_wait
 
 if TYPE_CHECKING:
     from robo_os_memory import Memory
@@ -82,7 +83,7 @@ class MakeWay:
             record = await self.memory.get_robot(robot)
             if record is None or record.place != place or record.status != RobotStatusValue.idle:
                 return
-            target = await self._elsewhere(robot, place)
+            target = await self._elsewhere(record, place)
             if target is None:
                 log.info("robot=%s keeps a slot of %s: no other place is free", robot, place)
                 return
@@ -106,19 +107,15 @@ class MakeWay:
         except Exception as e:  # moving a bystander must never hurt the brain
             log.warning("robot=%s could not make way at %s: %s", robot, place, e)
 
-    async def _elsewhere(self, robot: str, place: str) -> str | None:
+    async def _elsewhere(self, me: RobotState, place: str) -> str | None:
         """The nearest other place no robot is docked at (the robot's own pose as origin)."""
-        me = await self.memory.get_robot(robot)
         places = await self.memory.list_places()
-        docked = {r.place for r in await self.memory.list_robots() if r.place and r.id != robot}
+        docked = {r.place for r in await self.memory.list_robots() if r.place and r.id != me.id}
         free = [p for p in places if p.name != place and p.name not in docked]
-        if me is None or me.pose is None or not free:
+        if me.pose is None or not free:
             return None
         here = me.pose
         return min(free, key=lambda p: here.distance_to(p.pose)).name
 
     async def close(self) -> None:
-        jobs = list(self._moving.values())
-        for job in jobs:
-            job.cancel()
-        await asyncio.gather(*jobs, return_exceptions=True)
+        await cancel_and_wait(list(self._moving.values()))
